@@ -16,6 +16,7 @@ from colsim import __version__
 from colsim.errors import ColsimError
 
 COMMAND_MODULES = (
+    "colsim.cli.bench",
     "colsim.cli.demo",
     "colsim.cli.verilog",
 )
