@@ -1,0 +1,180 @@
+"""Activation capture: hooks on activation modules, the F.gelu patch, clean removal."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from colsim.profiler.capture import ActivationHooks, discover_ffn_layers
+from colsim.profiler.ffn_linears import locate_ffn_linears
+from colsim.profiler.profile import LayerInfo
+from diffusers.models.attention import FeedForward
+from torch import nn
+
+from colsim.errors import ColsimError
+
+
+class GeluModuleMlp(nn.Module):
+    """Linear → nn.GELU → Linear."""
+
+    def __init__(self, d: int, n: int) -> None:
+        super().__init__()
+        self.fc1, self.act, self.fc2 = nn.Linear(d, n), nn.GELU(), nn.Linear(n, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        return F.gelu(self.fc1(x))
+
+
+class FunctionalGeluMlp(GeluModuleMlp):
+    """Calls ``torch.nn.functional.gelu`` directly (no activation module)."""
+
+    def __init__(self, d: int, n: int) -> None:
+        super().__init__(d, n)
+        del self.act
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(x)))
+
+
+class ToyDenoiser(nn.Module):
+    """Four FFN flavours in a row: GEGLU, GELU (diffusers), nn.GELU, functional GELU."""
+
+    def __init__(self, d: int = 8, seed: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.geglu = FeedForward(d, mult=4, activation_fn="geglu")
+        self.gelu = FeedForward(d, mult=2, activation_fn="gelu-approximate")
+        self.mlp = GeluModuleMlp(d, 24)
+        self.functional = FunctionalGeluMlp(d, 40)
+        for linear in (self.geglu.net[0].proj, self.gelu.net[0].proj, self.mlp.fc1,
+                       self.functional.fc1):
+            nn.init.uniform_(linear.bias, -4.0, 1.0)  # many near-zero (cold) columns
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in (self.geglu, self.gelu, self.mlp, self.functional):
+            x = x + block(x)
+        return x
+
+    def hidden_activations(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Recompute every h without hooks (the brute-force reference)."""
+        out = {}
+        value, gate = self.geglu.net[0].proj(x).chunk(2, dim=-1)
+        out[TOY_LAYERS[0]] = value * F.gelu(gate)
+        x = x + self.geglu(x)
+        out[TOY_LAYERS[1]] = F.gelu(self.gelu.net[0].proj(x), approximate="tanh")
+        x = x + self.gelu(x)
+        out[TOY_LAYERS[2]] = self.mlp.hidden(x)
+        x = x + self.mlp(x)
+        out[TOY_LAYERS[3]] = self.functional.hidden(x)
+        return out
+
+
+TOY_LAYERS = ("geglu.net.0", "gelu.net.0", "mlp.act", "functional")
+
+
+def toy_layer_infos(tokens: int, d: int = 8) -> list[LayerInfo]:
+    """Return the layer table of :class:`ToyDenoiser`."""
+    return [
+        LayerInfo(TOY_LAYERS[0], tokens, d, 32, True),
+        LayerInfo(TOY_LAYERS[1], tokens, d, 16, False),
+        LayerInfo(TOY_LAYERS[2], tokens, d, 24, False),
+        LayerInfo(TOY_LAYERS[3], tokens, d, 40, False),
+    ]
+
+
+def collect(model: nn.Module, x: torch.Tensor, layers=None) -> dict[str, list[torch.Tensor]]:
+    seen: dict[str, list[torch.Tensor]] = {}
+    with torch.no_grad(), ActivationHooks(
+        model, lambda name, h: seen.setdefault(name, []).append(h.clone()), layers
+    ):
+        model(x)
+    return seen
+
+
+def test_every_flavour_is_captured_once_and_equals_recomputed_h():
+    model = ToyDenoiser()
+    x = torch.randn(2, 5, 8)
+    seen = collect(model, x, TOY_LAYERS)
+    with torch.no_grad():
+        expected = model.hidden_activations(x)
+    assert list(seen) == list(TOY_LAYERS)
+    for name in TOY_LAYERS:
+        assert len(seen[name]) == 1, name  # GEGLU's inner F.gelu is not captured again
+        torch.testing.assert_close(seen[name][0], expected[name], rtol=1e-6, atol=1e-6)
+
+
+def test_discovery_finds_activation_modules_in_order():
+    assert discover_ffn_layers(ToyDenoiser()) == list(TOY_LAYERS[:3])
+
+
+def test_everything_is_restored_after_an_exception():
+    model = ToyDenoiser()
+    original = F.gelu
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+
+    def explode(name, h):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"), ActivationHooks(model, explode, TOY_LAYERS):
+        model(torch.randn(1, 3, 8))
+    assert F.gelu is original
+    assert torch.backends.mha.get_fastpath_enabled() == fastpath
+    for module in model.modules():
+        assert not module._forward_hooks and not module._forward_pre_hooks
+    seen = collect(model, torch.randn(1, 3, 8), TOY_LAYERS)  # and works again afterwards
+    assert all(len(v) == 1 for v in seen.values())
+
+
+def test_returned_tensor_replaces_h():
+    model = ToyDenoiser()
+    x = torch.randn(1, 4, 8)
+
+    def zero_geglu(name, h):
+        return torch.zeros_like(h) if name in (TOY_LAYERS[0], TOY_LAYERS[3]) else None
+
+    with torch.no_grad():
+        with ActivationHooks(model, zero_geglu, TOY_LAYERS):
+            out = model(x)
+        y = x + model.geglu.net[2](torch.zeros(1, 4, 32))  # h = 0 leaves only b2
+        y = y + model.gelu(y)
+        y = y + model.mlp(y)
+        y = y + model.functional.fc2(torch.zeros(1, 4, 40))
+    torch.testing.assert_close(out, y)
+
+
+def test_transformer_encoder_layer_functional_gelu_is_captured():
+    torch.manual_seed(1)
+    layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=12, activation="gelu",
+                                       batch_first=True).eval()
+    x = torch.randn(2, 3, 8)
+    seen = collect(layer, x, [""])
+    with torch.no_grad():
+        attended = layer.norm1(x + layer._sa_block(x, None, None))
+        expected = F.gelu(layer.linear1(attended))
+    assert len(seen[""]) == 1
+    torch.testing.assert_close(seen[""][0], expected)
+    assert layer.activation is F.gelu
+
+
+def test_unknown_layer_name_is_a_clear_error():
+    with pytest.raises(ColsimError, match="FFN layer 'nope' is not a module of the model"):
+        ActivationHooks(ToyDenoiser(), lambda n, h: None, ["nope"])
+
+
+def test_locate_ffn_linears_for_each_flavour():
+    model = ToyDenoiser()
+    infos = toy_layer_infos(5)
+    expected = [
+        (model.geglu.net[0].proj, model.geglu.net[2]),
+        (model.gelu.net[0].proj, model.gelu.net[2]),
+        (model.mlp.fc1, model.mlp.fc2),
+        (model.functional.fc1, model.functional.fc2),
+    ]
+    for info, (first, second) in zip(infos, expected, strict=True):
+        found = locate_ffn_linears(model, info)
+        assert found[0] is first and found[1] is second, info.name
+    assert np.isfinite(model.geglu.net[0].proj.weight.detach().numpy()).all()
