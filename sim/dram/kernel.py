@@ -1,0 +1,444 @@
+"""The compiled memory controller: per-channel FR-FCFS scheduling over bank state machines.
+
+One implementation of the cycle semantics serves both ways of driving the model: the batch
+path (:func:`run_batch`, a whole request stream in one compiled call) and the event path
+(:func:`try_accept` + :func:`advance`, one request at a time from Python). All state lives in
+a few integer arrays (:class:`KernelState`), so a simulation can stop at any cycle boundary
+and resume.
+
+Per DRAM cycle ``c`` the order is: the front end offers at most one request (accepted when
+its channel's read or write queue has room), then every channel runs :func:`_tick`:
+
+1. due refreshes join the channel's refresh queue (every ``tREFI``, or ``tREFI / banks``
+   per bank);
+2. the oldest *ready* request in the active buffer (rows already opened for it) issues;
+3. else a pending refresh issues its next command (PREA / PRE while banks are open, then
+   REFab / REFpb) when ready, and nothing else issues while a refresh waits;
+4. else the write-drain mode is updated from the queue fill levels and the oldest ready
+   request of the read (or write) queue issues its next command (ACT, PRE, RD or WR);
+5. a closing command (PRE, PREA) is held back while a request in the active buffer still
+   needs that bank.
+
+A channel that cannot issue computes the earliest cycle anything could become ready and
+sleeps until then (or until a request or refresh arrives), which makes idle and stalled
+cycles free without changing a single issue cycle.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from colsim.sim.dram.commands import (
+    ACT,
+    BANKGROUP,
+    CHANNEL,
+    COMMAND_NAMES,
+    PRE,
+    PREA,
+    RD,
+    REFAB,
+    REFPB,
+    WR,
+    constraint_table,
+)
+from colsim.sim.dram.config import DramConfig
+from numba import njit
+
+INF = np.int64(1 << 62)
+NUM_COMMANDS = len(COMMAND_NAMES)
+
+# Parameter vector P.
+(P_CHANNELS, P_BANKGROUPS, P_BANKS_PER_GROUP, P_BANKS, P_READ_QUEUE, P_WRITE_QUEUE,
+ P_ACTIVE_QUEUE, P_WRITE_HIGH, P_WRITE_LOW, P_REFRESH, P_REFRESH_INTERVAL, P_READ_LATENCY,
+ P_FAW, P_RECORD, P_EVERY_CYCLE, P_SIZE) = range(16)
+REFRESH_OFF, REFRESH_ALL_BANK, REFRESH_PER_BANK = range(3)
+
+# Per-channel state columns of ``chs``.
+(S_WAKE, S_WRITE_MODE, S_REFRESH_PENDING, S_NEXT_REFRESH, S_REFRESH_BANK, S_ACTS,
+ S_SCAN, S_BLOCKED) = range(8)
+S_QUEUE_LEN = 8  # three entries: read, write, active
+S_FAW = 11  # four entries: issue cycles of the last four ACTs (ring)
+S_OPEN_ROW = 15  # one entry per bank: open row or -1
+Q_READ, Q_WRITE, Q_ACTIVE = range(3)
+
+# Request record columns of ``reqs``.
+(R_CHANNEL, R_BANKGROUP, R_BANK, R_ROW, R_WRITE, R_ARRIVAL, R_ACCEPT, R_ISSUE, R_DONE,
+ R_CLASSIFIED, R_FIELDS) = range(11)
+
+# Global counters ``g``.
+(G_CLOCK, G_LAST_ACCEPT, G_NEXT, G_REMAINING, G_LOG_LEN, G_READS, G_WRITES, G_ROW_HITS,
+ G_ROW_MISSES, G_ROW_CONFLICTS, G_REFRESHES, G_READ_LATENCY_SUM, G_LAST_DONE, G_SIZE) = range(14)
+
+LOG_FIELDS = 5  # cycle, channel, command, bank, row
+
+RUN_DONE, RUN_LOG_FULL, RUN_DEADLOCK = range(3)
+
+
+class KernelState:
+    """All mutable controller and bank state of one memory system, as int64 arrays."""
+
+    def __init__(
+        self, config: DramConfig, *, record_commands: bool = False, every_cycle: bool = False
+    ) -> None:
+        """Allocate power-up state; ``every_cycle`` ticks every channel on every cycle.
+
+        ``every_cycle`` is the literal cycle-by-cycle controller (slow); tests use it to prove
+        that sleeping through cycles where nothing can issue never changes a result.
+        """
+        org, ctl, timing = config.organization, config.controller, config.timing
+        self.params = np.zeros(P_SIZE, dtype=np.int64)
+        p = self.params
+        p[P_CHANNELS], p[P_BANKGROUPS] = org.channels, org.bankgroups
+        p[P_BANKS_PER_GROUP], p[P_BANKS] = org.banks_per_group, org.banks
+        p[P_READ_QUEUE], p[P_WRITE_QUEUE], p[P_ACTIVE_QUEUE] = (
+            ctl.read_queue, ctl.write_queue, org.banks)
+        # Enter drain when len > high × size, leave when len < low × size (integer forms).
+        p[P_WRITE_HIGH] = int(np.floor(ctl.write_high_watermark * ctl.write_queue))
+        p[P_WRITE_LOW] = int(np.ceil(ctl.write_low_watermark * ctl.write_queue))
+        p[P_REFRESH] = {"off": REFRESH_OFF, "all-bank": REFRESH_ALL_BANK,
+                        "per-bank": REFRESH_PER_BANK}[ctl.refresh]
+        per_bank = ctl.refresh == "per-bank"
+        p[P_REFRESH_INTERVAL] = max(1, timing.refi // org.banks) if per_bank else timing.refi
+        p[P_READ_LATENCY], p[P_FAW] = timing.read_latency, timing.faw
+        p[P_RECORD] = int(record_commands)
+        p[P_EVERY_CYCLE] = int(every_cycle)
+        self.table, self.counts = constraint_table(timing)
+        self.queue_size = max(ctl.read_queue, ctl.write_queue, org.banks)
+        self.reset()
+
+    def reset(self) -> None:
+        """Return to power-up: all banks closed, queues empty, cycle 0, counters zero."""
+        channels, banks = int(self.params[P_CHANNELS]), int(self.params[P_BANKS])
+        nodes = 1 + int(self.params[P_BANKGROUPS]) + banks
+        self.ready = np.zeros((channels, nodes, len(self.counts)), dtype=np.int64)
+        self.chs = np.zeros((channels, S_OPEN_ROW + banks), dtype=np.int64)
+        self.chs[:, S_WAKE] = INF
+        self.chs[:, S_NEXT_REFRESH] = self.params[P_REFRESH_INTERVAL]
+        self.chs[:, S_OPEN_ROW:] = -1
+        self.queues = np.zeros((channels, 3, self.queue_size), dtype=np.int64)
+        # Per-scan memo of ready cycles, keyed by (bank, command): (scan stamp, cycle).
+        self.memo = np.zeros((channels, banks * len(self.counts), 2), dtype=np.int64)
+        self.g = np.zeros(G_SIZE, dtype=np.int64)
+        self.g[G_LAST_ACCEPT] = -1
+        self.g[G_LAST_DONE] = -1
+        self.log = np.zeros((1024 if self.params[P_RECORD] else 0, LOG_FIELDS), dtype=np.int64)
+
+    def arrays(self, reqs: np.ndarray) -> tuple:
+        """Return the argument tuple of the compiled entry points for request table ``reqs``."""
+        return (self.params, self.table, self.counts, self.ready, self.chs, self.memo,
+                self.queues, self.g, reqs, self.log)
+
+    def grow_log(self) -> None:
+        """Double the command-log capacity (the kernels stop when it is nearly full)."""
+        self.log = np.concatenate([self.log, np.zeros_like(self.log)])
+
+    @property
+    def command_log(self) -> np.ndarray:
+        """Issued commands so far, one row ``(cycle, channel, command, bank, row)`` each."""
+        return self.log[: self.g[G_LOG_LEN]].copy()
+
+
+@njit(cache=True, error_model="numpy")
+def _command_for(chs, reqs, ch, r):
+    """Return the next command request ``r`` needs given its bank's state."""
+    open_row = chs[ch, S_OPEN_ROW + reqs[r, R_BANK]]
+    if open_row == reqs[r, R_ROW]:
+        return WR if reqs[r, R_WRITE] else RD
+    if open_row < 0:
+        return ACT
+    return PRE
+
+
+@njit(cache=True, error_model="numpy")
+def _ready_at(params, ready, chs, ch, cmd, bg, bank):
+    """Return the first cycle ``cmd`` may issue to (``bg``, ``bank``) of channel ``ch``."""
+    nbg = params[P_BANKGROUPS]
+    t = ready[ch, 0, cmd]
+    if bg >= 0 and ready[ch, 1 + bg, cmd] > t:
+        t = ready[ch, 1 + bg, cmd]
+    if bank >= 0 and ready[ch, 1 + nbg + bank, cmd] > t:
+        t = ready[ch, 1 + nbg + bank, cmd]
+    if cmd == ACT and chs[ch, S_ACTS] >= 4:
+        oldest = chs[ch, S_FAW + chs[ch, S_ACTS] % 4] + params[P_FAW]
+        if oldest > t:
+            t = oldest
+    elif cmd == PREA:
+        for b in range(params[P_BANKS]):
+            if chs[ch, S_OPEN_ROW + b] >= 0 and ready[ch, 1 + nbg + b, PRE] > t:
+                t = ready[ch, 1 + nbg + b, PRE]
+    return t
+
+
+@njit(cache=True, error_model="numpy")
+def _best(params, ready, chs, memo, queues, reqs, ch, qi, c):
+    """Return (position, command) of the oldest request of queue ``qi`` ready at ``c``.
+
+    Position is -1 when none is ready; the third value is the earliest future ready cycle
+    of the requests that could win before an issue changes the state.
+    """
+    best, best_cmd, best_accept, wake = -1, -1, INF, INF
+    stamp = chs[ch, S_SCAN] + 1
+    chs[ch, S_SCAN] = stamp
+    for pos in range(chs[ch, S_QUEUE_LEN + qi]):
+        r = queues[ch, qi, pos]
+        cmd = _command_for(chs, reqs, ch, r)
+        key = reqs[r, R_BANK] * NUM_COMMANDS + cmd  # state is fixed during one scan
+        if memo[ch, key, 0] == stamp:
+            t = memo[ch, key, 1]
+        else:
+            t = _ready_at(params, ready, chs, ch, cmd, reqs[r, R_BANKGROUP], reqs[r, R_BANK])
+            memo[ch, key, 0], memo[ch, key, 1] = stamp, t
+        if t > c:
+            wake = min(wake, t)
+        elif reqs[r, R_ACCEPT] < best_accept:
+            best, best_cmd, best_accept = pos, cmd, reqs[r, R_ACCEPT]
+            if qi != Q_ACTIVE:
+                break  # read/write queues are in acceptance order: the first ready wins
+    return best, best_cmd, wake
+
+
+@njit(cache=True, error_model="numpy")
+def _closing_blocked(chs, queues, reqs, ch, cmd, bank):
+    """Return whether PRE/PREA would close a bank an active-buffer request still needs."""
+    if cmd != PRE and cmd != PREA:
+        return False
+    for pos in range(chs[ch, S_QUEUE_LEN + Q_ACTIVE]):
+        if cmd == PREA or reqs[queues[ch, Q_ACTIVE, pos], R_BANK] == bank:
+            return True
+    return False
+
+
+@njit(cache=True, error_model="numpy")
+def _issue(params, table, counts, ready, chs, g, log, ch, c, cmd, bg, bank, row):
+    """Issue ``cmd`` at cycle ``c``: advance timing windows and bank/refresh state."""
+    nbg = params[P_BANKGROUPS]
+    for k in range(counts[cmd]):
+        level, following, t = table[cmd, k, 0], table[cmd, k, 1], c + table[cmd, k, 2]
+        node = 0 if level == CHANNEL else (1 + bg if level == BANKGROUP else 1 + nbg + bank)
+        if ready[ch, node, following] < t:
+            ready[ch, node, following] = t
+    if cmd == ACT:
+        chs[ch, S_FAW + chs[ch, S_ACTS] % 4] = c
+        chs[ch, S_ACTS] += 1
+        chs[ch, S_OPEN_ROW + bank] = row
+    elif cmd == PRE:
+        chs[ch, S_OPEN_ROW + bank] = -1
+    elif cmd == PREA:
+        chs[ch, S_OPEN_ROW:] = -1
+    elif cmd in (REFAB, REFPB):
+        chs[ch, S_REFRESH_PENDING] -= 1
+        g[G_REFRESHES] += 1
+        if cmd == REFPB:
+            chs[ch, S_REFRESH_BANK] = (chs[ch, S_REFRESH_BANK] + 1) % params[P_BANKS]
+    if params[P_RECORD]:
+        n = g[G_LOG_LEN]
+        log[n, 0], log[n, 1], log[n, 2], log[n, 3], log[n, 4] = c, ch, cmd, bank, row
+        g[G_LOG_LEN] = n + 1
+    chs[ch, S_WAKE] = c + 1
+
+
+@njit(cache=True, error_model="numpy")
+def _remove(chs, queues, ch, qi, pos):
+    """Remove entry ``pos`` of queue ``qi`` keeping the others in order."""
+    n = chs[ch, S_QUEUE_LEN + qi]
+    for k in range(pos, n - 1):
+        queues[ch, qi, k] = queues[ch, qi, k + 1]
+    chs[ch, S_QUEUE_LEN + qi] = n - 1
+
+
+@njit(cache=True, error_model="numpy")
+def _issue_request(params, table, counts, ready, chs, queues, g, reqs, log, ch, qi, pos, cmd,
+                   c):
+    """Issue the next command of the request at ``pos`` of queue ``qi``; 1 if it finished."""
+    r = queues[ch, qi, pos]
+    if reqs[r, R_CLASSIFIED] == 0:  # first command: row hit, miss (closed) or conflict
+        reqs[r, R_CLASSIFIED] = 1
+        if cmd in (RD, WR):
+            g[G_ROW_HITS] += 1
+        elif cmd == ACT:
+            g[G_ROW_MISSES] += 1
+        else:
+            g[G_ROW_CONFLICTS] += 1
+    bg, bank = reqs[r, R_BANKGROUP], reqs[r, R_BANK]
+    _issue(params, table, counts, ready, chs, g, log, ch, c, cmd, bg, bank, reqs[r, R_ROW])
+    if cmd in (RD, WR):
+        done = c + params[P_READ_LATENCY] if cmd == RD else c
+        reqs[r, R_ISSUE], reqs[r, R_DONE] = c, done
+        if cmd == RD:
+            g[G_READS] += 1
+            g[G_READ_LATENCY_SUM] += done - reqs[r, R_ACCEPT]
+        else:
+            g[G_WRITES] += 1
+        g[G_LAST_DONE] = max(g[G_LAST_DONE], done)
+        _remove(chs, queues, ch, qi, pos)
+        return 1
+    active = chs[ch, S_QUEUE_LEN + Q_ACTIVE]
+    if cmd == ACT and qi != Q_ACTIVE and active < params[P_ACTIVE_QUEUE]:
+        _remove(chs, queues, ch, qi, pos)
+        queues[ch, Q_ACTIVE, active] = r
+        chs[ch, S_QUEUE_LEN + Q_ACTIVE] = active + 1
+    return 0
+
+
+@njit(cache=True, error_model="numpy")
+def _refresh_target(params, chs, ch):
+    """Return (command, bank) that the oldest pending refresh of channel ``ch`` needs next."""
+    if params[P_REFRESH] == REFRESH_PER_BANK:
+        bank = chs[ch, S_REFRESH_BANK]
+        return (PRE if chs[ch, S_OPEN_ROW + bank] >= 0 else REFPB), bank
+    for b in range(params[P_BANKS]):
+        if chs[ch, S_OPEN_ROW + b] >= 0:
+            return PREA, -1
+    return REFAB, -1
+
+
+@njit(cache=True, error_model="numpy")
+def _write_mode_after(params, chs, ch):
+    """Return the write-drain mode the watermarks (with hysteresis) select now."""
+    writes, reads = chs[ch, S_QUEUE_LEN + Q_WRITE], chs[ch, S_QUEUE_LEN + Q_READ]
+    if chs[ch, S_WRITE_MODE] == 0:
+        return 1 if writes > params[P_WRITE_HIGH] or reads == 0 else 0
+    return 0 if writes < params[P_WRITE_LOW] and reads != 0 else 1
+
+
+@njit(cache=True, error_model="numpy")
+def _tick(params, table, counts, ready, chs, memo, queues, g, reqs, log, ch, c):
+    """Run cycle ``c`` of channel ``ch``; return 1 when a request's last command issued."""
+    if params[P_REFRESH] != REFRESH_OFF:
+        while chs[ch, S_NEXT_REFRESH] <= c:
+            chs[ch, S_REFRESH_PENDING] += 1
+            chs[ch, S_NEXT_REFRESH] += params[P_REFRESH_INTERVAL]
+    pos, cmd, wake = _best(params, ready, chs, memo, queues, reqs, ch, Q_ACTIVE, c)
+    if pos >= 0:
+        return _issue_request(params, table, counts, ready, chs, queues, g, reqs, log, ch,
+                              Q_ACTIVE, pos, cmd, c)
+    if chs[ch, S_REFRESH_PENDING] > 0:
+        cmd, bank = _refresh_target(params, chs, ch)
+        bg = bank // params[P_BANKS_PER_GROUP] if bank >= 0 else -1
+        t = _ready_at(params, ready, chs, ch, cmd, bg, bank)
+        if t > c:
+            chs[ch, S_WAKE] = min(wake, t)
+        elif _closing_blocked(chs, queues, reqs, ch, cmd, bank):
+            chs[ch, S_WAKE] = wake
+        else:
+            _issue(params, table, counts, ready, chs, g, log, ch, c, cmd, bg, bank, -1)
+        return 0
+    chs[ch, S_WRITE_MODE] = _write_mode_after(params, chs, ch)
+    qi = Q_WRITE if chs[ch, S_WRITE_MODE] else Q_READ
+    pos, cmd, later = _best(params, ready, chs, memo, queues, reqs, ch, qi, c)
+    if pos >= 0:
+        bank = reqs[queues[ch, qi, pos], R_BANK]
+        if not _closing_blocked(chs, queues, reqs, ch, cmd, bank):
+            return _issue_request(params, table, counts, ready, chs, queues, g, reqs, log, ch,
+                                  qi, pos, cmd, c)
+    chs[ch, S_BLOCKED] = pos >= 0  # a ready request waits for the active buffer
+    chs[ch, S_WAKE] = min(wake, later)
+    return 0
+
+
+@njit(cache=True, error_model="numpy")
+def _tick_channels(params, table, counts, ready, chs, memo, queues, g, reqs, log, c):
+    """Tick every channel that has something to do at cycle ``c``; return finished count."""
+    finished = 0
+    refresh = params[P_REFRESH] != REFRESH_OFF
+    for ch in range(params[P_CHANNELS]):
+        due = chs[ch, S_WAKE] <= c or (refresh and chs[ch, S_NEXT_REFRESH] <= c)
+        if due or params[P_EVERY_CYCLE]:
+            finished += _tick(params, table, counts, ready, chs, memo, queues, g, reqs, log, ch,
+                              c)
+    return finished
+
+
+@njit(cache=True, error_model="numpy")
+def _next_cycle(params, chs, c):
+    """Return the next cycle after ``c`` at which some channel has something to do."""
+    if params[P_EVERY_CYCLE]:
+        return c + 1
+    nxt = INF
+    refresh = params[P_REFRESH] != REFRESH_OFF
+    for ch in range(params[P_CHANNELS]):
+        nxt = min(nxt, chs[ch, S_WAKE])
+        if refresh:
+            nxt = min(nxt, chs[ch, S_NEXT_REFRESH])
+    return max(nxt, c + 1)
+
+
+@njit(cache=True, error_model="numpy")
+def try_accept(params, ready, chs, queues, g, reqs, r, c):
+    """Offer request ``r`` to its channel's queue at cycle ``c``; return whether it fit."""
+    ch, qi = reqs[r, R_CHANNEL], reqs[r, R_WRITE]
+    size = params[P_WRITE_QUEUE] if qi == Q_WRITE else params[P_READ_QUEUE]
+    n = chs[ch, S_QUEUE_LEN + qi]
+    if n >= size:
+        return False
+    queues[ch, qi, n] = r
+    chs[ch, S_QUEUE_LEN + qi] = n + 1
+    reqs[r, R_ACCEPT] = c
+    g[G_LAST_ACCEPT] = c
+    wake = chs[ch, S_WAKE]
+    if wake <= c:
+        return True
+    if _write_mode_after(params, chs, ch) != chs[ch, S_WRITE_MODE]:
+        wake = c  # the other queue's requests become candidates: rescan now
+    elif chs[ch, S_REFRESH_PENDING] == 0 and chs[ch, S_WRITE_MODE] == qi and not chs[
+            ch, S_BLOCKED]:
+        # The newcomer is the youngest: it can only win once it is ready itself.
+        cmd = _command_for(chs, reqs, ch, r)
+        t = _ready_at(params, ready, chs, ch, cmd, reqs[r, R_BANKGROUP], reqs[r, R_BANK])
+        wake = min(wake, max(c, t))
+    chs[ch, S_WAKE] = wake
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _has_room(params, chs, reqs, r):
+    qi = reqs[r, R_WRITE]
+    size = params[P_WRITE_QUEUE] if qi == Q_WRITE else params[P_READ_QUEUE]
+    return chs[reqs[r, R_CHANNEL], S_QUEUE_LEN + qi] < size
+
+
+@njit(cache=True, error_model="numpy")
+def run_batch(params, table, counts, ready, chs, memo, queues, g, reqs, log):
+    """Offer ``reqs[g[G_NEXT]:]`` in order, one per cycle at most, until all have issued.
+
+    Return ``RUN_DONE`` (``g[G_CLOCK]`` is then the cycle after the last issue),
+    ``RUN_LOG_FULL`` (grow the log and call again) or ``RUN_DEADLOCK`` (a bug).
+    """
+    n = reqs.shape[0]
+    c = g[G_CLOCK]
+    while g[G_REMAINING] > 0:
+        if params[P_RECORD] and g[G_LOG_LEN] + params[P_CHANNELS] > log.shape[0]:
+            g[G_CLOCK] = c
+            return RUN_LOG_FULL
+        i = g[G_NEXT]
+        if (i < n and reqs[i, R_ARRIVAL] <= c and c > g[G_LAST_ACCEPT]
+                and try_accept(params, ready, chs, queues, g, reqs, i, c)):
+            g[G_NEXT] = i + 1
+        g[G_REMAINING] -= _tick_channels(params, table, counts, ready, chs, memo, queues, g,
+                                         reqs, log, c)
+        if g[G_REMAINING] == 0:
+            c += 1
+            break
+        nxt = _next_cycle(params, chs, c)
+        i = g[G_NEXT]
+        if i < n and _has_room(params, chs, reqs, i):
+            nxt = min(nxt, max(c + 1, reqs[i, R_ARRIVAL]))
+        if nxt >= INF:
+            g[G_CLOCK] = c
+            return RUN_DEADLOCK
+        c = nxt
+    g[G_CLOCK] = c
+    return RUN_DONE
+
+
+@njit(cache=True, error_model="numpy")
+def advance(params, table, counts, ready, chs, memo, queues, g, reqs, log, stop):
+    """Simulate every cycle before ``stop`` with no new requests; return a RUN_* code."""
+    c = g[G_CLOCK]
+    while c < stop:
+        if params[P_RECORD] and g[G_LOG_LEN] + params[P_CHANNELS] > log.shape[0]:
+            g[G_CLOCK] = c
+            return RUN_LOG_FULL
+        _tick_channels(params, table, counts, ready, chs, memo, queues, g, reqs, log, c)
+        c = min(_next_cycle(params, chs, c), stop)
+    g[G_CLOCK] = max(c, g[G_CLOCK])
+    return RUN_DONE
