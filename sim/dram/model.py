@@ -1,0 +1,182 @@
+"""Event path: one request at a time, for cocotb testbenches and interactive use.
+
+:class:`DramModel` drives the same compiled controller as the batch path through
+:func:`~colsim.sim.dram.kernel.try_accept` and :func:`~colsim.sim.dram.kernel.advance`, so a
+stream submitted here request by request gives exactly the cycles and statistics of
+:func:`~colsim.sim.dram.simulate_batch` (tested). Data moves through a
+:class:`~colsim.sim.dram.store.BackingStore`: a write stores its data when its WR issues, a
+read returns the contents at its RD issue.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+from colsim.sim.dram import kernel as k
+from colsim.sim.dram.config import DramConfig
+from colsim.sim.dram.engine import DramStats, request_table, stats_from_state
+from colsim.sim.dram.store import BackingStore
+
+from colsim.errors import ColsimError
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A finished request: ``cycle`` is when it completed (read data fully returned)."""
+
+    tag: Any
+    cycle: int
+    addr: int
+    is_write: bool
+    data: bytes | None = None
+
+
+class ClockRatio:
+    """Convert between core-clock and DRAM-clock cycle numbers (both start at time 0)."""
+
+    def __init__(self, core_mhz: float, dram_mhz: float) -> None:
+        if core_mhz <= 0 or dram_mhz <= 0:
+            raise ColsimError(f"clock frequencies must be positive, not {core_mhz}, {dram_mhz}")
+        self.core_mhz, self.dram_mhz = core_mhz, dram_mhz
+        dram = Fraction(dram_mhz).limit_denominator(10**6)
+        self._dram_per_core = dram / Fraction(core_mhz).limit_denominator(10**6)
+
+    def to_dram(self, core_cycle: int) -> int:
+        """Return the first DRAM cycle that starts at or after core cycle ``core_cycle``."""
+        return -((-core_cycle * self._dram_per_core.numerator) // self._dram_per_core.denominator)
+
+    def to_core(self, dram_cycle: int) -> int:
+        """Return the first core cycle that starts at or after DRAM cycle ``dram_cycle``."""
+        ratio = 1 / self._dram_per_core
+        return -((-dram_cycle * ratio.numerator) // ratio.denominator)
+
+
+class DramModel:
+    """Cycle-stepped DRAM for testbenches: submit requests, advance time, collect results.
+
+    Cycle ``c`` runs as: requests submitted for ``c`` are offered to their queues (at most
+    one per cycle; :meth:`submit` returns False when the queue is full — retry on a later
+    cycle), then every channel schedules. :attr:`cycle` is the next cycle not yet run.
+    """
+
+    def __init__(
+        self,
+        config: DramConfig,
+        *,
+        store: BackingStore | None = None,
+        record_commands: bool = False,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self._state = k.KernelState(config, record_commands=record_commands)
+        ctl = config.controller
+        slots = config.organization.channels * (ctl.read_queue + ctl.write_queue)
+        self._reqs = np.full((slots, k.R_FIELDS), -1, dtype=np.int64)
+        self._free = list(range(slots - 1, -1, -1))
+        self._live: dict[int, tuple[Any, int, bool, bytes | None]] = {}
+        self._finished: list[tuple[int, int, Completion]] = []
+        self._order = 0
+
+    @property
+    def cycle(self) -> int:
+        """The next DRAM cycle to be simulated."""
+        return int(self._state.g[k.G_CLOCK])
+
+    def submit(
+        self, addr: int, is_write: bool, cycle: int, tag: Any = None, data: bytes | None = None
+    ) -> bool:
+        """Offer a request at DRAM ``cycle`` (≥ :attr:`cycle`); return whether it was accepted.
+
+        Writes carry ``data`` (one transaction's bytes) when a backing store is attached.
+        """
+        if cycle < self.cycle:
+            raise ColsimError(f"`cycle` {cycle} is in the past (the model is at {self.cycle})")
+        if cycle <= self._state.g[k.G_LAST_ACCEPT]:
+            raise ColsimError(f"a request was already accepted at cycle {cycle}")
+        if addr < 0:
+            raise ColsimError(f"address must be non-negative, not {addr}")
+        row = request_table(self.config, np.array([addr], dtype=np.uint64), np.array([is_write]))
+        self.advance(cycle)
+        slot = self._free.pop()
+        self._reqs[slot] = row[0]
+        self._reqs[slot, k.R_ARRIVAL] = cycle
+        s = self._state
+        if not k.try_accept(s.params, s.ready, s.chs, s.queues, s.g, self._reqs, slot, cycle):
+            self._free.append(slot)
+            return False
+        self._live[slot] = (tag, addr, bool(is_write), data)
+        return True
+
+    def advance(self, to_cycle: int) -> None:
+        """Simulate every cycle before ``to_cycle``."""
+        while k.advance(*self._state.arrays(self._reqs), to_cycle) == k.RUN_LOG_FULL:
+            self._state.grow_log()
+        self._harvest()
+
+    def _harvest(self) -> None:
+        """Move requests whose last command issued to the finished list, moving their data."""
+        if not self._live:
+            return
+        slots = np.fromiter(self._live, dtype=np.int64, count=len(self._live))
+        done = slots[self._reqs[slots, k.R_DONE] >= 0]
+        for slot in done[np.argsort(self._reqs[done, k.R_ISSUE], kind="stable")]:
+            tag, addr, is_write, data = self._live.pop(int(slot))
+            payload = None
+            if self.store is not None:
+                if is_write:
+                    self.store.backdoor_write(addr, data or b"")
+                else:
+                    size = self.config.organization.transaction_bytes
+                    payload = self.store.backdoor_read(addr, size)
+            cycle = int(self._reqs[slot, k.R_DONE])
+            completion = Completion(tag, cycle, addr, is_write, payload)
+            heapq.heappush(self._finished, (cycle, self._order, completion))
+            self._order += 1
+            self._free.append(int(slot))
+
+    def pop_completed(self) -> list[Completion]:
+        """Return (and forget) the requests that completed before :attr:`cycle`, in order."""
+        out = []
+        while self._finished and self._finished[0][0] < self.cycle:
+            out.append(heapq.heappop(self._finished)[2])
+        return out
+
+    @property
+    def outstanding(self) -> int:
+        """Requests accepted whose completion has not been popped yet."""
+        return len(self._live) + len(self._finished)
+
+    def next_event_cycle(self) -> int | None:
+        """Return the next cycle at which a command may issue or a request completes.
+
+        ``None`` when nothing is outstanding (refresh alone does not count as an event).
+        """
+        if not self.outstanding:
+            return None
+        candidates = [int(self._finished[0][0]) + 1] if self._finished else []
+        if self._live:
+            candidates.append(int(self._state.chs[:, k.S_WAKE].min()))
+            if self.config.controller.refresh != "off":
+                candidates.append(int(self._state.chs[:, k.S_NEXT_REFRESH].min()))
+        return max(self.cycle, min(candidates))
+
+    def drain(self) -> list[Completion]:
+        """Run until every accepted request has completed; return the completions."""
+        out: list[Completion] = []
+        while (nxt := self.next_event_cycle()) is not None:
+            self.advance(max(nxt, self.cycle + 1))
+            out += self.pop_completed()
+        return out
+
+    def stats(self) -> DramStats:
+        """Return the statistics so far (same definitions as the batch path)."""
+        return stats_from_state(self.config, self._state)
+
+    @property
+    def command_log(self) -> np.ndarray:
+        """Issued commands ``(cycle, channel, command, bank, row)`` (when recording)."""
+        return self._state.command_log
