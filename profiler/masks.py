@@ -77,7 +77,7 @@ class MaskSet:
         if not path.is_file():
             raise ColsimError(f"mask file {str(path)!r} does not exist")
         try:
-            with np.load(path, allow_pickle=False) as data:
+            with path.open("rb") as handle, np.load(handle, allow_pickle=False) as data:
                 header = json.loads(str(data["header"]))
                 if header.get("format") != FORMAT_NAME:
                     raise ColsimError(f"{str(path)!r} is not a colsim mask file")

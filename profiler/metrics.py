@@ -72,7 +72,7 @@ def hot_masks(profile: Profile, thresholds: Thresholds) -> dict[str, np.ndarray]
 def column_sparsity(profile: Profile, thresholds: Thresholds) -> np.ndarray:
     """Return (L, T) column sparsity per layer and iteration."""
     masks = hot_masks(profile, thresholds)
-    return np.stack([1.0 - masks[name].mean(axis=1) for name in profile.layer_names])
+    return np.stack([(~masks[name]).mean(axis=1) for name in profile.layer_names])
 
 
 @dataclass(frozen=True)

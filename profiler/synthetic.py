@@ -47,11 +47,11 @@ def synthesize_masks(
         raise ColsimError(f"`regime` must be one of {', '.join(REGIMES)}, not {regime!r}")
     if not 0 <= jaccard <= 1:
         raise ColsimError(f"`jaccard` must be in [0, 1], not {jaccard!r}")
-    schedule = np.broadcast_to(np.asarray(column_sparsity, dtype=np.float64), (iterations,))
     if np.ndim(column_sparsity) == 1 and len(column_sparsity) != iterations:
         raise ColsimError(
             f"`column_sparsity` has {len(column_sparsity)} values for {iterations} iterations"
         )
+    schedule = np.broadcast_to(np.asarray(column_sparsity, dtype=np.float64), (iterations,))
     bad = schedule[(schedule < 0) | (schedule > 1) | ~np.isfinite(schedule)]
     if bad.size:
         raise ColsimError(f"`column_sparsity` must be in [0, 1], not {float(bad[0])!r}")
