@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from colsim.profiler.capture import ACTIVATION_TYPES, resolve_layer
-from colsim.profiler.profile import LayerInfo
 from torch import nn
 
 from colsim.errors import ColsimError
+from colsim.profiler.capture import ACTIVATION_TYPES, resolve_layer
+from colsim.profiler.profile import LayerInfo
 
 
 def locate_ffn_linears(model: nn.Module, layer: LayerInfo) -> tuple[nn.Linear, nn.Linear]:

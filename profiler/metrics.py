@@ -25,11 +25,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+
+from colsim.errors import ColsimError
 from colsim.profiler.histogram import quantile_upper_bound, share_at_most
 from colsim.profiler.masks import MaskSet
 from colsim.profiler.profile import Profile
-
-from colsim.errors import ColsimError
 
 NATURAL_RANGE_QUANTILE = 0.99
 

@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
+
+from colsim.errors import ColsimError
 from colsim.profiler.capture import ActivationHooks
 from colsim.profiler.ffn_linears import locate_ffn_linears
 from colsim.profiler.histogram import HistogramBins
 from colsim.profiler.profile import CapturedInput, LayerInfo, Profile
-from torch import nn
-
-from colsim.errors import ColsimError
 
 CFG_HANDLING = (
     "statistics over every row of the batched forward (both CFG halves, all samples); "

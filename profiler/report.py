@@ -9,11 +9,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+
+from colsim.errors import ColsimError
 from colsim.profiler import metrics
 from colsim.profiler.histogram import REFERENCE_THRESHOLD
 from colsim.profiler.profile import Profile
-
-from colsim.errors import ColsimError
 
 
 @dataclass(frozen=True)

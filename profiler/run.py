@@ -7,12 +7,12 @@ from collections.abc import Iterable
 from importlib import metadata
 from typing import Any
 
-from colsim.models.driver import Denoiser, build_denoiser, run_denoising
-from colsim.profiler.profile import LayerInfo, Profile
-from colsim.profiler.recorder import ProfileRecorder
 from tqdm import tqdm
 
 from colsim.errors import ColsimError
+from colsim.models.driver import Denoiser, build_denoiser, run_denoising
+from colsim.profiler.profile import LayerInfo, Profile
+from colsim.profiler.recorder import ProfileRecorder
 
 RECORDED_PACKAGES = ("colsim", "torch", "diffusers", "numpy", "h5py", "numba")
 

@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from colsim.profiler.masks import MaskSet
 
 from colsim.errors import ColsimError
+from colsim.profiler.masks import MaskSet
 
 REGIMES = ("concentration", "dispersion", "churn")
 

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from colsim.profiler.capture import ActivationHooks, discover_ffn_layers
-from colsim.profiler.ffn_linears import locate_ffn_linears
-from colsim.profiler.profile import LayerInfo
 from diffusers.models.attention import FeedForward
 from torch import nn
 
 from colsim.errors import ColsimError
+from colsim.profiler.capture import ActivationHooks, discover_ffn_layers
+from colsim.profiler.ffn_linears import locate_ffn_linears
+from colsim.profiler.profile import LayerInfo
 
 
 class GeluModuleMlp(nn.Module):

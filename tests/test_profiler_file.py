@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from colsim.profiler.masks import MaskSet
-from colsim.profiler.profile import Profile
 from test_profiler_metrics import captured  # noqa: F401 - the shared module-scoped fixture
 
 from colsim.errors import ColsimError
+from colsim.profiler.masks import MaskSet
+from colsim.profiler.profile import Profile
 
 
 @pytest.fixture

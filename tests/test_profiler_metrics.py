@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from test_profiler_capture import TOY_LAYERS, ToyDenoiser, toy_layer_infos
+
+from colsim.errors import ColsimError
 from colsim.profiler import metrics
 from colsim.profiler.capture import ActivationHooks
 from colsim.profiler.histogram import SWEEP_THRESHOLDS, HistogramBins, share_at_most
 from colsim.profiler.recorder import ProfileRecorder
 from colsim.profiler.report import sparsity_report
-from test_profiler_capture import TOY_LAYERS, ToyDenoiser, toy_layer_infos
-
-from colsim.errors import ColsimError
 
 ITERATIONS, TOKENS, BATCH = 5, 3, 2
 

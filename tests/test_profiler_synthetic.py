@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from colsim.errors import ColsimError
 from colsim.models.registry import get_workload
 from colsim.models.spec import FfnLayer, WorkloadSpec
 from colsim.profiler.synthetic import overlap_for, synthesize_masks
-
-from colsim.errors import ColsimError
 
 SPEC = WorkloadSpec(
     name="toy", group="pure", modality="image", source="test",

@@ -18,6 +18,7 @@ from colsim.errors import ColsimError
 COMMAND_MODULES = (
     "colsim.cli.bench",
     "colsim.cli.demo",
+    "colsim.cli.profile",
     "colsim.cli.verilog",
 )
 

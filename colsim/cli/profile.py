@@ -1,0 +1,158 @@
+"""``colsim profile | sparsity | plot | accuracy`` and ``colsim bench profile``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from colsim.profiler.histogram import REFERENCE_THRESHOLD
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the profiler's commands."""
+    parser = subparsers.add_parser("profile", help="profile a denoiser's FFN activations")
+    _add_model_arguments(parser)
+    parser.add_argument("--capture-inputs", default="", metavar="L:T,...",
+                        help="keep FFN inputs X and weights of layer L (index or name) at "
+                             "iteration T, for RTL runs")
+    parser.add_argument("--out", required=True, help="profile file to write (HDF5)")
+    parser.set_defaults(func=_profile)
+
+    parser = subparsers.add_parser("sparsity", help="per-layer sparsity table of a profile")
+    parser.add_argument("file", help="profile file")
+    _add_threshold_arguments(parser)
+    form = parser.add_mutually_exclusive_group()
+    form.add_argument("--csv", action="store_true", help="print the per-layer rows as CSV")
+    form.add_argument("--json", action="store_true", help="print rows and summary as JSON")
+    parser.add_argument("--masks", metavar="FILE", help="also export the hot masks (.npz)")
+    parser.set_defaults(func=_sparsity)
+
+    parser = subparsers.add_parser("plot", help="PNG figures of a profile")
+    parser.add_argument("file", help="profile file")
+    _add_threshold_arguments(parser)
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the PNGs")
+    parser.set_defaults(func=_plot)
+
+    parser = subparsers.add_parser(
+        "accuracy", help="dense vs masked denoising gap (MSE, PSNR, SSIM / MPJPE)"
+    )
+    _add_model_arguments(parser)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--profile", metavar="FILE", help="derive masks from this profile")
+    source.add_argument("--masks", metavar="FILE", help="use this mask file (.npz)")
+    _add_threshold_arguments(parser)
+    parser.add_argument("--mode", choices=("reuse", "zero"), default="reuse",
+                        help="cold columns reuse their iteration-0 values (FFN-Reuse) or are "
+                             "zeroed")
+    parser.add_argument("--joint-dims", type=int, default=None,
+                        help="motion: coordinates per joint, enables MPJPE")
+    parser.set_defaults(func=_accuracy)
+
+
+def register_bench(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``colsim bench profile``: hook overhead and peak memory."""
+    parser = subparsers.add_parser("profile", help="profiler hook overhead and peak RSS")
+    parser.add_argument("--model", default="tiny-dit")
+    parser.add_argument("--size", choices=("tiny", "full"), default="tiny")
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--guidance-scale", type=float, default=None)
+    parser.set_defaults(func=_bench)
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="workload name (colsim models list)")
+    parser.add_argument("--size", choices=("tiny", "full"), default="tiny")
+    parser.add_argument("--weights", default=None, help="local checkpoint to load")
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--guidance-scale", type=float, default=None,
+                        help="classifier-free guidance scale (batched cond + uncond forward)")
+    parser.add_argument("--scheduler", choices=("ddim", "ddpm"), default="ddim")
+
+
+def _add_threshold_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--tau", type=float, default=None,
+                       help=f"uniform threshold (default {REFERENCE_THRESHOLD})")
+    group.add_argument("--rho", type=float, default=None,
+                       help="per-layer target hot ratio (calibrated thresholds)")
+
+
+def _run_options(args: argparse.Namespace) -> dict:
+    return {"steps": args.steps, "seed": args.seed, "guidance_scale": args.guidance_scale,
+            "scheduler": args.scheduler}
+
+
+def _profile(args: argparse.Namespace) -> int:
+    from colsim.profiler.run import profile_model
+
+    options = _run_options(args)
+    profile = profile_model(args.model, size=args.size, weights=args.weights,
+                            capture_inputs=args.capture_inputs, **options)
+    profile.save(args.out)
+    print(f"wrote {args.out}: {len(profile.layers)} FFN layers x {profile.iterations} "
+          f"iterations, {len(profile.inputs)} captured inputs")
+    return 0
+
+
+def _sparsity(args: argparse.Namespace) -> int:
+    from colsim.profiler.metrics import export_masks
+    from colsim.profiler.profile import Profile
+    from colsim.profiler.report import sparsity_report
+
+    profile = Profile.load(args.file)
+    report = sparsity_report(profile, tau=args.tau, rho=args.rho)
+    if args.json:
+        sys.stdout.write(report.to_json() + "\n")
+    elif args.csv:
+        sys.stdout.write(report.to_csv())
+    else:
+        sys.stdout.write(report.to_text())
+    if args.masks:
+        thresholds = {row.layer: row.threshold for row in report.rows}
+        export_masks(profile, thresholds, {report.axis: report.value}).save(args.masks)
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from colsim.analysis.profile_plots import plot_profile
+    from colsim.profiler.profile import Profile
+
+    for path in plot_profile(Profile.load(args.file), args.out, tau=args.tau, rho=args.rho):
+        print(f"wrote {path}")
+    return 0
+
+
+def _accuracy(args: argparse.Namespace) -> int:
+    from colsim.models.driver import build_denoiser
+    from colsim.profiler.masked import masked_accuracy
+    from colsim.profiler.masks import MaskSet
+    from colsim.profiler.metrics import export_masks
+    from colsim.profiler.profile import Profile
+    from colsim.profiler.report import sparsity_report
+
+    if args.masks:
+        masks = MaskSet.load(args.masks)
+    else:
+        profile = Profile.load(args.profile)
+        report = sparsity_report(profile, tau=args.tau, rho=args.rho)
+        thresholds = {row.layer: row.threshold for row in report.rows}
+        masks = export_masks(profile, thresholds, {report.axis: report.value})
+    denoiser = build_denoiser(args.model, size=args.size, weights=args.weights, seed=args.seed)
+    result = masked_accuracy(denoiser, masks, mode=args.mode, joint_dims=args.joint_dims,
+                             **_run_options(args))
+    print(json.dumps(result, indent=2, sort_keys=True))
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from colsim.profiler.bench import measure_hook_overhead
+
+    result = measure_hook_overhead(args.model, size=args.size, steps=args.steps,
+                                   repeats=args.repeats, seed=args.seed,
+                                   guidance_scale=args.guidance_scale)
+    print(json.dumps(result, indent=2, sort_keys=True))
+    return 0
