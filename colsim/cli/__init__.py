@@ -18,6 +18,8 @@ from colsim.errors import ColsimError
 COMMAND_MODULES = (
     "colsim.cli.bench",
     "colsim.cli.demo",
+    "colsim.cli.dram",
+    "colsim.cli.models",
     "colsim.cli.profile",
     "colsim.cli.verilog",
 )

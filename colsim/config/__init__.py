@@ -16,7 +16,7 @@ from colsim.config.hardware import (
     load_hardware_config,
     reference_hardware,
 )
-from colsim.config.loader import from_mapping, load_toml, positive, non_negative
+from colsim.config.loader import from_mapping, load_toml, non_negative, positive
 
 __all__ = [
     "ClockConfig",

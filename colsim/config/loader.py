@@ -19,8 +19,9 @@ from __future__ import annotations
 import dataclasses
 import tomllib
 import typing
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from colsim.errors import ConfigError
 
@@ -126,6 +127,12 @@ def _join(prefix: str, key: str) -> str:
 
 def _convert(hint: Any, value: Any, key: str, fld: dataclasses.Field) -> Any:
     if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ConfigError(f"`{key}` must be a table, not {value!r}")
+        # A partial table is layered over the field's own default, not the class defaults.
+        default = _field_default(fld)
+        if default is not None:
+            value = _merge(dataclasses.asdict(default), value)
         return from_mapping(hint, value, prefix=key)
     origin = typing.get_origin(hint)
     if origin is tuple:
@@ -142,6 +149,14 @@ def _convert(hint: Any, value: Any, key: str, fld: dataclasses.Field) -> Any:
         if reason is not None:
             raise ConfigError(f"`{key}` {reason}, not {value!r}")
     return converted
+
+
+def _field_default(fld: dataclasses.Field) -> Any:
+    if fld.default_factory is not dataclasses.MISSING:
+        return fld.default_factory()
+    if fld.default is not dataclasses.MISSING:
+        return fld.default
+    return None
 
 
 def _check_scalar(hint: Any, value: Any, key: str) -> Any:
