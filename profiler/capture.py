@@ -54,8 +54,9 @@ class ActivationHooks:
     """Context manager calling ``on_activation(layer, h)`` for every FFN activation.
 
     ``layers`` are qualified module names (default: :func:`discover_ffn_layers`); each must
-    name a distinct module. While active, ``torch.backends.mha`` fast paths are disabled so
-    that ``nn.TransformerEncoderLayer`` runs its Python FFN.
+    name a distinct module. Only when some layer is a scope are ``F.gelu`` patched and the
+    ``torch.backends.mha`` fast path disabled (so ``nn.TransformerEncoderLayer`` runs its
+    Python FFN); models whose layers are all activation modules run their usual code paths.
     """
 
     def __init__(
@@ -79,12 +80,15 @@ class ActivationHooks:
 
     def __enter__(self) -> ActivationHooks:
         try:
+            scopes = False
             for name, module in self._modules.items():
                 if isinstance(module, ACTIVATION_TYPES):
                     self._hook_activation_module(name, module)
                 else:
                     self._hook_scope(name, module)
-            self._patch_gelu()
+                    scopes = True
+            if scopes:
+                self._patch_gelu()
         except BaseException:
             self._remove()
             raise

@@ -86,12 +86,12 @@ def toy_layer_infos(tokens: int, d: int = 8) -> list[LayerInfo]:
     ]
 
 
-def collect(model: nn.Module, x: torch.Tensor, layers=None) -> dict[str, list[torch.Tensor]]:
+def collect(model: nn.Module, x: torch.Tensor, layers=None, **kwargs) -> dict[str, list]:
     seen: dict[str, list[torch.Tensor]] = {}
     with torch.no_grad(), ActivationHooks(
         model, lambda name, h: seen.setdefault(name, []).append(h.clone()), layers
     ):
-        model(x)
+        model(x, **kwargs)
     return seen
 
 
@@ -178,3 +178,32 @@ def test_locate_ffn_linears_for_each_flavour():
         found = locate_ffn_linears(model, info)
         assert found[0] is first and found[1] is second, info.name
     assert np.isfinite(model.geglu.net[0].proj.weight.detach().numpy()).all()
+
+
+def test_tiny_diffusers_dit_capture_matches_recomputed_ffn():
+    from diffusers import DiTTransformer2DModel
+
+    torch.manual_seed(0)
+    dit = DiTTransformer2DModel(num_attention_heads=2, attention_head_dim=8, in_channels=4,
+                                out_channels=8, num_layers=2, sample_size=8, patch_size=2,
+                                num_embeds_ada_norm=10).eval()
+    names = discover_ffn_layers(dit)
+    assert names == ["transformer_blocks.0.ff.net.0", "transformer_blocks.1.ff.net.0"]
+    inputs: dict[str, torch.Tensor] = {}
+    handles = [dit.get_submodule(n).register_forward_pre_hook(
+        lambda m, args, n=n: inputs.__setitem__(n, args[0])) for n in names]
+    x = torch.randn(2, 4, 8, 8)
+    condition = {"timestep": torch.tensor([10, 500]), "class_labels": torch.tensor([1, 3])}
+    try:
+        seen = collect(dit, x, names, **condition)
+        seen_again = collect(dit, x, **condition)  # default discovery
+    finally:
+        for handle in handles:
+            handle.remove()
+    for name in names:
+        act = dit.get_submodule(name)
+        with torch.no_grad():
+            expected = F.gelu(act.proj(inputs[name]), approximate="tanh")  # last call's input
+        assert seen[name][0].shape == (2, 16, 64)  # batch 2, M = 16 patches, N = 4·16
+        torch.testing.assert_close(seen[name][0], expected)
+        torch.testing.assert_close(seen_again[name][0], expected)
