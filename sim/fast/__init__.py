@@ -1,0 +1,1 @@
+"""Fast cycle model: schedules executed against the compiled DRAM controller."""

@@ -1,0 +1,125 @@
+"""Execute one schedule on the compiled co-simulation and report what it measured."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from colsim.config import HardwareConfig
+from colsim.sim.dram import kernel as k
+from colsim.sim.dram.config import DramConfig
+from colsim.sim.dram.engine import request_table
+from colsim.sim.fast import cosim
+from colsim.sim.schedule import Schedule
+
+
+@dataclass(frozen=True)
+class IterationStats:
+    """Cycles and DRAM behaviour of one layer-iteration (core cycles unless named)."""
+
+    cycles: int  # total core cycles from start until the last op and transfer finished
+    compute: int  # array streaming cycles (compute-busy)
+    memory_stall: int  # array idle waiting for data, plus the tail waiting for writes
+    other: int  # the rest: array fill/drain overhead, SIMD-bound time, result latency
+    bytes_read: int
+    bytes_written: int
+    transactions: int
+    row_hits: int
+    row_misses: int
+    row_conflicts: int
+    refreshes: int
+    dram_cycles: int  # DRAM-clock cycles until the last completion
+
+    @property
+    def hit_rate(self) -> float:
+        """Return the share of transactions that found their row open."""
+        total = self.row_hits + self.row_misses + self.row_conflicts
+        return self.row_hits / total if total else 0.0
+
+    def as_dict(self) -> dict[str, float | int]:
+        """Return the fields and the hit rate as a plain dict."""
+        return {**asdict(self), "hit_rate": self.hit_rate}
+
+    def scaled(self, factor: int) -> IterationStats:
+        """Return these statistics repeated ``factor`` times back to back."""
+        return IterationStats(**{key: value * factor for key, value in asdict(self).items()})
+
+    def __add__(self, other: IterationStats) -> IterationStats:
+        mine, theirs = asdict(self), asdict(other)
+        return IterationStats(**{key: mine[key] + theirs[key] for key in mine})
+
+
+def clock_ratio(hw: HardwareConfig, dram: DramConfig) -> tuple[int, int]:
+    """Return ``(num, den)`` with ``num/den = f_DRAM / f_core`` exactly (for MHz figures)."""
+    ratio = Fraction(str(dram.timing.clock_mhz)) / Fraction(str(hw.clock.core_mhz))
+    return ratio.numerator, ratio.denominator
+
+
+class MemorySystem:
+    """The DRAM controller state a sequence of schedules runs against (fresh on creation)."""
+
+    def __init__(self, config: DramConfig) -> None:
+        self.config = config
+        self.state = k.KernelState(config)
+
+    def reset(self) -> None:
+        """Return to power-up: banks idle, refresh timer at its start, cycle 0."""
+        self.state.reset()
+
+    def counters(self) -> np.ndarray:
+        """Return a copy of the kernel's global counters."""
+        return self.state.g.copy()
+
+
+def run_schedule(
+    schedule: Schedule,
+    hw: HardwareConfig,
+    memory: MemorySystem,
+    *,
+    base: int = 0,
+) -> tuple[IterationStats, int]:
+    """Execute ``schedule`` from core time ``base`` on ``memory``; return (stats, end time).
+
+    The memory system keeps its state (open rows, refresh timer, clock) for the next call.
+    """
+    config = memory.config
+    reqs = request_table(config, schedule.addr, schedule.is_write)
+    reqs[:, k.R_ARRIVAL] = 0
+    num, den = clock_ratio(hw, config)
+    before = memory.counters()
+    state = memory.state
+    acc, _start, op_end, _issue, tr_done = cosim.cosimulate(
+        *state.arrays(reqs),
+        schedule.op_unit.astype(np.int64), schedule.op_cycles, schedule.op_overhead,
+        schedule.op_needs, schedule.op_after, schedule.op_after_latency, schedule.op_slot_wait,
+        schedule.tr_write, schedule.tr_gate_op, schedule.tr_prev, schedule.tr_barrier,
+        schedule.tr_last_reader, schedule.tr_first, schedule.tr_count, num, den, base,
+    )
+    end = int(acc[cosim.X_END])
+    after = memory.counters()
+    delta = after - before
+    total = end - base
+    last_op = int(op_end.max(initial=base))
+    tail = end - last_op  # after the last op: only drains remain
+    stall = int(acc[cosim.X_ARRAY_STALL]) + tail
+    compute = int(acc[cosim.X_ARRAY_BUSY])
+    written = int(schedule.is_write.sum())
+    stats = IterationStats(
+        cycles=total,
+        compute=compute,
+        memory_stall=stall,
+        other=total - compute - stall,
+        bytes_read=(schedule.n_transactions - written) * schedule.transaction_bytes,
+        bytes_written=written * schedule.transaction_bytes,
+        transactions=schedule.n_transactions,
+        row_hits=int(delta[k.G_ROW_HITS]),
+        row_misses=int(delta[k.G_ROW_MISSES]),
+        row_conflicts=int(delta[k.G_ROW_CONFLICTS]),
+        refreshes=int(delta[k.G_REFRESHES]),
+        dram_cycles=int(acc[cosim.X_DRAM_END]) - int(before[k.G_CLOCK]) + 1
+        if schedule.n_transactions else 0,
+    )
+    del tr_done
+    return stats, end
