@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
+
 from colsim.sim.dram.commands import ACT, COMMAND_NAMES, PRE, PREA, RD, REFAB, REFPB, WR
 from colsim.sim.dram.config import DramConfig
 

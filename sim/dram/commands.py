@@ -11,6 +11,7 @@ own PRE constraints.
 from __future__ import annotations
 
 import numpy as np
+
 from colsim.sim.dram.config import DramTiming
 
 ACT, PRE, PREA, RD, WR, REFAB, REFPB = range(7)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from colsim.errors import ColsimError
 from colsim.sim.dram import kernel as k
 from colsim.sim.dram.config import DramConfig
 from colsim.sim.dram.mapping import decode_array
-
-from colsim.errors import ColsimError
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ cycles free without changing a single issue cycle.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
+
 from colsim.sim.dram.commands import (
     ACT,
     BANKGROUP,
@@ -41,7 +43,6 @@ from colsim.sim.dram.commands import (
     constraint_table,
 )
 from colsim.sim.dram.config import DramConfig
-from numba import njit
 
 INF = np.int64(1 << 62)
 NUM_COMMANDS = len(COMMAND_NAMES)
@@ -54,10 +55,10 @@ REFRESH_OFF, REFRESH_ALL_BANK, REFRESH_PER_BANK = range(3)
 
 # Per-channel state columns of ``chs``.
 (S_WAKE, S_WRITE_MODE, S_REFRESH_PENDING, S_NEXT_REFRESH, S_REFRESH_BANK, S_ACTS,
- S_SCAN, S_BLOCKED) = range(8)
-S_QUEUE_LEN = 8  # three entries: read, write, active
-S_FAW = 11  # four entries: issue cycles of the last four ACTs (ring)
-S_OPEN_ROW = 15  # one entry per bank: open row or -1
+ S_SCAN, S_BLOCKED, S_CAND_VALID, S_CAND_QUEUE, S_CAND_POS, S_CAND_CMD, S_CAND_AT) = range(13)
+S_QUEUE_LEN = 13  # three entries: read, write, active
+S_FAW = 16  # four entries: issue cycles of the last four ACTs (ring)
+S_OPEN_ROW = 20  # one entry per bank: open row or -1
 Q_READ, Q_WRITE, Q_ACTIVE = range(3)
 
 # Request record columns of ``reqs``.
@@ -137,7 +138,7 @@ class KernelState:
         return self.log[: self.g[G_LOG_LEN]].copy()
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _command_for(chs, reqs, ch, r):
     """Return the next command request ``r`` needs given its bank's state."""
     open_row = chs[ch, S_OPEN_ROW + reqs[r, R_BANK]]
@@ -148,7 +149,7 @@ def _command_for(chs, reqs, ch, r):
     return PRE
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _ready_at(params, ready, chs, ch, cmd, bg, bank):
     """Return the first cycle ``cmd`` may issue to (``bg``, ``bank``) of channel ``ch``."""
     nbg = params[P_BANKGROUPS]
@@ -168,14 +169,17 @@ def _ready_at(params, ready, chs, ch, cmd, bg, bank):
     return t
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _best(params, ready, chs, memo, queues, reqs, ch, qi, c):
     """Return (position, command) of the oldest request of queue ``qi`` ready at ``c``.
 
-    Position is -1 when none is ready; the third value is the earliest future ready cycle
-    of the requests that could win before an issue changes the state.
+    Position is -1 when none is ready; then the last three values are the earliest future
+    ready cycle and the (position, command) of the oldest request ready then — the winner at
+    that cycle unless an issue or arrival changes the state first. When a request is ready,
+    the third value bounds the future ready cycles of the requests older than it.
     """
-    best, best_cmd, best_accept, wake = -1, -1, INF, INF
+    best, best_cmd, best_accept = -1, -1, INF
+    wake, wake_pos, wake_cmd = INF, -1, -1
     stamp = chs[ch, S_SCAN] + 1
     chs[ch, S_SCAN] = stamp
     for pos in range(chs[ch, S_QUEUE_LEN + qi]):
@@ -188,15 +192,16 @@ def _best(params, ready, chs, memo, queues, reqs, ch, qi, c):
             t = _ready_at(params, ready, chs, ch, cmd, reqs[r, R_BANKGROUP], reqs[r, R_BANK])
             memo[ch, key, 0], memo[ch, key, 1] = stamp, t
         if t > c:
-            wake = min(wake, t)
+            if t < wake:
+                wake, wake_pos, wake_cmd = t, pos, cmd
         elif reqs[r, R_ACCEPT] < best_accept:
             best, best_cmd, best_accept = pos, cmd, reqs[r, R_ACCEPT]
             if qi != Q_ACTIVE:
                 break  # read/write queues are in acceptance order: the first ready wins
-    return best, best_cmd, wake
+    return best, best_cmd, wake, wake_pos, wake_cmd
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _closing_blocked(chs, queues, reqs, ch, cmd, bank):
     """Return whether PRE/PREA would close a bank an active-buffer request still needs."""
     if cmd != PRE and cmd != PREA:
@@ -207,7 +212,7 @@ def _closing_blocked(chs, queues, reqs, ch, cmd, bank):
     return False
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _issue(params, table, counts, ready, chs, g, log, ch, c, cmd, bg, bank, row):
     """Issue ``cmd`` at cycle ``c``: advance timing windows and bank/refresh state."""
     nbg = params[P_BANKGROUPS]
@@ -229,6 +234,7 @@ def _issue(params, table, counts, ready, chs, g, log, ch, c, cmd, bg, bank, row)
         g[G_REFRESHES] += 1
         if cmd == REFPB:
             chs[ch, S_REFRESH_BANK] = (chs[ch, S_REFRESH_BANK] + 1) % params[P_BANKS]
+    chs[ch, S_CAND_VALID] = 0
     if params[P_RECORD]:
         n = g[G_LOG_LEN]
         log[n, 0], log[n, 1], log[n, 2], log[n, 3], log[n, 4] = c, ch, cmd, bank, row
@@ -236,7 +242,7 @@ def _issue(params, table, counts, ready, chs, g, log, ch, c, cmd, bg, bank, row)
     chs[ch, S_WAKE] = c + 1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _remove(chs, queues, ch, qi, pos):
     """Remove entry ``pos`` of queue ``qi`` keeping the others in order."""
     n = chs[ch, S_QUEUE_LEN + qi]
@@ -245,7 +251,7 @@ def _remove(chs, queues, ch, qi, pos):
     chs[ch, S_QUEUE_LEN + qi] = n - 1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _issue_request(params, table, counts, ready, chs, queues, g, reqs, log, ch, qi, pos, cmd,
                    c):
     """Issue the next command of the request at ``pos`` of queue ``qi``; 1 if it finished."""
@@ -279,7 +285,7 @@ def _issue_request(params, table, counts, ready, chs, queues, g, reqs, log, ch, 
     return 0
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _refresh_target(params, chs, ch):
     """Return (command, bank) that the oldest pending refresh of channel ``ch`` needs next."""
     if params[P_REFRESH] == REFRESH_PER_BANK:
@@ -291,7 +297,7 @@ def _refresh_target(params, chs, ch):
     return REFAB, -1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _write_mode_after(params, chs, ch):
     """Return the write-drain mode the watermarks (with hysteresis) select now."""
     writes, reads = chs[ch, S_QUEUE_LEN + Q_WRITE], chs[ch, S_QUEUE_LEN + Q_READ]
@@ -300,14 +306,14 @@ def _write_mode_after(params, chs, ch):
     return 0 if writes < params[P_WRITE_LOW] and reads != 0 else 1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _tick(params, table, counts, ready, chs, memo, queues, g, reqs, log, ch, c):
     """Run cycle ``c`` of channel ``ch``; return 1 when a request's last command issued."""
     if params[P_REFRESH] != REFRESH_OFF:
         while chs[ch, S_NEXT_REFRESH] <= c:
             chs[ch, S_REFRESH_PENDING] += 1
             chs[ch, S_NEXT_REFRESH] += params[P_REFRESH_INTERVAL]
-    pos, cmd, wake = _best(params, ready, chs, memo, queues, reqs, ch, Q_ACTIVE, c)
+    pos, cmd, wake, _pos, _cmd = _best(params, ready, chs, memo, queues, reqs, ch, Q_ACTIVE, c)
     if pos >= 0:
         return _issue_request(params, table, counts, ready, chs, queues, g, reqs, log, ch,
                               Q_ACTIVE, pos, cmd, c)
@@ -324,18 +330,32 @@ def _tick(params, table, counts, ready, chs, memo, queues, g, reqs, log, ch, c):
         return 0
     chs[ch, S_WRITE_MODE] = _write_mode_after(params, chs, ch)
     qi = Q_WRITE if chs[ch, S_WRITE_MODE] else Q_READ
-    pos, cmd, later = _best(params, ready, chs, memo, queues, reqs, ch, qi, c)
+    pos = chs[ch, S_CAND_POS]
+    cached = (chs[ch, S_CAND_VALID] and chs[ch, S_CAND_AT] == c and chs[ch, S_CAND_QUEUE] == qi
+              and not params[P_EVERY_CYCLE] and not _closing_blocked(
+                  chs, queues, reqs, ch, chs[ch, S_CAND_CMD], reqs[queues[ch, qi, pos], R_BANK]))
+    if cached:
+        # The previous scan already found this cycle's winner and nothing changed since.
+        cmd, later = chs[ch, S_CAND_CMD], INF
+    else:
+        pos, cmd, later, later_pos, later_cmd = _best(params, ready, chs, memo, queues, reqs,
+                                                      ch, qi, c)
+        chs[ch, S_CAND_VALID] = pos < 0 and later < INF
+        chs[ch, S_CAND_QUEUE], chs[ch, S_CAND_POS] = qi, later_pos
+        chs[ch, S_CAND_CMD], chs[ch, S_CAND_AT] = later_cmd, later
     if pos >= 0:
         bank = reqs[queues[ch, qi, pos], R_BANK]
         if not _closing_blocked(chs, queues, reqs, ch, cmd, bank):
             return _issue_request(params, table, counts, ready, chs, queues, g, reqs, log, ch,
                                   qi, pos, cmd, c)
     chs[ch, S_BLOCKED] = pos >= 0  # a ready request waits for the active buffer
+    if pos >= 0:
+        chs[ch, S_CAND_VALID] = 0
     chs[ch, S_WAKE] = min(wake, later)
     return 0
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _tick_channels(params, table, counts, ready, chs, memo, queues, g, reqs, log, c):
     """Tick every channel that has something to do at cycle ``c``; return finished count."""
     finished = 0
@@ -348,7 +368,7 @@ def _tick_channels(params, table, counts, ready, chs, memo, queues, g, reqs, log
     return finished
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _next_cycle(params, chs, c):
     """Return the next cycle after ``c`` at which some channel has something to do."""
     if params[P_EVERY_CYCLE]:
@@ -362,7 +382,7 @@ def _next_cycle(params, chs, c):
     return max(nxt, c + 1)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def try_accept(params, ready, chs, queues, g, reqs, r, c):
     """Offer request ``r`` to its channel's queue at cycle ``c``; return whether it fit."""
     ch, qi = reqs[r, R_CHANNEL], reqs[r, R_WRITE]
@@ -379,24 +399,27 @@ def try_accept(params, ready, chs, queues, g, reqs, r, c):
         return True
     if _write_mode_after(params, chs, ch) != chs[ch, S_WRITE_MODE]:
         wake = c  # the other queue's requests become candidates: rescan now
+        chs[ch, S_CAND_VALID] = 0
     elif chs[ch, S_REFRESH_PENDING] == 0 and chs[ch, S_WRITE_MODE] == qi and not chs[
             ch, S_BLOCKED]:
         # The newcomer is the youngest: it can only win once it is ready itself.
         cmd = _command_for(chs, reqs, ch, r)
         t = _ready_at(params, ready, chs, ch, cmd, reqs[r, R_BANKGROUP], reqs[r, R_BANK])
         wake = min(wake, max(c, t))
+        if t < chs[ch, S_CAND_AT]:
+            chs[ch, S_CAND_VALID] = 0  # it will be ready before the remembered winner
     chs[ch, S_WAKE] = wake
     return True
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _has_room(params, chs, reqs, r):
     qi = reqs[r, R_WRITE]
     size = params[P_WRITE_QUEUE] if qi == Q_WRITE else params[P_READ_QUEUE]
     return chs[reqs[r, R_CHANNEL], S_QUEUE_LEN + qi] < size
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def run_batch(params, table, counts, ready, chs, memo, queues, g, reqs, log):
     """Offer ``reqs[g[G_NEXT]:]`` in order, one per cycle at most, until all have issued.
 
@@ -430,7 +453,7 @@ def run_batch(params, table, counts, ready, chs, memo, queues, g, reqs, log):
     return RUN_DONE
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def advance(params, table, counts, ready, chs, memo, queues, g, reqs, log, stop):
     """Simulate every cycle before ``stop`` with no new requests; return a RUN_* code."""
     c = g[G_CLOCK]

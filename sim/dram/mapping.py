@@ -10,10 +10,10 @@ transaction index does not fit the radices is beyond capacity: an error, never a
 from __future__ import annotations
 
 import numpy as np
-from colsim.sim.dram.config import LEVELS, DramConfig
 from numba import njit
 
 from colsim.errors import ColsimError
+from colsim.sim.dram.config import LEVELS, DramConfig
 
 
 def mapping_radices(config: DramConfig) -> np.ndarray:
@@ -70,3 +70,19 @@ def decode(config: DramConfig, addr: int) -> tuple[int, int, int, int, int]:
         raise ColsimError(f"address {addr:#x} is beyond the DRAM capacity")
     row = decode_array(config, np.array([addr], dtype=np.uint64))[0]
     return tuple(int(v) for v in row)  # type: ignore[return-value]
+
+
+def encode_array(config: DramConfig, coords: np.ndarray) -> np.ndarray:
+    """Return the byte addresses (offset 0 in the transaction) of ``(n, 5)`` coordinates.
+
+    The inverse of :func:`decode_array`; coordinates out of range are an error.
+    """
+    coords = np.asarray(coords, dtype=np.int64).reshape(-1, len(LEVELS))
+    radices = mapping_radices(config)
+    tx = np.zeros(coords.shape[0], dtype=np.uint64)
+    for level, radix in radices[::-1]:
+        values = coords[:, level]
+        if values.size and (values.min() < 0 or values.max() >= radix):
+            raise ColsimError(f"`{LEVELS[level]}` coordinates must be in [0, {radix})")
+        tx = tx * np.uint64(radix) + values.astype(np.uint64)
+    return tx * np.uint64(config.organization.transaction_bytes)

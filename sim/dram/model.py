@@ -16,12 +16,12 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
+
+from colsim.errors import ColsimError
 from colsim.sim.dram import kernel as k
 from colsim.sim.dram.config import DramConfig
 from colsim.sim.dram.engine import DramStats, request_table, stats_from_state
 from colsim.sim.dram.store import BackingStore
-
-from colsim.errors import ColsimError
 
 
 @dataclass(frozen=True)
