@@ -87,6 +87,37 @@ def _eval_ops(next_op, op_unit, op_cycles, op_overhead, op_needs, op_after, op_a
 
 
 @njit(cache=True)
+def _next_arrival(cur, cur_arrival, prev_arrival, next_op, op_end, tr_write, tr_gate_op,
+                  tr_prev, tr_barrier, tr_last_reader, tr_count, tr_issue, tr_done,
+                  done_prefix, prefix_max, dram_num, dram_den):
+    """Find the next transfer's issue time if its gate is known; return (cur, arrival, gate).
+
+    Transfers without transactions complete as soon as they may issue.
+    """
+    n_tr = tr_write.shape[0]
+    while cur < n_tr and cur_arrival < 0:
+        gate = prev_arrival
+        if tr_write[cur]:
+            x = tr_gate_op[cur]
+            gate = max(gate, op_end[x]) if x < next_op else UNKNOWN
+        elif tr_prev[cur] >= 0:
+            rel = _release(tr_prev[cur], tr_write, tr_last_reader, tr_done, op_end, next_op)
+            gate = max(gate, rel) if rel >= 0 else UNKNOWN
+        if gate >= 0 and tr_barrier[cur]:
+            gate = max(gate, prefix_max) if done_prefix >= cur else UNKNOWN
+        if gate < 0:
+            break
+        tr_issue[cur] = gate
+        prev_arrival = gate
+        if tr_count[cur] == 0:
+            tr_done[cur] = gate
+            cur += 1
+            continue
+        cur_arrival = _ceil_mul(gate, dram_num, dram_den)
+    return cur, cur_arrival, prev_arrival
+
+
+@njit(cache=True)
 def cosimulate(params, table, counts, ready, chs, memo, queues, g, reqs, log,
                op_unit, op_cycles, op_overhead, op_needs, op_after, op_after_latency,
                op_slot_wait, tr_write, tr_gate_op, tr_prev, tr_barrier, tr_last_reader,
@@ -121,35 +152,33 @@ def cosimulate(params, table, counts, ready, chs, memo, queues, g, reqs, log,
     prefix_max = base
     outstanding = np.empty(reqs.shape[0], dtype=np.int64)
     n_out = 0
+    pending = np.empty(n_tr, dtype=np.int64)  # transfers complete but not yet visible
+    n_pend = 0
     c = max(g[k.G_CLOCK], _ceil_mul(base, dram_num, dram_den))
     finished = 0
     issued_before = g[k.G_READS] + g[k.G_WRITES]
     stuck = False
     while True:
+        # Completions strictly before cycle c become visible.
+        keep = 0
+        for j in range(n_pend):
+            f = pending[j]
+            if tr_max[f] < c:
+                tr_done[f] = _ceil_mul(tr_max[f], dram_den, dram_num)
+            else:
+                pending[keep] = f
+                keep += 1
+        n_pend = keep
         next_op = _eval_ops(next_op, op_unit, op_cycles, op_overhead, op_needs, op_after,
                             op_after_latency, op_slot_wait, op_start, op_end, unit_free,
                             tr_write, tr_last_reader, tr_done, acc, base)
-        # Transfers with no transactions complete as soon as they may issue.
-        while cur < n_tr and cur_arrival < 0:
-            gate = prev_arrival
-            if tr_write[cur]:
-                x = tr_gate_op[cur]
-                gate = max(gate, op_end[x]) if x < next_op else UNKNOWN
-            elif tr_prev[cur] >= 0:
-                rel = _release(tr_prev[cur], tr_write, tr_last_reader, tr_done, op_end,
-                               next_op)
-                gate = max(gate, rel) if rel >= 0 else UNKNOWN
-            if gate >= 0 and tr_barrier[cur]:
-                gate = max(gate, prefix_max) if done_prefix >= cur else UNKNOWN
-            if gate < 0:
-                break
-            tr_issue[cur] = gate
-            prev_arrival = gate
-            if tr_count[cur] == 0:
-                tr_done[cur] = gate
-                cur += 1
-                continue
-            cur_arrival = _ceil_mul(gate, dram_num, dram_den)
+        while done_prefix < n_tr and tr_done[done_prefix] >= 0:
+            prefix_max = max(prefix_max, tr_done[done_prefix])
+            done_prefix += 1
+        cur, cur_arrival, prev_arrival = _next_arrival(
+            cur, cur_arrival, prev_arrival, next_op, op_end, tr_write, tr_gate_op, tr_prev,
+            tr_barrier, tr_last_reader, tr_count, tr_issue, tr_done, done_prefix, prefix_max,
+            dram_num, dram_den)
         while done_prefix < n_tr and tr_done[done_prefix] >= 0:
             prefix_max = max(prefix_max, tr_done[done_prefix])
             done_prefix += 1
@@ -165,6 +194,10 @@ def cosimulate(params, table, counts, ready, chs, memo, queues, g, reqs, log,
                 if offered == tr_first[cur] + tr_count[cur]:
                     cur += 1
                     cur_arrival = UNKNOWN
+                    cur, cur_arrival, prev_arrival = _next_arrival(
+                        cur, cur_arrival, prev_arrival, next_op, op_end, tr_write, tr_gate_op,
+                        tr_prev, tr_barrier, tr_last_reader, tr_count, tr_issue, tr_done,
+                        done_prefix, prefix_max, dram_num, dram_den)
         status = k.advance(params, table, counts, ready, chs, memo, queues, g, reqs, log, c + 1)
         if status != k.RUN_DONE:
             raise RuntimeError("DRAM kernel stopped early (command log full or deadlock)")
@@ -180,7 +213,8 @@ def cosimulate(params, table, counts, ready, chs, memo, queues, g, reqs, log,
                     tr_left[f] -= 1
                     finished += 1
                     if tr_left[f] == 0:
-                        tr_done[f] = _ceil_mul(tr_max[f], dram_den, dram_num)
+                        pending[n_pend] = f
+                        n_pend += 1
                         acc[X_DRAM_END] = max(acc[X_DRAM_END], tr_max[f])
                 else:
                     outstanding[keep] = r
@@ -191,10 +225,12 @@ def cosimulate(params, table, counts, ready, chs, memo, queues, g, reqs, log,
         nxt = k._next_cycle(params, chs, c)
         if cur_arrival >= 0 and k._has_room(params, chs, reqs, offered):
             nxt = min(nxt, max(c + 1, cur_arrival))
+        for j in range(n_pend):
+            nxt = min(nxt, max(c + 1, tr_max[pending[j]] + 1))
         if nxt >= k.INF:
-            if cur_arrival < 0 and n_out == 0 and stuck:
+            if cur_arrival < 0 and n_out == 0 and n_pend == 0 and stuck:
                 raise RuntimeError("schedule deadlock: no transfer can issue")
-            stuck = n_out == 0 and cur_arrival < 0
+            stuck = n_out == 0 and cur_arrival < 0 and n_pend == 0
             nxt = c + 1
         else:
             stuck = False

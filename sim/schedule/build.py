@@ -152,7 +152,7 @@ def build_schedule(
     phase_starts = []
     if layout.swaps.size:
         phase_starts.append(parts.n_ops)
-        _relayout_phase(parts, layer, geo, layout, placement)
+        _relayout_phase(parts, layer, hw, compute, geo, layout, placement)
     if mode == "sparse":
         computed = layout.physical_order(hot)
     else:
@@ -535,6 +535,8 @@ def _set_need_c(parts: _Parts, ops: np.ndarray, transfers: np.ndarray) -> None:
 def _relayout_phase(
     parts: _Parts,
     layer: FfnLayer,
+    hw: HardwareConfig,
+    compute: ComputeModel,
     geo: _Geometry,
     layout: Layout,
     placement: DramPlacement,
@@ -543,7 +545,7 @@ def _relayout_phase(
 
     Swap pairs are batched so that one batch's weights (both columns: W1 record and the
     slot's row in every W2 panel) fill at most one weight slot; each batch is a read fill,
-    a zero-cycle move op and a write drain from the same slot.
+    a move op (the data passes the SIMD datapath) and a write drain from the same slot.
     """
     g = 2 if layer.gated else 1
     panels = ceil_div(layer.d_model, geo.cols)
@@ -558,7 +560,12 @@ def _relayout_phase(
     batches = ceil_div(swaps.shape[0], per_batch)
     phase = PHASES.index("relayout")
     op0 = parts.n_ops
-    moves = parts.add_ops(batches, unit=SIMD, phase=phase)
+    pairs = np.minimum(per_batch, swaps.shape[0] - np.arange(batches) * per_batch)
+    elements = pairs * 2 * column_bytes // geo.element
+    moves = parts.add_ops(
+        batches, unit=SIMD, phase=phase,
+        cycles=[simd_cycles(int(e), compute.simd.move, hw) for e in elements],
+    )
     reads = parts.add_transfers(
         batches, buffer=WEIGHT, cls=CLASS_WEIGHT, anchor=moves, phase=phase
     )

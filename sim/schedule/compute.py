@@ -27,6 +27,7 @@ class SimdPasses:
     threshold: int = field(default=1, metadata=non_negative())  # |h| > τ and column-max update
     requantise: int = field(default=1, metadata=non_negative())  # int32 accumulators → int16
     add_cold: int = field(default=1, metadata=non_negative())  # + cached cold contribution
+    move: int = field(default=1, metadata=non_negative())  # copy (dynamic re-layout swaps)
 
 
 @dataclass(frozen=True)
