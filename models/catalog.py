@@ -1,0 +1,242 @@
+"""The workloads of DESIGN.md §1 and the project's trained tiny models, with their sources.
+
+Each entry holds the public architecture parameters of the full-size denoiser, a tiny
+configuration with the same topology for tests, and the noise schedule it was trained with.
+FFN layers are derived from these parameters per layer (see ``dit``, ``unet``, ``motion``), and
+tests check every derived layer against the module that the builder constructs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from colsim.models.dit import DitShape
+from colsim.models.motion import MotionShape
+from colsim.models.unet import UNetShape
+
+Shape = DitShape | UNetShape | MotionShape
+
+
+@dataclass(frozen=True)
+class NoiseSchedule:
+    """The training noise schedule, in diffusers scheduler terms."""
+
+    beta_schedule: str  # "linear", "scaled_linear" or "squaredcos_cap_v2"
+    beta_start: float = 0.0001
+    beta_end: float = 0.02
+    num_train_timesteps: int = 1000
+    clip_sample: bool = False  # True only for pixel-space models trained on [-1, 1] data
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One denoiser: public shape, tiny test shape, schedule, and where the figures come from."""
+
+    name: str
+    group: str  # "pure", "U+X" or "motion" (DESIGN.md §1)
+    modality: str
+    full: Shape
+    tiny: Shape
+    schedule: NoiseSchedule
+    source: str
+    trained_weights: str | None = None  # file in the models package loaded by default
+
+
+LDM_SCHEDULE = NoiseSchedule("scaled_linear", beta_start=0.00085, beta_end=0.012)
+COSINE_SCHEDULE = NoiseSchedule("squaredcos_cap_v2")
+
+TINY_DIT = DitShape(
+    num_layers=3, num_heads=4, head_dim=12, in_channels=1, out_channels=1, sample_size=8,
+    patch_size=2, num_classes=10,
+)
+TINY_MOTION = MotionShape(
+    frames=16, features=6, d_model=48, ff_size=96, heads=4, layers=4, num_classes=4
+)
+TINY_UNET_CHANNELS = (16, 32, 32, 32)
+
+WORKLOADS: tuple[Workload, ...] = (
+    Workload(
+        name="dit-xl-2",
+        group="pure",
+        modality="image",
+        full=DitShape(
+            num_layers=28, num_heads=16, head_dim=72, in_channels=4, out_channels=8,
+            sample_size=32, patch_size=2, num_classes=1000,
+        ),
+        tiny=DitShape(
+            num_layers=2, num_heads=2, head_dim=8, in_channels=4, out_channels=8,
+            sample_size=8, patch_size=2, num_classes=1000,
+        ),
+        schedule=NoiseSchedule("linear"),
+        source=(
+            "DiT-XL/2 (Peebles & Xie 2023; facebook/DiT-XL-2-256 transformer/config.json): "
+            "28 blocks, hidden 1152 = 16 heads x 72, mlp_ratio 4 -> N = 4608, tanh-GELU; "
+            "256x256 images -> 32x32x4 latent, patch 2 -> M = 256 tokens; 1000 classes, "
+            "learned sigma (8 output channels); linear betas 1e-4..0.02"
+        ),
+    ),
+    Workload(
+        name="sd-v1.4",
+        group="U+X",
+        modality="image",
+        full=UNetShape(
+            block_out_channels=(320, 640, 1280, 1280), attention_levels=3, layers_per_block=2,
+            heads=8, cross_attention_dim=768, context_tokens=77, latent_channels=4,
+            latent_height=64, latent_width=64,
+        ),
+        tiny=UNetShape(
+            block_out_channels=TINY_UNET_CHANNELS, attention_levels=3, layers_per_block=2,
+            heads=2, cross_attention_dim=16, context_tokens=4, latent_channels=4,
+            latent_height=8, latent_width=8, norm_num_groups=8,
+        ),
+        schedule=LDM_SCHEDULE,
+        source=(
+            "CompVis/stable-diffusion-v1-4 unet/config.json: block_out_channels "
+            "(320, 640, 1280, 1280), CrossAttnDownBlock2D x3 + DownBlock2D, layers_per_block 2, "
+            "one transformer block per attention, GEGLU inner dim 4C, cross_attention_dim 768 "
+            "(CLIP ViT-L/14, 77 tokens); 512x512 images -> 64x64x4 latent: M = 4096 / 1024 / "
+            "256 per level and 64 in the mid block (the DESIGN table's lower bound 256 leaves "
+            "out the mid block)"
+        ),
+    ),
+    Workload(
+        name="videocrafter2",
+        group="U+X",
+        modality="video",
+        full=UNetShape(
+            block_out_channels=(320, 640, 1280, 1280), attention_levels=3, layers_per_block=2,
+            heads=64, cross_attention_dim=1024, context_tokens=77, latent_channels=4,
+            latent_height=40, latent_width=64, frames=16,
+        ),
+        tiny=UNetShape(
+            block_out_channels=TINY_UNET_CHANNELS, attention_levels=3, layers_per_block=2,
+            heads=4, cross_attention_dim=16, context_tokens=4, latent_channels=4,
+            latent_height=8, latent_width=8, frames=2, norm_num_groups=8,
+        ),
+        schedule=LDM_SCHEDULE,
+        source=(
+            "VideoCrafter2 (AILab-CVC/VideoCrafter configs/inference_t2v_512_v2.0.yaml): "
+            "model_channels 320, channel_mult [1, 2, 4, 4], attention_resolutions [4, 2, 1], "
+            "num_res_blocks 2, num_head_channels 64, context_dim 1024 (OpenCLIP ViT-H), a "
+            "temporal transformer after every spatial one plus an initial temporal transformer "
+            "(width 512), GEGLU 4x; 16 frames at 320x512 -> 16x40x64 latent. Built with "
+            "diffusers UNet3DConditionModel (same FFN topology; fps conditioning and "
+            "VideoCrafter2's temporal-attention details are not modelled). M counts all tokens "
+            "of the 16 frames: 40960 / 10240 / 2560 / 640 per level (the DESIGN table's "
+            "2560-10240 covers levels 1-2 only; per frame: 2560 / 640 / 160 / 40)"
+        ),
+    ),
+    Workload(
+        name="make-an-audio",
+        group="U+X",
+        modality="audio",
+        full=UNetShape(
+            block_out_channels=(320, 640), attention_levels=2, layers_per_block=2, heads=8,
+            cross_attention_dim=1024, context_tokens=77, latent_channels=4, latent_height=10,
+            latent_width=78,
+        ),
+        tiny=UNetShape(
+            block_out_channels=(16, 32), attention_levels=2, layers_per_block=2, heads=2,
+            cross_attention_dim=16, context_tokens=4, latent_channels=4, latent_height=4,
+            latent_width=10, norm_num_groups=8,
+        ),
+        schedule=LDM_SCHEDULE,
+        source=(
+            "Make-An-Audio (Huang et al. 2023; Text-to-Audio/Make-An-Audio txt2audio config): "
+            "LDM UNet, model_channels 320, channel_mult [1, 2], attention at both levels, "
+            "num_res_blocks 2, transformer depth 1, GEGLU 4x; 10 s mel spectrogram 80x624 -> "
+            "latent 10x78 (f = 8): M = 780 / 195 per level (DESIGN table: 800 / 200). "
+            "Uncertain: latent channels (4 assumed) and context width (1024 assumed) were not "
+            "verified against the released checkpoint; neither changes an FFN dimension"
+        ),
+    ),
+    Workload(
+        name="mdm",
+        group="motion",
+        modality="motion",
+        full=MotionShape(
+            frames=196, features=263, d_model=512, ff_size=1024, heads=4, layers=8, cond_dim=512
+        ),
+        tiny=MotionShape(
+            frames=12, features=6, d_model=32, ff_size=64, heads=4, layers=2, cond_dim=16
+        ),
+        schedule=COSINE_SCHEDULE,
+        source=(
+            "MDM (Tevet et al. 2023; GuyTevet/motion-diffusion-model model/mdm.py, HumanML3D): "
+            "trans_enc, 8 layers, latent_dim 512, ff_size 1024, 4 heads, GELU, 263 features "
+            "per frame, 196 frames + 1 timestep/text token -> M = 197 (the DESIGN table's 242 "
+            "could not be derived from the public config); cosine schedule; written here with "
+            "pre-norm blocks (MDM uses post-norm), FFN dimensions unchanged"
+        ),
+    ),
+    Workload(
+        name="mld",
+        group="motion",
+        modality="motion",
+        full=MotionShape(
+            frames=5, features=256, d_model=256, ff_size=1024, heads=4, layers=9, cond_dim=768,
+            skip=True,
+        ),
+        tiny=MotionShape(
+            frames=2, features=8, d_model=32, ff_size=64, heads=4, layers=3, cond_dim=16,
+            skip=True,
+        ),
+        schedule=LDM_SCHEDULE,
+        source=(
+            "MLD (Chen et al. 2023; ChenFengYe/motion-latent-diffusion denoiser config): "
+            "trans_enc with long skip connections, 9 layers, latent_dim 256, ff_size 1024, "
+            "4 heads, GELU, CLIP ViT-L/14 text embedding (768); 5 latent tokens (the paper's "
+            "MLD-5 latent size, matching the DESIGN table's M = 6) + 1 condition token; the "
+            "released MLD-1 checkpoint would give M = 2"
+        ),
+    ),
+    Workload(
+        name="edge",
+        group="motion",
+        modality="dance",
+        full=MotionShape(
+            frames=150, features=151, d_model=512, ff_size=1024, heads=8, layers=8,
+            cond_dim=4800, cond_token=False, music_frames=150, music_layers=2, film=True,
+        ),
+        tiny=MotionShape(
+            frames=10, features=8, d_model=32, ff_size=64, heads=4, layers=2, cond_dim=12,
+            cond_token=False, music_frames=10, music_layers=1, film=True,
+        ),
+        schedule=COSINE_SCHEDULE,
+        source=(
+            "EDGE (Tseng et al. 2023; Stanford-TML/EDGE model/model.py DanceDecoder): 5 s "
+            "clips at 30 FPS -> 150 frames of 151 features, latent_dim 512, ff_size 1024, "
+            "8 heads, GELU; 2 encoder layers over 4800-d Jukebox features then 8 FiLM decoder "
+            "layers cross-attending to them -> 10 FFN layers with M = 150. The DESIGN table's "
+            "M = 3300 does not follow from one clip (uncertain: it may count a long-form batch)"
+        ),
+    ),
+    Workload(
+        name="tiny-dit",
+        group="pure",
+        modality="image",
+        full=TINY_DIT,
+        tiny=TINY_DIT,
+        schedule=NoiseSchedule("squaredcos_cap_v2", clip_sample=True),
+        source=(
+            "colsim tiny DiT (diffusers DiTTransformer2DModel, 3 blocks, hidden 48, N = 192), "
+            "class-conditional on scikit-learn's 8x8 digits (1 channel, patch 2 -> M = 16), "
+            "trained by `colsim models train tiny-dit`"
+        ),
+        trained_weights="tiny_dit.safetensors",
+    ),
+    Workload(
+        name="tiny-motion",
+        group="motion",
+        modality="motion",
+        full=TINY_MOTION,
+        tiny=TINY_MOTION,
+        schedule=NoiseSchedule("squaredcos_cap_v2", clip_sample=True),
+        source=(
+            "colsim tiny MDM-style motion transformer (4 blocks, d = 48, ff 96), "
+            "class-conditional on seeded synthetic 3-point 2-D trajectories of 16 frames "
+            "(+ 1 condition token -> M = 17), trained by `colsim models train tiny-motion`"
+        ),
+        trained_weights="tiny_motion.safetensors",
+    ),
+)
