@@ -5,16 +5,17 @@ Bins are right-closed on float32 edges ``e[0] = 0 < e[1] < ... < e[K-1]``: bin 0
 ``|h| > e[K-1]`` (``torch.bucketize(|h|, e, right=False)`` semantics). Comparisons are in
 float32, the capture dtype.
 
-The edges are a log grid whose edges are float32 bit patterns ``lo + i·2^s`` (``2^(23-s)``
-bins per octave), which the kernel finds with a shift, refined by *exact edges* (the
+The edges are a log-like grid of float32 bit patterns ``lo + i·2^s``: ``2^(23-s)`` equal bins
+per octave, which the kernel finds with a shift, refined by *exact edges* (the
 threshold sweep of DESIGN.md §1) that split the log bins containing them.
 The share of elements with ``|h| <= τ`` is therefore exact for every τ that is an edge and,
-for any other τ, lies between the shares at the two edges around it (at most one log bin
-apart: a relative gap of ``2^(1/bins_per_octave) - 1``, 2.2 % by default).
+for any other τ, lies between the shares at the two edges around it (at most one grid bin
+apart: a relative gap of at most ``1 / bins_per_octave``, 3.1 % by default).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numba
@@ -65,10 +66,16 @@ class HistogramBins:
         return cls(edges, low_bits, shift, log_bins, below.astype(np.int64),
                    splits.astype(np.int64))
 
+    @classmethod
+    @functools.cache
+    def default(cls) -> HistogramBins:
+        """Return the default layout (built once per process)."""
+        return cls.build()
+
     @property
     def relative_gap(self) -> float:
-        """Largest ratio - 1 between consecutive nonzero edges inside the log range."""
-        return 2.0 ** (2.0 ** (self.shift - 23)) - 1.0
+        """Largest ratio - 1 between consecutive nonzero edges inside the grid's range."""
+        return 2.0 ** (self.shift - 23)
 
     def counts(self, values: np.ndarray) -> np.ndarray:
         """Return the histogram counts of ``|values|`` (finite, any shape), length K+1."""

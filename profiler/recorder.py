@@ -54,7 +54,7 @@ class ProfileRecorder:
         self.model = model
         self.layers = {layer.name: layer for layer in layers}
         self.iterations = iterations
-        self.bins = HistogramBins.build() if bins is None else bins
+        self.bins = HistogramBins.default() if bins is None else bins
         self.capture_inputs = set(capture_inputs)
         for name, t in sorted(self.capture_inputs):
             if name not in self.layers:
@@ -128,7 +128,7 @@ class ProfileRecorder:
             raise ColsimError(
                 f"FFN layer {name!r} produced {h.shape[-1]} columns, the spec says {layer.hidden}"
             )
-        magnitudes = h.detach().reshape(-1, layer.hidden).abs().float()
+        magnitudes = h.detach().reshape(-1, layer.hidden).abs().float().cpu()
         rows = magnitudes.shape[0]
         if rows % layer.tokens:
             raise ColsimError(
@@ -148,7 +148,7 @@ class ProfileRecorder:
         def capture(_module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
             key = (name, self._current_iteration())
             if key in self.capture_inputs:
-                x = args[0].detach().float()
+                x = args[0].detach().float().cpu()
                 self._inputs.setdefault(key, []).append(x.reshape(-1, x.shape[-1]).numpy().copy())
 
         return capture

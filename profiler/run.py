@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 from collections.abc import Iterable
 from importlib import metadata
@@ -17,6 +18,7 @@ from colsim.profiler.recorder import ProfileRecorder
 RECORDED_PACKAGES = ("colsim", "torch", "diffusers", "numpy", "h5py", "numba")
 
 
+@functools.cache
 def package_versions() -> dict[str, str]:
     """Return the installed versions of the packages that shape a profile."""
     return {name: metadata.version(name) for name in RECORDED_PACKAGES} | {
