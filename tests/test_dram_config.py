@@ -78,7 +78,7 @@ def test_bad_values_name_the_key(overrides, message):
 
 
 def test_unknown_preset_and_missing_file():
-    with pytest.raises(ColsimError, match="unknown DRAM preset 'ddr9' .*gddr6, hbm2"):
+    with pytest.raises(ColsimError, match=r"unknown DRAM preset 'ddr9' .*gddr6, hbm2"):
         load_dram_config("ddr9")
     with pytest.raises(ColsimError, match="does not exist"):
         load_dram_config(file="/nonexistent/dram.toml")
