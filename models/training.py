@@ -45,7 +45,7 @@ class TrainConfig:
 TRAIN_THREADS = 1  # one thread: the same weights whatever the core count, no spin contention
 
 TRAINING: dict[str, TrainConfig] = {
-    "tiny-dit": TrainConfig(steps=600, batch_size=128, learning_rate=3e-3, warmup_steps=40),
+    "tiny-dit": TrainConfig(steps=400, batch_size=128, learning_rate=3e-3, warmup_steps=40),
     "tiny-motion": TrainConfig(steps=500, batch_size=128, learning_rate=3e-3, warmup_steps=40),
 }
 
