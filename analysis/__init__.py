@@ -1,0 +1,1 @@
+"""Reports and figures (matplotlib, Agg backend) built from profiles and simulation results."""

@@ -108,7 +108,11 @@ class ProfileRecorder:
             CapturedInput(name, t, np.concatenate(rows))
             for (name, t), rows in sorted(self._inputs.items())
         )
-        meta = {**meta, "cfg_handling": CFG_HANDLING, "batch": self.batch}
+        histogram = {
+            "bins": "right-closed on float32 bin_edges; bin 0 = zeros, last bin = overflow",
+            "max_relative_gap": self.bins.relative_gap,
+        }
+        meta = {**meta, "cfg_handling": CFG_HANDLING, "batch": self.batch, "histogram": histogram}
         return Profile(
             layers=tuple(self.layers.values()),
             bin_edges=self.bins.edges,

@@ -207,3 +207,33 @@ def test_tiny_diffusers_dit_capture_matches_recomputed_ffn():
         assert seen[name][0].shape == (2, 16, 64)  # batch 2, M = 16 patches, N = 4·16
         torch.testing.assert_close(seen[name][0], expected)
         torch.testing.assert_close(seen_again[name][0], expected)
+
+
+def test_recorder_rejects_runs_that_do_not_match_the_spec():
+    from colsim.profiler.recorder import ProfileRecorder
+
+    model = ToyDenoiser()
+    x = torch.randn(1, 5, 8)
+    wrong_width = toy_layer_infos(5)
+    wrong_width[1] = LayerInfo(TOY_LAYERS[1], 5, 8, 17, False)
+    with ProfileRecorder(model, wrong_width, iterations=1) as recorder, torch.no_grad():
+        recorder.start_iteration(0)
+        with pytest.raises(ColsimError, match=r"'gelu\.net\.0' produced 16 columns, the spec"):
+            model(x)
+    with ProfileRecorder(model, toy_layer_infos(3), iterations=1) as recorder, torch.no_grad():
+        recorder.start_iteration(0)
+        with pytest.raises(ColsimError, match="produced 5 rows, not a multiple of its 3 tokens"):
+            model(x)
+    with ProfileRecorder(model, toy_layer_infos(5), iterations=2) as recorder, torch.no_grad():
+        with pytest.raises(ColsimError, match="before the first denoising iteration"):
+            model(x)
+        recorder.start_iteration(0)
+        model(x)
+    with pytest.raises(ColsimError, match="produced no activation at iteration 1"):
+        recorder.profile({})
+    with pytest.raises(ColsimError, match=r"iteration 2 is outside \[0, 2\)"):
+        recorder.start_iteration(2)
+    with ProfileRecorder(model, toy_layer_infos(5), iterations=1) as recorder, torch.no_grad():
+        recorder.start_iteration(0)
+        with pytest.raises(ColsimError, match="non-finite activation"):
+            model(torch.full((1, 5, 8), float("nan")))
