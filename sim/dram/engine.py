@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from numba import njit
 
 from colsim.errors import ColsimError
 from colsim.sim.dram import kernel as k
 from colsim.sim.dram.config import DramConfig
-from colsim.sim.dram.mapping import decode_array
+from colsim.sim.dram.mapping import decode_into, mapping_radices
 
 
 @dataclass(frozen=True)
@@ -64,42 +65,70 @@ def stats_from_state(config: DramConfig, state: k.KernelState) -> DramStats:
     )
 
 
-def request_table(config: DramConfig, addr: np.ndarray, is_write: np.ndarray) -> np.ndarray:
-    """Return a fresh ``(n, R_FIELDS)`` request table for the compiled kernels."""
-    coords = decode_array(config, addr)
-    reqs = np.full((coords.shape[0], k.R_FIELDS), -1, dtype=np.int64)
-    reqs[:, k.R_CHANNEL] = coords[:, 0]
-    reqs[:, k.R_BANKGROUP] = coords[:, 1]
-    reqs[:, k.R_BANK] = coords[:, 1] * config.organization.banks_per_group + coords[:, 2]
-    reqs[:, k.R_ROW] = coords[:, 3]
-    reqs[:, k.R_WRITE] = is_write
-    reqs[:, k.R_CLASSIFIED] = 0
-    return reqs
+@njit(cache=True)
+def _fill_requests(addr, is_write, arrival, transaction_bytes, radices, banks_per_group):
+    """Decode and tabulate a stream; return (table, first bad address, first early arrival)."""
+    n = addr.shape[0]
+    coords = np.empty((n, 5), dtype=np.int64)
+    bad_addr = decode_into(addr, transaction_bytes, radices, coords)
+    reqs = np.full((n, k.R_FIELDS), -1, dtype=np.int64)
+    bad_arrival = -1
+    for i in range(n):
+        reqs[i, k.R_CHANNEL] = coords[i, 0]
+        reqs[i, k.R_BANKGROUP] = coords[i, 1]
+        reqs[i, k.R_BANK] = coords[i, 1] * banks_per_group + coords[i, 2]
+        reqs[i, k.R_ROW] = coords[i, 3]
+        reqs[i, k.R_WRITE] = 1 if is_write[i] else 0
+        reqs[i, k.R_ARRIVAL] = arrival[i]
+        reqs[i, k.R_CLASSIFIED] = 0
+        if bad_arrival < 0 and i > 0 and arrival[i] < arrival[i - 1]:
+            bad_arrival = i
+    return reqs, bad_addr, bad_arrival
 
 
-def _check_stream(addr, is_write, arrival) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+class RequestTabler:
+    """Turn request streams into the compiled kernels' request tables for one config."""
+
+    def __init__(self, config: DramConfig) -> None:
+        self.config = config
+        self._radices = mapping_radices(config)
+        self._tx = config.organization.transaction_bytes
+        self._bpg = config.organization.banks_per_group
+
+    def table(self, addr, is_write, arrival) -> np.ndarray:
+        """Validate a stream and return its ``(n, R_FIELDS)`` table; errors name the value."""
+        addr, is_write, arrival = np.asarray(addr), np.asarray(is_write), np.asarray(arrival)
+        if addr.ndim != 1 or is_write.shape != addr.shape or arrival.shape != addr.shape:
+            raise ColsimError(
+                f"`addr`, `is_write` and `arrival` must be 1-D arrays of one length, not "
+                f"shapes {addr.shape}, {is_write.shape}, {arrival.shape}"
+            )
+        if addr.dtype.kind not in "ui" and addr.size:
+            raise ColsimError(f"`addr` must hold integers, not {addr.dtype}")
+        if arrival.dtype.kind not in "ui" and arrival.size:
+            raise ColsimError(f"`arrival` must hold integer cycles, not {arrival.dtype}")
+        if addr.dtype.kind == "i" and addr.size and addr.min() < 0:
+            raise ColsimError(f"`addr` must be non-negative, not {int(addr.min())}")
+        reqs, bad_addr, bad_arrival = _fill_requests(
+            addr.astype(np.uint64, copy=False), is_write.astype(np.bool_, copy=False),
+            arrival.astype(np.int64, copy=False), self._tx, self._radices, self._bpg)
+        if bad_addr >= 0:
+            raise ColsimError(
+                f"address {int(addr[bad_addr]):#x} is beyond the DRAM capacity of "
+                f"{self.config.organization.capacity_bytes:#x} bytes"
+            )
+        if bad_arrival >= 0:
+            raise ColsimError(
+                f"`arrival` must be non-decreasing, but request {bad_arrival} arrives at "
+                f"{int(arrival[bad_arrival])} after {int(arrival[bad_arrival - 1])}"
+            )
+        return reqs
+
+
+def request_table(config: DramConfig, addr, is_write) -> np.ndarray:
+    """Return a fresh request table (arrival 0) for the compiled kernels."""
     addr = np.asarray(addr)
-    is_write = np.asarray(is_write)
-    arrival = np.asarray(arrival)
-    if addr.ndim != 1 or is_write.shape != addr.shape or arrival.shape != addr.shape:
-        raise ColsimError(
-            f"`addr`, `is_write` and `arrival` must be 1-D arrays of one length, not shapes "
-            f"{addr.shape}, {is_write.shape}, {arrival.shape}"
-        )
-    if addr.size and not np.issubdtype(addr.dtype, np.integer):
-        raise ColsimError(f"`addr` must hold integers, not {addr.dtype}")
-    if addr.size and np.issubdtype(addr.dtype, np.signedinteger) and addr.min() < 0:
-        raise ColsimError(f"`addr` must be non-negative, not {int(addr.min())}")
-    if arrival.size and not np.issubdtype(arrival.dtype, np.integer):
-        raise ColsimError(f"`arrival` must hold integer cycles, not {arrival.dtype}")
-    arrival = arrival.astype(np.int64, copy=False)
-    if arrival.size > 1 and np.any(np.diff(arrival) < 0):
-        first = int(np.argmax(np.diff(arrival) < 0)) + 1
-        raise ColsimError(
-            f"`arrival` must be non-decreasing, but request {first} arrives at "
-            f"{int(arrival[first])} after {int(arrival[first - 1])}"
-        )
-    return addr.astype(np.uint64, copy=False), is_write.astype(np.int64), arrival
+    return RequestTabler(config).table(addr, is_write, np.zeros(addr.shape, dtype=np.int64))
 
 
 class DramEngine:
@@ -116,6 +145,7 @@ class DramEngine:
 
     def __init__(self, config: DramConfig, *, record_commands: bool = False) -> None:
         self.config = config
+        self._tabler = RequestTabler(config)
         self._state = k.KernelState(config, record_commands=record_commands)
 
     @property
@@ -125,9 +155,7 @@ class DramEngine:
 
     def run(self, addr, is_write, arrival) -> np.ndarray:
         """Simulate a chunk of requests; return each one's completion cycle (int64)."""
-        addr, is_write, arrival = _check_stream(addr, is_write, arrival)
-        reqs = request_table(self.config, addr, is_write)
-        reqs[:, k.R_ARRIVAL] = arrival
+        reqs = self._tabler.table(addr, is_write, arrival)
         state = self._state
         state.g[k.G_NEXT], state.g[k.G_REMAINING] = 0, len(reqs)
         while True:

@@ -20,7 +20,7 @@ import numpy as np
 from colsim.errors import ColsimError
 from colsim.sim.dram import kernel as k
 from colsim.sim.dram.config import DramConfig
-from colsim.sim.dram.engine import DramStats, request_table, stats_from_state
+from colsim.sim.dram.engine import DramStats, RequestTabler, stats_from_state
 from colsim.sim.dram.store import BackingStore
 
 
@@ -72,6 +72,7 @@ class DramModel:
     ) -> None:
         self.config = config
         self.store = store
+        self._tabler = RequestTabler(config)
         self._state = k.KernelState(config, record_commands=record_commands)
         ctl = config.controller
         slots = config.organization.channels * (ctl.read_queue + ctl.write_queue)
@@ -99,11 +100,11 @@ class DramModel:
             raise ColsimError(f"a request was already accepted at cycle {cycle}")
         if addr < 0:
             raise ColsimError(f"address must be non-negative, not {addr}")
-        row = request_table(self.config, np.array([addr], dtype=np.uint64), np.array([is_write]))
+        row = self._tabler.table(np.array([addr], dtype=np.uint64), np.array([is_write]),
+                                 np.array([cycle], dtype=np.int64))
         self.advance(cycle)
         slot = self._free.pop()
         self._reqs[slot] = row[0]
-        self._reqs[slot, k.R_ARRIVAL] = cycle
         s = self._state
         if not k.try_accept(s.params, s.ready, s.chs, s.queues, s.g, self._reqs, slot, cycle):
             self._free.append(slot)
