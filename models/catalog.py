@@ -8,13 +8,40 @@ tests check every derived layer against the module that the builder constructs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from colsim.models.dit import DitShape
-from colsim.models.motion import MotionShape
-from colsim.models.unet import UNetShape
+import torch
+
+from colsim.models.dit import DitAdapter, DitShape, build_dit, dit_layers
+from colsim.models.motion import MotionAdapter, MotionShape, MotionTransformer, motion_layers
+from colsim.models.spec import FfnLayer
+from colsim.models.unet import UNetAdapter, UNetShape, build_unet, unet_layers
 
 Shape = DitShape | UNetShape | MotionShape
+Adapter = DitAdapter | UNetAdapter | MotionAdapter
+
+
+@dataclass(frozen=True)
+class Family:
+    """How to derive the FFN layers of, construct, and call a denoiser of one architecture."""
+
+    layers: Callable[[Any], tuple[FfnLayer, ...]]
+    build: Callable[[Any], torch.nn.Module]
+    adapter: Callable[[Any], Adapter]
+
+
+FAMILIES: dict[type, Family] = {
+    DitShape: Family(dit_layers, build_dit, DitAdapter),
+    UNetShape: Family(unet_layers, build_unet, UNetAdapter),
+    MotionShape: Family(motion_layers, MotionTransformer, MotionAdapter),
+}
+
+
+def family_of(shape: Shape) -> Family:
+    """Return the family of architecture ``shape``."""
+    return FAMILIES[type(shape)]
 
 
 @dataclass(frozen=True)

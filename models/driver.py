@@ -18,18 +18,13 @@ import torch
 from diffusers import DDIMScheduler, DDPMScheduler
 
 from colsim.errors import ColsimError
-from colsim.models.catalog import NoiseSchedule, Shape
-from colsim.models.dit import DitAdapter, DitShape, build_dit
-from colsim.models.motion import MotionAdapter, MotionShape, MotionTransformer
+from colsim.models.catalog import Adapter, NoiseSchedule, family_of
 from colsim.models.registry import get_entry, shape_of, workload_spec
 from colsim.models.spec import WorkloadSpec
-from colsim.models.unet import UNetAdapter, build_unet
 from colsim.models.weights import load_weights
 
 CFG_BATCH_ORDER = ("unconditional", "conditional")
 SCHEDULERS = ("ddim", "ddpm")
-
-Adapter = DitAdapter | UNetAdapter | MotionAdapter
 
 
 class Denoiser:
@@ -67,24 +62,6 @@ class Denoiser:
         return self.adapter.predict_noise(self.module, sample, timestep, condition)
 
 
-def construct_module(shape: Shape) -> torch.nn.Module:
-    """Construct a randomly initialised module (global RNG, current default device)."""
-    if isinstance(shape, DitShape):
-        return build_dit(shape)
-    if isinstance(shape, MotionShape):
-        return MotionTransformer(shape)
-    return build_unet(shape)
-
-
-def adapter_for(shape: Shape) -> Adapter:
-    """Return the calling convention of a denoiser with architecture ``shape``."""
-    if isinstance(shape, DitShape):
-        return DitAdapter(shape)
-    if isinstance(shape, MotionShape):
-        return MotionAdapter(shape)
-    return UNetAdapter(shape)
-
-
 def trained_weights_path(file_name: str) -> str:
     """Return the path of a weight file shipped in the models package."""
     return str(resources.files("colsim.models").joinpath(file_name))
@@ -101,23 +78,37 @@ def build_denoiser(
     no weights) for checking full-size models cheaply.
     """
     workload = get_entry(name)
-    shape = shape_of(workload, size)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ColsimError(f"`seed` must be an integer, not {seed!r}")
     meta = torch.device(device or "cpu").type == "meta"
     if meta and weights is not None:
         raise ColsimError("`weights` cannot be loaded on the meta device")
-    with torch.random.fork_rng(devices=[]), torch.device(device or "cpu"):
+    with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        module = construct_module(shape)
+        denoiser = random_denoiser(name, size, device=device)
     if weights is None and workload.trained_weights is not None and not meta:
         weights = trained_weights_path(workload.trained_weights)
     if weights is not None:
-        load_weights(module, weights, model=f"{name} ({size})")
-    module.eval()
+        load_weights(denoiser.module, weights, model=f"{name} ({size})")
+    denoiser.module.eval()
+    return denoiser
+
+
+def random_denoiser(
+    name: str, size: str = "tiny", *, device: str | torch.device | None = None
+) -> Denoiser:
+    """Construct workload ``name`` at ``size`` with weights drawn from the global torch RNG.
+
+    Nothing is loaded and the module stays in training mode (for training from scratch).
+    """
+    workload = get_entry(name)
+    shape = shape_of(workload, size)
+    family = family_of(shape)
+    with torch.device(device or "cpu"):
+        module = family.build(shape)
     return Denoiser(
         name=name, size=size, module=module, spec=workload_spec(name, size),
-        adapter=adapter_for(shape), schedule=workload.schedule,
+        adapter=family.adapter(shape), schedule=workload.schedule,
     )
 
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from colsim.errors import ColsimError
-from colsim.models.catalog import WORKLOADS, Shape, Workload
-from colsim.models.dit import DitShape, dit_layers
-from colsim.models.motion import MotionShape, motion_layers
-from colsim.models.spec import FfnLayer, WorkloadSpec
-from colsim.models.unet import UNetShape, unet_layers
+from colsim.models.catalog import WORKLOADS, Shape, Workload, family_of
+from colsim.models.spec import WorkloadSpec
 
 SIZES = ("tiny", "full")
 
@@ -33,17 +30,6 @@ def shape_of(workload: Workload, size: str) -> Shape:
     return workload.full if size == "full" else workload.tiny
 
 
-def layers_of(shape: Shape) -> tuple[FfnLayer, ...]:
-    """Return the FFN layers, in forward order, of a denoiser with architecture ``shape``."""
-    if isinstance(shape, DitShape):
-        return dit_layers(shape)
-    if isinstance(shape, UNetShape):
-        return unet_layers(shape)
-    if isinstance(shape, MotionShape):
-        return motion_layers(shape)
-    raise TypeError(f"unknown architecture {type(shape).__name__}")
-
-
 def workload_spec(name: str, size: str = "full") -> WorkloadSpec:
     """Return the spec of workload ``name`` at ``size``."""
     workload = get_entry(name)
@@ -55,7 +41,7 @@ def workload_spec(name: str, size: str = "full") -> WorkloadSpec:
         name=workload.name,
         group=workload.group,
         modality=workload.modality,
-        layers=layers_of(shape),
+        layers=family_of(shape).layers(shape),
         source=source,
     )
 

@@ -22,9 +22,9 @@ from colsim import __version__
 from colsim.config.loader import in_range, non_negative, positive, to_mapping, with_overrides
 from colsim.errors import ColsimError
 from colsim.models.datasets import digits, trajectories
-from colsim.models.driver import Denoiser, adapter_for, construct_module, make_scheduler
+from colsim.models.driver import Denoiser, make_scheduler, random_denoiser
 from colsim.models.motion import MotionShape
-from colsim.models.registry import get_entry, shape_of, workload_spec
+from colsim.models.registry import get_entry, shape_of
 from colsim.models.weights import save_weights
 
 
@@ -90,14 +90,10 @@ def training_data(
 
 
 def untrained_denoiser(name: str, seed: int) -> Denoiser:
-    """Return ``name`` freshly initialised from ``seed`` (training mode, CPU)."""
-    workload = get_entry(name)
-    shape = shape_of(workload, "full")
-    torch.manual_seed(seed)
-    return Denoiser(
-        name=name, size="full", module=construct_module(shape), spec=workload_spec(name),
-        adapter=adapter_for(shape), schedule=workload.schedule,
-    )
+    """Return ``name`` as initialised from ``seed`` before training (the RNG is untouched)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return random_denoiser(name, "full")
 
 
 def noise_prediction_error(
@@ -138,7 +134,8 @@ def _train(
 ) -> TrainResult:
     samples, labels = training_data(name, "train", config, seed)
     with torch.random.fork_rng(devices=[]):
-        denoiser = untrained_denoiser(name, seed)
+        torch.manual_seed(seed)
+        denoiser = random_denoiser(name, "full")
         module = denoiser.module
         module.train()
         scheduler = make_scheduler("ddpm", denoiser.schedule)
