@@ -8,6 +8,7 @@
 * :func:`check_protocol`: an independent replay of the issued command log.
 """
 
+from colsim.sim.dram.checker import check_protocol
 from colsim.sim.dram.config import (
     ControllerConfig,
     DramConfig,
@@ -17,19 +18,29 @@ from colsim.sim.dram.config import (
     preset_names,
 )
 from colsim.sim.dram.engine import BatchResult, DramEngine, DramStats, simulate_batch
-from colsim.sim.dram.mapping import decode, decode_array
+from colsim.sim.dram.mapping import decode, decode_array, encode_array
+from colsim.sim.dram.model import ClockRatio, Completion, DramModel
+from colsim.sim.dram.store import BackingStore
+from colsim.sim.dram.streams import request_stream
 
 __all__ = [
+    "BackingStore",
     "BatchResult",
+    "ClockRatio",
+    "Completion",
     "ControllerConfig",
     "DramConfig",
     "DramEngine",
+    "DramModel",
     "DramOrganization",
     "DramStats",
     "DramTiming",
+    "check_protocol",
     "decode",
     "decode_array",
+    "encode_array",
     "load_dram_config",
     "preset_names",
+    "request_stream",
     "simulate_batch",
 ]
