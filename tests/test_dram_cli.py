@@ -91,4 +91,4 @@ def test_bench_smoke(capsys):
     for name in ("JIT warm-up", "DramEngine.run overhead", "sequential reads", "strided reads",
                  "random reads", "mixed"):
         assert name in out
-    assert out.count("requests/s") == 4
+    assert out.count("req/s wall") == 4

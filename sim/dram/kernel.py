@@ -44,6 +44,11 @@ from colsim.sim.dram.commands import (
 )
 from colsim.sim.dram.config import DramConfig
 
+# The kernels never allocate, so they are compiled without numba's reference-counted runtime
+# (``_nrt=False``): passing the state arrays between the small functions below then costs no
+# atomic increments, which doubled throughput. ``cache=True`` keeps the machine code on disk.
+compiled = njit(cache=True, error_model="numpy", _nrt=False)
+
 INF = np.int64(1 << 62)
 NUM_COMMANDS = len(COMMAND_NAMES)
 
@@ -138,7 +143,7 @@ class KernelState:
         return self.log[: self.g[G_LOG_LEN]].copy()
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@compiled
 def _command_for(chs, reqs, ch, r):
     """Return the next command request ``r`` needs given its bank's state."""
     open_row = chs[ch, S_OPEN_ROW + reqs[r, R_BANK]]
@@ -149,7 +154,7 @@ def _command_for(chs, reqs, ch, r):
     return PRE
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@compiled
 def _ready_at(params, ready, chs, ch, cmd, bg, bank):
     """Return the first cycle ``cmd`` may issue to (``bg``, ``bank``) of channel ``ch``."""
     nbg = params[P_BANKGROUPS]
@@ -169,7 +174,7 @@ def _ready_at(params, ready, chs, ch, cmd, bg, bank):
     return t
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@compiled
 def _best(params, ready, chs, memo, queues, reqs, ch, qi, c):
     """Return (position, command) of the oldest request of queue ``qi`` ready at ``c``.
 
@@ -201,7 +206,7 @@ def _best(params, ready, chs, memo, queues, reqs, ch, qi, c):
     return best, best_cmd, wake, wake_pos, wake_cmd
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@compiled
 def _closing_blocked(chs, queues, reqs, ch, cmd, bank):
     """Return whether PRE/PREA would close a bank an active-buffer request still needs."""
     if cmd != PRE and cmd != PREA:
@@ -212,7 +217,7 @@ def _closing_blocked(chs, queues, reqs, ch, cmd, bank):
     return False
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@compiled
 def _issue(params, table, counts, ready, chs, g, log, ch, c, cmd, bg, bank, row):
     """Issue ``cmd`` at cycle ``c``: advance timing windows and bank/refresh state."""
     nbg = params[P_BANKGROUPS]
@@ -242,7 +247,7 @@ def _issue(params, table, counts, ready, chs, g, log, ch, c, cmd, bg, bank, row)
     chs[ch, S_WAKE] = c + 1
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@compiled
 def _remove(chs, queues, ch, qi, pos):
     """Remove entry ``pos`` of queue ``qi`` keeping the others in order."""
     n = chs[ch, S_QUEUE_LEN + qi]
@@ -251,7 +256,7 @@ def _remove(chs, queues, ch, qi, pos):
     chs[ch, S_QUEUE_LEN + qi] = n - 1
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@compiled
 def _issue_request(params, table, counts, ready, chs, queues, g, reqs, log, ch, qi, pos, cmd,
                    c):
     """Issue the next command of the request at ``pos`` of queue ``qi``; 1 if it finished."""
@@ -285,7 +290,7 @@ def _issue_request(params, table, counts, ready, chs, queues, g, reqs, log, ch, 
     return 0
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@compiled
 def _refresh_target(params, chs, ch):
     """Return (command, bank) that the oldest pending refresh of channel ``ch`` needs next."""
     if params[P_REFRESH] == REFRESH_PER_BANK:
@@ -297,7 +302,7 @@ def _refresh_target(params, chs, ch):
     return REFAB, -1
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@compiled
 def _write_mode_after(params, chs, ch):
     """Return the write-drain mode the watermarks (with hysteresis) select now."""
     writes, reads = chs[ch, S_QUEUE_LEN + Q_WRITE], chs[ch, S_QUEUE_LEN + Q_READ]
@@ -306,7 +311,7 @@ def _write_mode_after(params, chs, ch):
     return 0 if writes < params[P_WRITE_LOW] and reads != 0 else 1
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@compiled
 def _tick(params, table, counts, ready, chs, memo, queues, g, reqs, log, ch, c):
     """Run cycle ``c`` of channel ``ch``; return 1 when a request's last command issued."""
     if params[P_REFRESH] != REFRESH_OFF:
@@ -355,7 +360,7 @@ def _tick(params, table, counts, ready, chs, memo, queues, g, reqs, log, ch, c):
     return 0
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@compiled
 def _tick_channels(params, table, counts, ready, chs, memo, queues, g, reqs, log, c):
     """Tick every channel that has something to do at cycle ``c``; return finished count."""
     finished = 0
@@ -368,7 +373,7 @@ def _tick_channels(params, table, counts, ready, chs, memo, queues, g, reqs, log
     return finished
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@compiled
 def _next_cycle(params, chs, c):
     """Return the next cycle after ``c`` at which some channel has something to do."""
     if params[P_EVERY_CYCLE]:
@@ -382,7 +387,7 @@ def _next_cycle(params, chs, c):
     return max(nxt, c + 1)
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@compiled
 def try_accept(params, ready, chs, queues, g, reqs, r, c):
     """Offer request ``r`` to its channel's queue at cycle ``c``; return whether it fit."""
     ch, qi = reqs[r, R_CHANNEL], reqs[r, R_WRITE]
@@ -412,14 +417,14 @@ def try_accept(params, ready, chs, queues, g, reqs, r, c):
     return True
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@compiled
 def _has_room(params, chs, reqs, r):
     qi = reqs[r, R_WRITE]
     size = params[P_WRITE_QUEUE] if qi == Q_WRITE else params[P_READ_QUEUE]
     return chs[reqs[r, R_CHANNEL], S_QUEUE_LEN + qi] < size
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@compiled
 def run_batch(params, table, counts, ready, chs, memo, queues, g, reqs, log):
     """Offer ``reqs[g[G_NEXT]:]`` in order, one per cycle at most, until all have issued.
 
@@ -453,7 +458,7 @@ def run_batch(params, table, counts, ready, chs, memo, queues, g, reqs, log):
     return RUN_DONE
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@compiled
 def advance(params, table, counts, ready, chs, memo, queues, g, reqs, log, stop):
     """Simulate every cycle before ``stop`` with no new requests; return a RUN_* code."""
     c = g[G_CLOCK]
