@@ -35,6 +35,7 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options that select and adjust the DRAM configuration."""
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--config", metavar="FILE", help="DRAM TOML file")
     source.add_argument("--preset", default="gddr6", help="packaged preset (default: gddr6)")
@@ -43,6 +44,7 @@ def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace) -> DramConfig:
+    """Return the DRAM configuration the options select."""
     overrides: dict[str, dict] = {}
     if args.channels is not None:
         overrides["organization"] = {"channels": args.channels}
@@ -52,6 +54,7 @@ def _config(args: argparse.Namespace) -> DramConfig:
 
 
 def _run(args: argparse.Namespace) -> int:
+    """Simulate the trace and print its statistics (text or JSON)."""
     config = _config(args)
     requests, stats = run_trace(args.trace, config)
     if args.json:
@@ -92,6 +95,7 @@ BENCH_STREAMS = {
 
 
 def _bench(args: argparse.Namespace) -> int:
+    """Print JIT warm-up, per-call overhead and throughput of four streams."""
     config = _config(args)
     print(f"colsim bench dram: {args.requests} requests per stream, preset {config.name}, "
           f"{config.organization.channels} channels, refresh {config.controller.refresh}, "

@@ -115,6 +115,7 @@ class ControllerConfig:
 
 
 def _check_mapping(order: tuple[str, ...]) -> str | None:
+    """Validate a mapping order: a permutation of :data:`LEVELS`."""
     if sorted(order) != sorted(LEVELS):
         return f"must list each of {', '.join(LEVELS)} exactly once (least significant first)"
     return None
@@ -148,6 +149,7 @@ def preset_names() -> list[str]:
 
 
 def _preset_values(preset: str) -> dict[str, Any]:
+    """Return the parsed TOML of a packaged preset; unknown names list the known ones."""
     names = preset_names()
     if preset not in names:
         raise ConfigError(f"unknown DRAM preset {preset!r} (known presets: {', '.join(names)})")

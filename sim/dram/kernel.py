@@ -419,6 +419,7 @@ def try_accept(params, ready, chs, queues, g, reqs, r, c):
 
 @compiled
 def _has_room(params, chs, reqs, r):
+    """Return whether request ``r``'s queue could accept it now."""
     qi = reqs[r, R_WRITE]
     size = params[P_WRITE_QUEUE] if qi == Q_WRITE else params[P_READ_QUEUE]
     return chs[reqs[r, R_CHANNEL], S_QUEUE_LEN + qi] < size

@@ -21,6 +21,7 @@ class BackingStore:
         self._blocks: dict[int, bytearray] = {}
 
     def _check(self, addr: int, length: int) -> None:
+        """Raise unless ``length`` bytes at ``addr`` lie inside the memory."""
         if addr < 0 or length < 0 or addr + length > self.capacity_bytes:
             raise ColsimError(
                 f"access of {length} bytes at {addr:#x} is outside the memory of "
@@ -28,6 +29,7 @@ class BackingStore:
             )
 
     def _spans(self, addr: int, length: int):
+        """Yield ``(block, offset, size)`` pieces covering ``length`` bytes at ``addr``."""
         end = addr + length
         while addr < end:
             block, offset = divmod(addr, self.block_bytes)
