@@ -25,6 +25,7 @@ from amaranth.lib import wiring
 
 from colsim.config import HardwareConfig
 from colsim.errors import ColsimError
+from colsim.hw.simd import SimdUnit
 from colsim.hw.systolic import SystolicEngine
 from colsim.toolchain import verilator_environment, verilator_executable, yosys
 
@@ -48,6 +49,12 @@ BLOCKS: dict[str, Block] = {
         parameters=lambda hw: {"rows": hw.systolic.rows, "cols": hw.systolic.cols,
                                "operand_bits": hw.systolic.operand_bits,
                                "accumulator_bits": hw.systolic.accumulator_bits},
+    ),
+    "simd": Block(
+        module="simd_unit",
+        build=lambda hw: SimdUnit(hw.simd.lanes, hw.simd.frac_bits, hw.simd.gelu_segment_bits),
+        parameters=lambda hw: {"lanes": hw.simd.lanes, "frac_bits": hw.simd.frac_bits,
+                               "gelu_segment_bits": hw.simd.gelu_segment_bits},
     ),
 }
 
@@ -88,7 +95,11 @@ WAIVER_HEADER = """\
 // UNUSEDSIGNAL (per declaration, marked below): debugging aliases that Amaranth emits for
 //   payload fields and named nets merged into the signal they drive, and the carry bit of
 //   wrap-around int32 sums; none of them is logic. Ports are never waived.
+// WIDTHEXPAND: Yosys writes a signed operand narrower than its operator (a constant, or a
+//   value Amaranth sign-extends) and leaves the extension to Verilog's signed-expression
+//   rules, which define it exactly; every width comes from the Amaranth netlist.
 /* verilator lint_off PROCASSINIT */
+/* verilator lint_off WIDTHEXPAND */
 """
 
 _UNUSED = re.compile(r"^%Warning-UNUSEDSIGNAL: [^:]+:(\d+):\d+: .*?: '([^']+)'", re.MULTILINE)

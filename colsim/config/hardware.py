@@ -13,7 +13,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from colsim.config.loader import from_mapping, load_toml, one_of, positive, with_overrides
+from colsim.config.loader import (
+    from_mapping,
+    in_range,
+    load_toml,
+    one_of,
+    positive,
+    with_overrides,
+)
 from colsim.errors import ConfigError
 
 
@@ -40,6 +47,8 @@ class SimdConfig:
 
     lanes: int = field(default=64, metadata=positive())
     element_bits: int = field(default=16, metadata=one_of(16))
+    frac_bits: int = field(default=8, metadata=in_range(0, 14))  # int16 activations are Q7.8
+    gelu_segment_bits: int = field(default=3, metadata=in_range(0, 8))  # GELU LUT step 2**-3
 
 
 @dataclass(frozen=True)
