@@ -7,8 +7,9 @@ from importlib import resources
 
 import pytest
 
+from colsim.config import load_hardware_config, reference_hardware
 from colsim.errors import ColsimError, ConfigError
-from colsim.sim.dram import DramConfig, load_dram_config, preset_names
+from colsim.sim.dram import DramConfig, dram_config_for, load_dram_config, preset_names
 
 
 def test_gddr6_preset_equals_dataclass_defaults():
@@ -82,3 +83,12 @@ def test_unknown_preset_and_missing_file():
         load_dram_config("ddr9")
     with pytest.raises(ColsimError, match="does not exist"):
         load_dram_config(file="/nonexistent/dram.toml")
+
+
+def test_hardware_config_selects_the_dram(tmp_path):
+    assert dram_config_for(reference_hardware()) == DramConfig()
+    (tmp_path / "dram.toml").write_text("[organization]\nchannels = 4\n")
+    (tmp_path / "hw.toml").write_text('[dram]\npreset = "hbm2"\nfile = "dram.toml"\n')
+    assert dram_config_for(load_hardware_config(tmp_path / "hw.toml")).organization.channels == 4
+    (tmp_path / "hw2.toml").write_text('[dram]\npreset = "hbm2"\n')
+    assert dram_config_for(load_hardware_config(tmp_path / "hw2.toml")).name == "hbm2"

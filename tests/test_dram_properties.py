@@ -28,6 +28,8 @@ def simulate(config, addr, is_write, arrival, *, every_cycle=False):
     while (status := k.run_batch(*state.arrays(reqs))) == k.RUN_LOG_FULL:
         state.grow_log()
     assert status == k.RUN_DONE
+    accept = reqs[:, k.R_ACCEPT]
+    assert (np.diff(accept) > 0).all() and (accept >= arrival).all()  # ≤ 1 per cycle, in order
     return reqs[:, k.R_DONE].copy(), state.command_log, state.g.copy()
 
 

@@ -14,6 +14,7 @@ from colsim.sim.dram.config import (
     DramConfig,
     DramOrganization,
     DramTiming,
+    dram_config_for,
     load_dram_config,
     preset_names,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "check_protocol",
     "decode",
     "decode_array",
+    "dram_config_for",
     "encode_array",
     "load_dram_config",
     "preset_names",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from colsim.config.hardware import HardwareConfig
 from colsim.config.loader import from_mapping, in_range, load_toml, one_of, positive
 from colsim.errors import ConfigError
 
@@ -173,3 +174,8 @@ def load_dram_config(
         else:
             values[key] = value
     return from_mapping(DramConfig, values)
+
+
+def dram_config_for(hardware: HardwareConfig) -> DramConfig:
+    """Return the DRAM configuration a hardware configuration selects (file over preset)."""
+    return load_dram_config(hardware.dram.preset, hardware.dram.file or None)
