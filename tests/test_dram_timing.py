@@ -132,3 +132,18 @@ def test_per_bank_refresh_only_blocks_its_bank():
     # ... while the refreshed bank waits the whole per-bank refresh cycle.
     done, _, _ = run(config, [(0, False, interval)])
     assert done == [interval + t.rfc_pb + t.rcd_rd + t.cl + t.bl]
+
+
+def test_channel_wide_ras_rp_switch_reproduces_ramulator2_rule():
+    # Bank 0 row 0 opens; a conflict on bank 0 precharges it; meanwhile bank 1 wants an ACT.
+    requests = [(0, False, 0), (addr_of(NO_REFRESH, row=1), False, 0),
+                (addr_of(NO_REFRESH, group=1), False, 60)]
+    _, log, _ = run(NO_REFRESH, requests)
+    pre = next(row[0] for row in log if row[2] == PRE)
+    act_bank4 = next(row[0] for row in log if row[2] == ACT and row[3] == 4)
+    assert act_bank4 < pre + T.rp  # per bank (JEDEC, DESIGN §2): other banks are not held
+    compat = load_dram_config(controller={"refresh": "off"}, timing={"channel_wide_ras_rp": True})
+    _, log, _ = run(compat, requests)
+    pre = next(row[0] for row in log if row[2] == PRE)
+    act_bank4 = next(row[0] for row in log if row[2] == ACT and row[3] == 4)
+    assert act_bank4 >= pre + T.rp

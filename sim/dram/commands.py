@@ -57,6 +57,8 @@ def timing_constraints(t: DramTiming) -> list[tuple[int, int, int, int]]:
     ]
     # REFab blocks every command of the channel for tRFC.
     rules += [(CHANNEL, REFAB, following, t.rfc) for following in (ACT, PRE, PREA, REFAB, REFPB)]
+    if t.channel_wide_ras_rp:
+        rules += [(CHANNEL, ACT, PRE, t.ras), (CHANNEL, PRE, ACT, t.rp)]
     return rules
 
 

@@ -90,6 +90,9 @@ class DramTiming:
     rfc: int = field(default=120, metadata=positive())
     rfc_pb: int = field(default=60, metadata=positive())
     rrefd: int = field(default=14, metadata=positive())
+    # Also apply ACT→PRE (tRAS) and PRE→ACT (tRP) across the whole channel, as Ramulator 2's
+    # GDDR6 model does. Not JEDEC behaviour; only for runs compared against that model.
+    channel_wide_ras_rp: bool = False
 
     @property
     def read_latency(self) -> int:
