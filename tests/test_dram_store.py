@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from colsim.errors import ColsimError
-from colsim.sim.dram import BackingStore
+from colsim.sim.dram import BackingStore, DramModel, load_dram_config
 
 
 def test_backdoor_round_trip_against_a_flat_array():
@@ -33,3 +33,15 @@ def test_bounds_and_fill():
         store.backdoor_read(-1, 2)
     with pytest.raises(ColsimError, match="`fill` must be a byte value, not 256"):
         BackingStore(16, fill=256)
+
+
+def test_model_writes_need_one_transaction_of_data():
+    config = load_dram_config()
+    model = DramModel(config, store=BackingStore(config.organization.capacity_bytes))
+    with pytest.raises(ColsimError, match="one transaction of 128 bytes, not no data"):
+        model.submit(0, True, 0)
+    with pytest.raises(ColsimError, match="not 4 bytes"):
+        model.submit(0, True, 0, data=b"abcd")
+    assert model.submit(256, True, 0, data=bytes(range(128)))
+    model.drain()
+    assert model.store.backdoor_read(256, 128) == bytes(range(128))

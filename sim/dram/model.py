@@ -100,6 +100,10 @@ class DramModel:
             raise ColsimError(f"a request was already accepted at cycle {cycle}")
         if addr < 0:
             raise ColsimError(f"address must be non-negative, not {addr}")
+        size = self.config.organization.transaction_bytes
+        if self.store is not None and is_write and (data is None or len(data) != size):
+            got = "no data" if data is None else f"{len(data)} bytes"
+            raise ColsimError(f"write `data` must be one transaction of {size} bytes, not {got}")
         row = self._tabler.table(np.array([addr], dtype=np.uint64), np.array([is_write]),
                                  np.array([cycle], dtype=np.int64))
         self.advance(cycle)
@@ -129,7 +133,7 @@ class DramModel:
             payload = None
             if self.store is not None:
                 if is_write:
-                    self.store.backdoor_write(addr, data or b"")
+                    self.store.backdoor_write(addr, data)
                 else:
                     size = self.config.organization.transaction_bytes
                     payload = self.store.backdoor_read(addr, size)
