@@ -26,6 +26,7 @@ from amaranth.lib import wiring
 from colsim.config import HardwareConfig
 from colsim.errors import ColsimError
 from colsim.hw.simd import SimdUnit
+from colsim.hw.skip import ColumnSkip
 from colsim.hw.systolic import SystolicEngine
 from colsim.toolchain import verilator_environment, verilator_executable, yosys
 
@@ -55,6 +56,12 @@ BLOCKS: dict[str, Block] = {
         build=lambda hw: SimdUnit(hw.simd.lanes, hw.simd.frac_bits, hw.simd.gelu_segment_bits),
         parameters=lambda hw: {"lanes": hw.simd.lanes, "frac_bits": hw.simd.frac_bits,
                                "gelu_segment_bits": hw.simd.gelu_segment_bits},
+    ),
+    "skip": Block(
+        module="column_skip",
+        build=lambda hw: ColumnSkip(hw.systolic.cols, hw.systolic.cols),
+        parameters=lambda hw: {"mask_width": hw.systolic.cols, "tile": hw.systolic.cols,
+                               "index_bits": 16},
     ),
 }
 
