@@ -20,9 +20,10 @@ def measure_hook_overhead(
 ) -> dict[str, Any]:
     """Time unhooked vs profiled denoising runs (same seed, alternating) and report the gap.
 
-    Each variant runs ``repeats`` times after one untimed warm-up each; the overhead compares
-    the fastest runs, the steadiest estimate on a shared machine. Peak RSS is the process's
-    high-water mark (it includes building the model).
+    Each variant runs ``repeats`` times after one untimed warm-up each; the overheads compare
+    the fastest runs by wall time and by process CPU time (all threads; steadier than wall
+    time on a shared machine). Peak RSS is the process's high-water mark (it includes
+    building the model).
     """
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise ColsimError(f"`repeats` must be a positive integer, not {repeats!r}")
@@ -32,18 +33,22 @@ def measure_hook_overhead(
     def plain() -> None:
         run_denoising(denoiser, **options)
 
-    def hooked() -> None:
-        profile_denoiser(denoiser, progress=False, **options)
+    reduce_seconds: list[float] = []
 
-    timings: dict[str, list[float]] = {"unhooked": [], "hooked": []}
+    def hooked() -> None:
+        profile = profile_denoiser(denoiser, progress=False, **options)
+        reduce_seconds.append(profile.meta["reduce_seconds"])
+
+    wall: dict[str, list[float]] = {"unhooked": [], "hooked": []}
+    cpu: dict[str, list[float]] = {"unhooked": [], "hooked": []}
     plain()
     hooked()
     for _ in range(repeats):
         for label, run in (("unhooked", plain), ("hooked", hooked)):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             run()
-            timings[label].append(time.perf_counter() - start)
-    best = {label: min(values) for label, values in timings.items()}
+            wall[label].append(time.perf_counter() - start)
+            cpu[label].append(time.process_time() - start_cpu)
     return {
         "model": name,
         "size": size,
@@ -51,8 +56,15 @@ def measure_hook_overhead(
         "repeats": repeats,
         "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
-        "unhooked_s": timings["unhooked"],
-        "hooked_s": timings["hooked"],
-        "overhead": best["hooked"] / best["unhooked"] - 1.0,
+        "unhooked_s": wall["unhooked"],
+        "hooked_s": wall["hooked"],
+        "unhooked_cpu_s": cpu["unhooked"],
+        "hooked_cpu_s": cpu["hooked"],
+        "overhead": min(wall["hooked"]) / min(wall["unhooked"]) - 1.0,
+        "overhead_cpu": min(cpu["hooked"]) / min(cpu["unhooked"]) - 1.0,
+        # Time inside the reduction hooks relative to the fastest plain run: the overhead
+        # measured where it arises, least disturbed by other load on the machine.
+        "reduce_s": reduce_seconds[1:],
+        "reduce_share": min(reduce_seconds[1:]) / min(wall["unhooked"]),
         "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
     }

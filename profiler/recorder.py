@@ -13,6 +13,7 @@ as ``batch`` in the metadata. Several forward calls in one iteration merge (max 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -69,6 +70,7 @@ class ProfileRecorder:
         self.histogram = {n: np.zeros((iterations, bins), np.int64) for n in self.layers}
         self.seen = {n: np.zeros(iterations, bool) for n in self.layers}
         self.batch: int | None = None
+        self.reduce_seconds = 0.0  # wall time spent reducing activations (benchmarks)
         self._inputs: dict[tuple[str, int], list[np.ndarray]] = {}
         self._weights: dict[str, dict[str, np.ndarray]] = {}
         self._hooks = ActivationHooks(model, self._observe, list(self.layers))
@@ -126,6 +128,7 @@ class ProfileRecorder:
     # -- hooks ---------------------------------------------------------------------------
 
     def _observe(self, name: str, h: torch.Tensor) -> None:
+        start = time.perf_counter()
         t = self._current_iteration()
         layer = self.layers[name]
         if h.shape[-1] != layer.hidden:
@@ -147,6 +150,7 @@ class ProfileRecorder:
         np.maximum(self.colmax[name][t], column_max, out=self.colmax[name][t])
         self.histogram[name][t] += self.bins.counts(magnitudes.numpy())
         self.seen[name][t] = True
+        self.reduce_seconds += time.perf_counter() - start
 
     def _input_hook(self, name: str):
         def capture(_module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:

@@ -56,7 +56,10 @@ def profile_denoiser(
     progress: bool = True,
     meta: dict[str, Any] | None = None,
 ) -> Profile:
-    """Run ``denoiser`` for ``steps`` iterations and return its profile (nothing is written)."""
+    """Run ``denoiser`` for ``steps`` iterations and return its profile (nothing is written).
+
+    The metadata records ``reduce_seconds``, the wall time spent inside the reduction hooks.
+    """
     layers = [LayerInfo.from_spec_layer(layer) for layer in denoiser.spec.layers]
     recorder = ProfileRecorder(
         denoiser.module, layers, iterations=steps, capture_inputs=capture_inputs
@@ -84,6 +87,7 @@ def profile_denoiser(
         "modality": denoiser.spec.modality,
         "spec_source": denoiser.spec.source,
         "versions": package_versions(),
+        "reduce_seconds": recorder.reduce_seconds,
         **(meta or {}),
     }
     return recorder.profile(record)
