@@ -18,6 +18,13 @@ def test_list_prints_every_workload(capsys) -> None:
     assert "tiny-motion" in rows
 
 
+def test_list_tiny_sizes(capsys) -> None:
+    assert main(["models", "list", "--size", "tiny"]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[2:]}
+    assert rows["videocrafter2"][3] == "33"
+    assert rows["dit-xl-2"][3:7] == ["2", "16", "16", "64"]
+
+
 def test_show_prints_every_layer_and_the_source(capsys) -> None:
     assert main(["models", "show", "mld"]) == 0
     out = capsys.readouterr().out

@@ -49,6 +49,7 @@ def _span(values: Sequence[int]) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
+    """Print one line per workload; GMAC/fwd is the FFN work of one sample's forward call."""
     rows = []
     for name in workload_names():
         spec = workload_spec(name, args.size)
@@ -61,7 +62,7 @@ def _list(args: argparse.Namespace) -> int:
             "GEGLU" if gated == {True} else "GELU" if gated == {False} else "mixed",
             f"{sum(layer.macs for layer in layers) / 1e9:.3g}",
         ])
-    headers = ["model", "group", "modality", "L", "M", "d", "N", "act", "GMAC/iter"]
+    headers = ["model", "group", "modality", "L", "M", "d", "N", "act", "GMAC/fwd"]
     print(format_table(headers, rows))
     return 0
 
