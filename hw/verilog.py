@@ -27,6 +27,7 @@ from colsim.config import HardwareConfig
 from colsim.errors import ColsimError
 from colsim.hw.simd import SimdUnit
 from colsim.hw.skip import ColumnSkip
+from colsim.hw.remap import remapper_for
 from colsim.hw.systolic import SystolicEngine
 from colsim.toolchain import verilator_environment, verilator_executable, yosys
 
@@ -62,6 +63,12 @@ BLOCKS: dict[str, Block] = {
         build=lambda hw: ColumnSkip(hw.systolic.cols, hw.systolic.cols),
         parameters=lambda hw: {"mask_width": hw.systolic.cols, "tile": hw.systolic.cols,
                                "index_bits": 16},
+    ),
+    "remap": Block(
+        module="address_remapper",
+        build=lambda hw: remapper_for(hw),
+        parameters=lambda hw: {"depth": remapper_for(hw).depth,
+                               "dram": hw.dram.file or hw.dram.preset},
     ),
 }
 
