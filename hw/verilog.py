@@ -25,9 +25,9 @@ from amaranth.lib import wiring
 
 from colsim.config import HardwareConfig
 from colsim.errors import ColsimError
+from colsim.hw.remap import remapper_for
 from colsim.hw.simd import SimdUnit
 from colsim.hw.skip import ColumnSkip
-from colsim.hw.remap import remapper_for
 from colsim.hw.systolic import SystolicEngine
 from colsim.toolchain import verilator_environment, verilator_executable, yosys
 
