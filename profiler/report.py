@@ -122,3 +122,18 @@ def sparsity_report(
         "inflated_layers": sum(r.inflated for r in rows),
     }
     return SparsityReport(axis, value, exact, tuple(rows), summary)
+
+
+def threshold_sweep(profile: Profile, axis: str, values: tuple[float, ...]) -> str:
+    """Return a table of the summary at each ``values`` of ``axis`` ("tau" or "rho")."""
+    if axis not in ("tau", "rho"):
+        raise ColsimError(f"`axis` must be one of 'tau', 'rho', not {axis!r}")
+    keys = ("element_sparsity_weighted", "column_sparsity_weighted", "jaccard_mean",
+            "jaccard_min", "inflated_layers")
+    lines = [f"{axis:>6}  " + "  ".join(keys)]
+    for value in values:
+        summary = sparsity_report(profile, **{axis: value}).summary
+        cells = [f"{summary[k]:.4f}".rjust(len(k)) if isinstance(summary[k], float)
+                 else str(summary[k]).rjust(len(k)) for k in keys]
+        lines.append(f"{value:>6g}  " + "  ".join(cells))
+    return "\n".join(lines) + "\n"

@@ -54,6 +54,9 @@ def test_sparsity_outputs(profile_file, tmp_path, capsys):
     assert main(["sparsity", str(profile_file), "--tau", "0.2", "--csv",
                  "--masks", str(masks_path)]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert main(["sparsity", str(profile_file), "--sweep", "rho"]) == 0
+    sweep = capsys.readouterr().out.splitlines()
+    assert sweep[0].split()[:2] == ["rho", "element_sparsity_weighted"] and len(sweep) == 6
     assert [row["layer"] for row in rows] == ["blocks.0.ff.act", "blocks.1.ff.act"]
     masks = MaskSet.load(masks_path)
     profile = Profile.load(profile_file)

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from colsim.profiler.histogram import REFERENCE_THRESHOLD
+from colsim.profiler.histogram import REFERENCE_THRESHOLD, SWEEP_THRESHOLDS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     form = parser.add_mutually_exclusive_group()
     form.add_argument("--csv", action="store_true", help="print the per-layer rows as CSV")
     form.add_argument("--json", action="store_true", help="print rows and summary as JSON")
+    form.add_argument("--sweep", choices=("tau", "rho"),
+                      help="print the summary at each sweep value (0.10 ... 0.20) instead")
     parser.add_argument("--masks", metavar="FILE", help="also export the hot masks (.npz)")
     parser.set_defaults(func=_sparsity)
 
@@ -101,9 +103,12 @@ def _profile(args: argparse.Namespace) -> int:
 def _sparsity(args: argparse.Namespace) -> int:
     from colsim.profiler.metrics import export_masks
     from colsim.profiler.profile import Profile
-    from colsim.profiler.report import sparsity_report
+    from colsim.profiler.report import sparsity_report, threshold_sweep
 
     profile = Profile.load(args.file)
+    if args.sweep:
+        sys.stdout.write(threshold_sweep(profile, args.sweep, SWEEP_THRESHOLDS))
+        return 0
     report = sparsity_report(profile, tau=args.tau, rho=args.rho)
     if args.json:
         sys.stdout.write(report.to_json() + "\n")
