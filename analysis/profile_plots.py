@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
@@ -13,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from colsim.profiler import metrics
+from colsim.profiler.atomic import atomic_output
 from colsim.profiler.profile import Profile
 from colsim.profiler.report import SparsityReport, sparsity_report
 
@@ -39,13 +39,11 @@ def plot_profile(
     paths = []
     for figure, name in zip(figures, FIGURE_NAMES, strict=True):
         path = out_dir / name
-        temporary = out_dir / f".{name}.tmp.png"
         try:
-            figure.savefig(temporary, dpi=120)
-            os.replace(temporary, path)
+            with atomic_output(path, suffix=".png") as temporary:
+                figure.savefig(temporary, dpi=120)
         finally:
             plt.close(figure)
-            temporary.unlink(missing_ok=True)
         paths.append(path)
     return paths
 

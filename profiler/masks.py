@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from colsim.errors import ColsimError
+from colsim.profiler.atomic import atomic_output
 
 FORMAT_NAME = "colsim-masks"
 FORMAT_VERSION = 1
@@ -55,20 +54,11 @@ class MaskSet:
 
     def save(self, path: str | Path) -> None:
         """Write an ``.npz`` file (no pickle) atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         header = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "model": self.model,
                   "layers": list(self.layers), "meta": self.meta}
         arrays = {f"hot_{i}": self.hot[name] for i, name in enumerate(self.layers)}
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz",
-                                             dir=path.parent)
-        os.close(handle)
-        try:
+        with atomic_output(path, suffix=".npz") as temporary:
             np.savez_compressed(temporary, header=np.array(json.dumps(header)), **arrays)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
 
     @classmethod
     def load(cls, path: str | Path) -> MaskSet:

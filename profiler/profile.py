@@ -20,8 +20,6 @@ missing, truncated, corrupt, foreign or wrong-version file into a one-line Colsi
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ import h5py
 import numpy as np
 
 from colsim.errors import ColsimError
+from colsim.profiler.atomic import atomic_output
 
 FORMAT_NAME = "colsim-profile"
 FORMAT_VERSION = 1
@@ -135,17 +134,8 @@ class Profile:
 
     def save(self, path: str | Path) -> None:
         """Write the profile atomically (temporary file renamed into place)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        os.close(handle)
-        try:
-            with h5py.File(temporary, "w") as f:
-                self._write(f)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with atomic_output(path) as temporary, h5py.File(temporary, "w") as f:
+            self._write(f)
 
     def _write(self, f: h5py.File) -> None:
         f.attrs["format"] = FORMAT_NAME

@@ -77,11 +77,11 @@ class ProfileRecorder:
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
 
     def __enter__(self) -> ProfileRecorder:
-        for name in sorted({name for name, _ in self.capture_inputs}):
-            first, second = locate_ffn_linears(self.model, self.layers[name])
-            self._weights[name] = _ffn_weights(first, second)
-            self._handles.append(first.register_forward_pre_hook(self._input_hook(name)))
         try:
+            for name in sorted({name for name, _ in self.capture_inputs}):
+                first, second = locate_ffn_linears(self.model, self.layers[name])
+                self._weights[name] = _ffn_weights(first, second)
+                self._handles.append(first.register_forward_pre_hook(self._input_hook(name)))
             self._hooks.__enter__()
         except BaseException:
             self._remove_input_hooks()

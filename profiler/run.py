@@ -61,6 +61,7 @@ def profile_denoiser(
     The metadata records ``reduce_seconds``, the wall time spent inside the reduction hooks.
     """
     layers = [LayerInfo.from_spec_layer(layer) for layer in denoiser.spec.layers]
+    capture_inputs = list(capture_inputs)
     recorder = ProfileRecorder(
         denoiser.module, layers, iterations=steps, capture_inputs=capture_inputs
     )
@@ -88,6 +89,7 @@ def profile_denoiser(
         "spec_source": denoiser.spec.source,
         "versions": package_versions(),
         "reduce_seconds": recorder.reduce_seconds,
+        "capture_inputs": [f"{layer}:{t}" for layer, t in capture_inputs],
         **(meta or {}),
     }
     return recorder.profile(record)
