@@ -24,8 +24,11 @@ from amaranth.hdl import ValueCastable
 from amaranth.lib import wiring
 
 from colsim.config import HardwareConfig
+from colsim.config.loader import to_mapping
 from colsim.errors import ColsimError
-from colsim.hw.remap import remapper_for
+from colsim.hw.ffn_config import FfnTopConfig
+from colsim.hw.ffn_top import FfnTop
+from colsim.hw.remap import TABLE_DEPTH, remapper_for
 from colsim.hw.simd import SimdUnit
 from colsim.hw.skip import ColumnSkip
 from colsim.hw.systolic import SystolicEngine
@@ -58,6 +61,12 @@ BLOCKS: dict[str, Block] = {
         parameters=lambda hw: {"lanes": hw.simd.lanes, "frac_bits": hw.simd.frac_bits,
                                "gelu_segment_bits": hw.simd.gelu_segment_bits},
     ),
+    "ffn_top": Block(
+        module="ffn_top",
+        build=lambda hw: FfnTop(hw),
+        parameters=lambda hw: {"slots": [hw.sram.input.slots, hw.sram.weight.slots,
+                                         hw.sram.output.slots], **to_mapping(FfnTopConfig())},
+    ),
     "skip": Block(
         module="column_skip",
         build=lambda hw: ColumnSkip(hw.systolic.cols, hw.systolic.cols),
@@ -67,7 +76,7 @@ BLOCKS: dict[str, Block] = {
     "remap": Block(
         module="address_remapper",
         build=lambda hw: remapper_for(hw),
-        parameters=lambda hw: {"depth": remapper_for(hw).depth,
+        parameters=lambda hw: {"depth": TABLE_DEPTH,
                                "dram": hw.dram.file or hw.dram.preset},
     ),
 }
