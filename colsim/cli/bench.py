@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCH_MODULES: tuple[str, ...] = ("colsim.cli.dram", "colsim.cli.profile")
+BENCH_MODULES: tuple[str, ...] = ("colsim.cli.dram", "colsim.cli.profile", "colsim.cli.simulate")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -157,7 +157,6 @@ def cosimulate(params, table, counts, ready, chs, memo, queues, g, reqs, log,
     c = max(g[k.G_CLOCK], _ceil_mul(base, dram_num, dram_den))
     finished = 0
     issued_before = g[k.G_READS] + g[k.G_WRITES]
-    stuck = False
     while True:
         # Completions strictly before cycle c become visible.
         keep = 0
@@ -184,6 +183,8 @@ def cosimulate(params, table, counts, ready, chs, memo, queues, g, reqs, log,
             done_prefix += 1
         if next_op == n_ops and done_prefix == n_tr:
             break
+        if cur_arrival < 0 and n_out == 0 and n_pend == 0:
+            raise RuntimeError("schedule deadlock: nothing in flight and no transfer can issue")
         # Offer the next request at cycle c, then run the controller through cycle c.
         if cur_arrival >= 0 and c >= cur_arrival and c > g[k.G_LAST_ACCEPT]:
             r = offered
@@ -227,14 +228,7 @@ def cosimulate(params, table, counts, ready, chs, memo, queues, g, reqs, log,
             nxt = min(nxt, max(c + 1, cur_arrival))
         for j in range(n_pend):
             nxt = min(nxt, max(c + 1, tr_max[pending[j]] + 1))
-        if nxt >= k.INF:
-            if cur_arrival < 0 and n_out == 0 and n_pend == 0 and stuck:
-                raise RuntimeError("schedule deadlock: no transfer can issue")
-            stuck = n_out == 0 and cur_arrival < 0 and n_pend == 0
-            nxt = c + 1
-        else:
-            stuck = False
-        c = nxt
+        c = nxt if nxt < k.INF else c + 1
     for f in range(n_tr):
         acc[X_END] = max(acc[X_END], tr_done[f])
     return acc, op_start, op_end, tr_issue, tr_done

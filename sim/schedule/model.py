@@ -211,7 +211,7 @@ class Schedule:
             op_needs=needs.astype(np.int64),
             op_after=ops["after"].astype(np.int64),
             op_after_latency=ops["after_latency"].astype(np.int64),
-            op_slot_wait=remap[slot_wait],
+            op_slot_wait=slot_wait,
             op_phase=ops["phase"].astype(np.int8),
             tr_buffer=trs["buffer"].astype(np.int8),
             tr_slot=slot,

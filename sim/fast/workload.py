@@ -1,0 +1,287 @@
+"""Simulate a whole workload: every FFN layer × denoising iteration, memoised and parallel.
+
+Iteration semantics (DESIGN.md §1, FFN-Reuse):
+
+* no mask set: the all-dense baseline — every iteration is a plain dense FFN;
+* with a mask set: iteration 0 is dense and derives the mask (``hot[0]``), later iterations
+  are sparse. ``mask_policy="fixed"`` (FFN-Reuse as published) computes the iteration-0
+  hot columns in every sparse iteration; ``"per-iteration"`` computes ``hot[t]``.
+
+Layouts per layer: ``rowmajor``; ``hotcold`` / ``perlayer``: hot-first permutation of the
+iteration-0 mask (offline); ``dynamic``: re-permuted to each iteration's computed hot set,
+its swaps counted as re-layout traffic (with ``fixed`` masks it never needs to move).
+
+Memoisation: a layer-iteration is keyed by (M, d, N, gated, mode, mask bytes, layout bytes)
+and simulated once on a fresh memory system (all banks idle, refresh timer at its start, at
+cycle 0), with every layer's tensors at the same addresses. ``memoise=False`` instead runs
+every layer-iteration back to back on one continuing memory system; the difference between
+the two is the error of that assumption (measured in ``sim/README.md``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from colsim.config import HardwareConfig
+from colsim.errors import ColsimError
+from colsim.models.spec import FfnLayer, WorkloadSpec
+from colsim.profiler.masks import MaskSet
+from colsim.sim.dram.config import DramConfig
+from colsim.sim.fast.run import IterationStats, MemorySystem, run_schedule
+from colsim.sim.layout import (
+    LAYOUT_KINDS,
+    Layout,
+    dynamic_layout,
+    hotcold_layout,
+    rowmajor_layout,
+)
+from colsim.sim.schedule import ComputeModel, build_schedule, plan_placement
+
+MASK_POLICIES = ("fixed", "per-iteration")
+
+
+@dataclass(frozen=True)
+class LayerIteration:
+    """One unit of work: a layer at one iteration, with what decides its schedule."""
+
+    layer_index: int
+    iteration: int
+    layer: FfnLayer
+    mode: str
+    hot: np.ndarray | None
+    layout: Layout
+
+    def key(self) -> tuple:
+        """Return the memo key: shape, mode, mask bytes and layout bytes."""
+        layer = self.layer
+        mask = b"" if self.hot is None else np.packbits(self.hot).tobytes()
+        return (layer.tokens, layer.d_model, layer.hidden, layer.gated, self.mode,
+                self.hot is not None, mask, self.layout.key())
+
+
+@dataclass(frozen=True)
+class WorkloadRun:
+    """What to simulate: workload, hardware, DRAM, masks, layout, iterations."""
+
+    spec: WorkloadSpec
+    hw: HardwareConfig
+    dram: DramConfig
+    layout: str = "rowmajor"
+    iterations: int = 50
+    masks: MaskSet | None = None
+    mask_policy: str = "fixed"
+    compute: ComputeModel = field(default_factory=ComputeModel)
+
+    def __post_init__(self) -> None:
+        if self.layout not in LAYOUT_KINDS:
+            known = ", ".join(LAYOUT_KINDS)
+            raise ColsimError(f"unknown layout {self.layout!r} (known layouts: {known})")
+        if self.mask_policy not in MASK_POLICIES:
+            raise ColsimError(
+                f"`mask_policy` must be one of 'fixed', 'per-iteration', not {self.mask_policy!r}"
+            )
+        if not isinstance(self.iterations, int) or self.iterations < 1:
+            raise ColsimError(f"`iterations` must be a positive integer, not {self.iterations!r}")
+        if self.masks is None:
+            if self.layout != "rowmajor":
+                raise ColsimError(
+                    f"layout {self.layout!r} needs hot masks (--masks or --synthetic); "
+                    "the dense baseline is row-major"
+                )
+            return
+        _check_masks(self.spec, self.masks, self.iterations)
+
+    def work(self) -> Iterator[LayerIteration]:
+        """Yield every layer-iteration in execution order (iteration-major)."""
+        layouts: dict[int, Layout] = {}
+        for t in range(self.iterations):
+            for index, layer in enumerate(self.spec.layers):
+                yield self._layer_iteration(index, layer, t, layouts)
+
+    def _layer_iteration(
+        self, index: int, layer: FfnLayer, t: int, layouts: dict[int, Layout]
+    ) -> LayerIteration:
+        if self.masks is None:
+            return LayerIteration(index, t, layer, "dense", None, rowmajor_layout(layer.hidden))
+        masks = self.masks.hot[layer.name]
+        computed = masks[t] if (self.mask_policy == "per-iteration" and t > 0) else masks[0]
+        if self.layout == "rowmajor":
+            layout = rowmajor_layout(layer.hidden)
+        elif self.layout == "dynamic":
+            layout = dynamic_layout(layouts.get(index), computed)
+            layouts[index] = layout
+        else:
+            layout = hotcold_layout(masks[0], kind=self.layout)
+        mode = "dense" if t == 0 else "sparse"
+        return LayerIteration(index, t, layer, mode, computed, layout)
+
+
+def _check_masks(spec: WorkloadSpec, masks: MaskSet, iterations: int) -> None:
+    missing = [name for name in spec.layer_names if name not in masks.hot]
+    if missing:
+        raise ColsimError(
+            f"mask set for {masks.model!r} has no masks for layer {missing[0]!r} of "
+            f"{spec.name!r}"
+        )
+    if masks.iterations < iterations:
+        raise ColsimError(
+            f"mask set has {masks.iterations} iterations, fewer than `iterations` {iterations}"
+        )
+    for layer in spec.layers:
+        width = masks.hot[layer.name].shape[1]
+        if width != layer.hidden:
+            raise ColsimError(
+                f"masks of layer {layer.name!r} have {width} columns, the layer has "
+                f"{layer.hidden}"
+            )
+
+
+@dataclass(frozen=True)
+class LayerIterationResult:
+    """Measured statistics of one layer-iteration (already multiplied by the layer repeat)."""
+
+    layer_index: int
+    layer: str
+    iteration: int
+    mode: str
+    computed_columns: int  # hidden columns computed (N when dense)
+    relayout_swaps: int
+    stats: IterationStats
+
+
+@dataclass(frozen=True)
+class WorkloadResult:
+    """Per layer-iteration results in execution order, plus how many were simulated."""
+
+    run: WorkloadRun
+    rows: tuple[LayerIterationResult, ...]
+    unique: int  # distinct layer-iterations actually simulated
+    memoised: bool
+
+    def total(self) -> IterationStats:
+        """Return the statistics summed over every layer-iteration."""
+        return _sum(row.stats for row in self.rows)
+
+    def per_layer(self) -> list[tuple[str, IterationStats]]:
+        """Return each layer's statistics summed over the iterations (forward order)."""
+        return [
+            (layer.name, _sum(r.stats for r in self.rows if r.layer_index == index))
+            for index, layer in enumerate(self.run.spec.layers)
+        ]
+
+    def per_iteration(self) -> list[IterationStats]:
+        """Return each iteration's statistics summed over the layers."""
+        return [
+            _sum(r.stats for r in self.rows if r.iteration == t)
+            for t in range(self.run.iterations)
+        ]
+
+
+def _sum(items: Iterator[IterationStats] | list[IterationStats]) -> IterationStats:
+    items = list(items)
+    total = items[0]
+    for item in items[1:]:
+        total = total + item
+    return total
+
+
+def simulate_workload(
+    run: WorkloadRun,
+    *,
+    jobs: int = 1,
+    memoise: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> WorkloadResult:
+    """Simulate every layer-iteration of ``run``; ``jobs`` processes share the unique ones.
+
+    ``progress(done, total)`` is called as unique layer-iterations finish.
+    """
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ColsimError(f"`jobs` must be a positive integer, not {jobs!r}")
+    work = list(run.work())
+    if not memoise:
+        return _simulate_continuous(run, work, progress)
+    unique: dict[tuple, LayerIteration] = {}
+    for item in work:
+        unique.setdefault(item.key(), item)
+    keys = list(unique)
+    tasks = [(run.hw, run.dram, run.compute, unique[key]) for key in keys]
+    results: dict[tuple, IterationStats] = {}
+    if jobs == 1 or len(tasks) == 1:
+        for n, (key, task) in enumerate(zip(keys, tasks, strict=True)):
+            results[key] = _simulate_one(*task)
+            if progress:
+                progress(n + 1, len(tasks))
+    else:
+        workers = min(jobs, len(tasks), os.cpu_count() or 1)
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for n, (key, stats) in enumerate(
+                zip(keys, pool.map(_simulate_task, tasks, chunksize=1), strict=True)
+            ):
+                results[key] = stats
+                if progress:
+                    progress(n + 1, len(tasks))
+    rows = tuple(_row(item, results[item.key()]) for item in work)
+    return WorkloadResult(run=run, rows=rows, unique=len(tasks), memoised=True)
+
+
+def _simulate_task(task: tuple) -> IterationStats:
+    return _simulate_one(*task)
+
+
+def _schedule_of(item: LayerIteration, hw: HardwareConfig, dram: DramConfig,
+                 compute: ComputeModel):
+    placement = plan_placement(
+        item.layer, hw, transaction_bytes=dram.organization.transaction_bytes
+    )
+    return build_schedule(
+        item.layer, hw, item.hot, item.layout, placement, mode=item.mode, compute=compute
+    )
+
+
+def _simulate_one(
+    hw: HardwareConfig, dram: DramConfig, compute: ComputeModel, item: LayerIteration
+) -> IterationStats:
+    """Simulate one layer-iteration on a fresh memory system."""
+    schedule = _schedule_of(item, hw, dram, compute)
+    stats, _end = run_schedule(schedule, hw, MemorySystem(dram))
+    return stats
+
+
+def _simulate_continuous(
+    run: WorkloadRun, work: list[LayerIteration], progress: Callable[[int, int], None] | None
+) -> WorkloadResult:
+    """Run every layer-iteration (and repeat) back to back on one memory system."""
+    memory = MemorySystem(run.dram)
+    now = 0
+    rows = []
+    for n, item in enumerate(work):
+        schedule = _schedule_of(item, run.hw, run.dram, run.compute)
+        total = None
+        for _ in range(item.layer.repeat):
+            stats, now = run_schedule(schedule, run.hw, memory, base=now)
+            total = stats if total is None else total + stats
+        rows.append(_row(item, total, scale=False))
+        if progress:
+            progress(n + 1, len(work))
+    return WorkloadResult(run=run, rows=tuple(rows), unique=len(work), memoised=False)
+
+
+def _row(
+    item: LayerIteration, stats: IterationStats, *, scale: bool = True
+) -> LayerIterationResult:
+    computed = item.layer.hidden if item.mode == "dense" else int(item.hot.sum())
+    return LayerIterationResult(
+        layer_index=item.layer_index,
+        layer=item.layer.name,
+        iteration=item.iteration,
+        mode=item.mode,
+        computed_columns=computed,
+        relayout_swaps=int(item.layout.swaps.shape[0]),
+        stats=stats.scaled(item.layer.repeat) if scale else stats,
+    )
