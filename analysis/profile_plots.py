@@ -32,9 +32,9 @@ def plot_profile(
     figures = (
         _per_layer(report, label),
         _over_iterations(profile, metrics.column_sparsity(profile, thresholds),
-                         "column sparsity", label),
+                         "column sparsity", "denoising iteration t", label),
         _over_iterations(profile, metrics.jaccard(profile, thresholds),
-                         "Jaccard(hot_t, hot_t+1)", label),
+                         "Jaccard(hot_t, hot_t+1)", "iteration pair (t, t+1)", label),
     )
     paths = []
     for figure, name in zip(figures, FIGURE_NAMES, strict=True):
@@ -64,7 +64,9 @@ def _per_layer(report: SparsityReport, label: str) -> plt.Figure:
     return figure
 
 
-def _over_iterations(profile: Profile, values: np.ndarray, what: str, label: str) -> plt.Figure:
+def _over_iterations(
+    profile: Profile, values: np.ndarray, what: str, x_label: str, label: str
+) -> plt.Figure:
     figure, axes = plt.subplots(figsize=(7, 4))
     steps = np.arange(values.shape[1])
     for row in values:
@@ -73,7 +75,7 @@ def _over_iterations(profile: Profile, values: np.ndarray, what: str, label: str
     axes.plot(steps, weights @ values, color="black", linewidth=2, label="work-weighted mean")
     if values.shape[0]:
         axes.plot(steps, values.min(axis=0), color="tab:red", linestyle="--", label="min")
-    axes.set(xlabel="denoising iteration", ylabel=what, ylim=(-0.02, 1.02),
+    axes.set(xlabel=x_label, ylabel=what, ylim=(-0.02, 1.02),
              title=f"{what} per layer ({label})")
     axes.legend(loc="lower right")
     figure.tight_layout()
