@@ -24,7 +24,10 @@ from amaranth.hdl import ValueCastable
 from amaranth.lib import wiring
 
 from colsim.config import HardwareConfig
+from colsim.config.loader import to_mapping
 from colsim.errors import ColsimError
+from colsim.hw.ffn_config import FfnTopConfig
+from colsim.hw.ffn_top import FfnTop
 from colsim.hw.remap import TABLE_DEPTH, remapper_for
 from colsim.hw.simd import SimdUnit
 from colsim.hw.skip import ColumnSkip
@@ -57,6 +60,12 @@ BLOCKS: dict[str, Block] = {
         build=lambda hw: SimdUnit(hw.simd.lanes, hw.simd.frac_bits, hw.simd.gelu_segment_bits),
         parameters=lambda hw: {"lanes": hw.simd.lanes, "frac_bits": hw.simd.frac_bits,
                                "gelu_segment_bits": hw.simd.gelu_segment_bits},
+    ),
+    "ffn_top": Block(
+        module="ffn_top",
+        build=lambda hw: FfnTop(hw),
+        parameters=lambda hw: {"slots": [hw.sram.input.slots, hw.sram.weight.slots,
+                                         hw.sram.output.slots], **to_mapping(FfnTopConfig())},
     ),
     "skip": Block(
         module="column_skip",

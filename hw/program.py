@@ -1,0 +1,240 @@
+"""Compile a :class:`~colsim.sim.schedule.Schedule` into the FFN engine top's three programs.
+
+The top (:mod:`colsim.hw.ffn_top`) executes the schedule's rules (``sim/schedule/model.py``)
+with three in-order engines, each fed by its own instruction stream:
+
+* **DMA** — one instruction per *run* of a transfer: ``count`` transactions at ``base``,
+  ``base + stride``, … (the transfer's transactions compressed into arithmetic runs; the RTL
+  expands them). The first run of a transfer carries its gate: a read waits until the
+  ``wait``-th earlier occupant of its buffer slot has been released (``released >= wait``),
+  a write until ``wait`` SIMD ops have finished, a barrier until no transfer is in flight.
+* **array** — one instruction per array op: its cycles, the fills it needs (``filled`` of
+  an input / weight slot ``>= fill``), which slots it releases when it finishes (it is
+  their last reader), and whether it ends a tile whose result the SIMD unit waits for
+  ``latency`` cycles after it finished.
+* **SIMD** — one instruction per SIMD op: its cycles, the tile result it takes, the cold
+  tile it needs, and the release of its output slot's previous occupant it waits for.
+
+Per (buffer, slot) the top keeps two modular counters: ``filled`` (read transfers into the
+slot that completed) and ``released`` (occupants of the slot released). Occupants of a slot
+are sequential, so waiting for ``released >= n`` is waiting for the n-th occupant's
+predecessor; this is the schedule's ``prev`` rule (for a SIMD op's slot wait it is at least
+as strict). :func:`expand_requests` is the reference model of the DMA address generator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from colsim.config import HardwareConfig
+from colsim.errors import ColsimError
+from colsim.hw.ffn_config import FfnTopConfig
+from colsim.sim.schedule import ARRAY, BUFFERS, INPUT, OUTPUT, SIMD, WEIGHT, Schedule
+
+Fields = tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class ProgramFormat:
+    """Bit widths of the instruction fields (least significant field first)."""
+
+    top: FfnTopConfig
+    slot_bits: int
+
+    @property
+    def dma_fields(self) -> Fields:
+        """Return the fields of a DMA run instruction."""
+        t = self.top
+        return (("write", 1), ("buffer", 2), ("slot", self.slot_bits), ("first", 1),
+                ("barrier", 1), ("release_on_done", 1), ("wait", t.sync_bits),
+                ("total", t.count_bits), ("base", t.address_bits), ("stride", t.address_bits),
+                ("count", t.count_bits))
+
+    @property
+    def array_fields(self) -> Fields:
+        """Return the fields of an array op instruction."""
+        t = self.top
+        return (("cycles", t.count_bits), ("has_a", 1), ("a_slot", self.slot_bits),
+                ("a_fill", t.sync_bits), ("release_a", 1), ("has_b", 1),
+                ("b_slot", self.slot_bits), ("b_fill", t.sync_bits), ("release_b", 1),
+                ("emits", 1), ("latency", t.count_bits))
+
+    @property
+    def simd_fields(self) -> Fields:
+        """Return the fields of a SIMD op instruction."""
+        t = self.top
+        return (("cycles", t.count_bits), ("has_after", 1), ("has_c", 1),
+                ("c_slot", self.slot_bits), ("c_fill", t.sync_bits), ("release_c", 1),
+                ("has_wait", 1), ("wait_slot", self.slot_bits),
+                ("wait_released", t.sync_bits))
+
+
+def program_format(hw: HardwareConfig, top: FfnTopConfig) -> ProgramFormat:
+    """Return the instruction format of a top built for ``hw`` and ``top``."""
+    slots = max(hw.sram.input.slots, hw.sram.weight.slots, hw.sram.output.slots)
+    return ProgramFormat(top=top, slot_bits=max(1, (slots - 1).bit_length()))
+
+
+def pack(fields: Fields, values: dict[str, int]) -> int:
+    """Pack ``values`` into one instruction word; a value that does not fit is an error."""
+    word, offset = 0, 0
+    for name, width in fields:
+        value = int(values[name])
+        if not 0 <= value < (1 << width):
+            raise ColsimError(f"instruction field `{name}` = {value} does not fit {width} bits")
+        word |= value << offset
+        offset += width
+    return word
+
+
+def unpack(fields: Fields, word: int) -> dict[str, int]:
+    """Return the field values of an instruction word (inverse of :func:`pack`)."""
+    values, offset = {}, 0
+    for name, width in fields:
+        values[name] = (word >> offset) & ((1 << width) - 1)
+        offset += width
+    return values
+
+
+@dataclass(frozen=True)
+class Program:
+    """The three instruction lists of one layer-iteration, as field dictionaries."""
+
+    format: ProgramFormat
+    dma: tuple[dict[str, int], ...]
+    array: tuple[dict[str, int], ...]
+    simd: tuple[dict[str, int], ...]
+
+    def words(self) -> dict[str, list[int]]:
+        """Return the packed instruction words of each stream (``dma``, ``array``, ``simd``)."""
+        fmt = self.format
+        return {
+            "dma": [pack(fmt.dma_fields, i) for i in self.dma],
+            "array": [pack(fmt.array_fields, i) for i in self.array],
+            "simd": [pack(fmt.simd_fields, i) for i in self.simd],
+        }
+
+
+def compile_schedule(schedule: Schedule, hw: HardwareConfig, top: FfnTopConfig) -> Program:
+    """Return the programs that make the top execute ``schedule`` (see the module docstring).
+
+    Raises :class:`~colsim.errors.ColsimError` for schedules the top cannot run (weight
+    write-backs of dynamic re-layouts, empty transfers) and for values that exceed the
+    configured field widths.
+    """
+    fmt = program_format(hw, top)
+    _check_supported(schedule)
+    sync = 1 << top.sync_bits
+    group = schedule.tr_buffer.astype(np.int64) * 64 + schedule.tr_slot
+    index_in_group = _rank_within(group, np.ones(group.size, bool))
+    read_rank = _rank_within(group, ~schedule.tr_write)
+    simd_rank = np.cumsum(schedule.op_unit == SIMD) - 1
+    dma = []
+    for f in range(schedule.tr_buffer.size):
+        write = bool(schedule.tr_write[f])
+        head = {
+            "write": int(write), "buffer": int(schedule.tr_buffer[f]),
+            "slot": int(schedule.tr_slot[f]), "barrier": int(schedule.tr_barrier[f]),
+            "release_on_done": int(write or schedule.tr_last_reader[f] < 0),
+            "wait": int((simd_rank[schedule.tr_gate_op[f]] + 1 if write else index_in_group[f])
+                        % sync),
+            "total": int(schedule.tr_count[f]),
+        }
+        first = int(schedule.tr_first[f])
+        addr = schedule.addr[first: first + int(schedule.tr_count[f])].astype(np.int64)
+        for i, (base, stride, count) in enumerate(_runs(addr, (1 << top.count_bits) - 1)):
+            dma.append({**head, "first": int(i == 0), "base": base, "stride": stride,
+                        "count": count})
+    emits = {int(schedule.op_after[o]): int(schedule.op_after_latency[o])
+             for o in np.flatnonzero(schedule.op_after >= 0)}
+    array, simd = [], []
+    for o in range(schedule.op_unit.size):
+        a, b, c = (int(f) for f in schedule.op_needs[o])
+        if schedule.op_unit[o] == ARRAY:
+            array.append({
+                "cycles": int(schedule.op_cycles[o]),
+                **_need("a", a, o, schedule, read_rank, sync),
+                **_need("b", b, o, schedule, read_rank, sync),
+                "emits": int(o in emits), "latency": emits.get(o, 0),
+            })
+        else:
+            wait = int(schedule.op_slot_wait[o])
+            simd.append({
+                "cycles": int(schedule.op_cycles[o]),
+                "has_after": int(schedule.op_after[o] >= 0),
+                **_need("c", c, o, schedule, read_rank, sync),
+                "has_wait": int(wait >= 0),
+                "wait_slot": int(schedule.tr_slot[wait]) if wait >= 0 else 0,
+                "wait_released": int(index_in_group[wait] + 1) % sync if wait >= 0 else 0,
+            })
+    program = Program(fmt, tuple(dma), tuple(array), tuple(simd))
+    program.words()  # validates every field against its width
+    return program
+
+
+def _check_supported(schedule: Schedule) -> None:
+    weight_writes = schedule.tr_write & (schedule.tr_buffer == WEIGHT)
+    if weight_writes.any():
+        raise ColsimError(
+            "the RTL sequencer does not run re-layout write-backs (dynamic layouts); "
+            "use layout 'rowmajor', 'hotcold' or 'perlayer'"
+        )
+    if (schedule.tr_count == 0).any():
+        raise ColsimError("the schedule has a transfer without transactions")
+    expected = {0: INPUT, 1: WEIGHT, 2: OUTPUT}
+    for j, buffer in expected.items():
+        needs = schedule.op_needs[:, j]
+        used = needs[needs >= 0]
+        if (schedule.tr_buffer[used] != buffer).any() or schedule.tr_write[used].any():
+            raise ColsimError(
+                f"operand {j} of an op must be a read into the {BUFFERS[buffer]} buffer"
+            )
+    if (schedule.op_unit[schedule.op_needs[:, 2] >= 0] != SIMD).any():
+        raise ColsimError("only SIMD ops may read a cold tile")
+
+
+def _need(name: str, f: int, op: int, schedule: Schedule, read_rank: np.ndarray,
+          sync: int) -> dict[str, int]:
+    """Return the ``has_/slot/fill/release_`` fields of operand ``name`` (transfer ``f``)."""
+    if f < 0:
+        return {f"has_{name}": 0, f"{name}_slot": 0, f"{name}_fill": 0, f"release_{name}": 0}
+    return {
+        f"has_{name}": 1, f"{name}_slot": int(schedule.tr_slot[f]),
+        f"{name}_fill": int(read_rank[f] + 1) % sync,
+        f"release_{name}": int(schedule.tr_last_reader[f] == op),
+    }
+
+
+def _rank_within(group: np.ndarray, member: np.ndarray) -> np.ndarray:
+    """Return, per element, how many earlier ``member`` elements share its group."""
+    rank = np.zeros(group.size, dtype=np.int64)
+    seen: dict[int, int] = {}
+    for i, g in enumerate(group.tolist()):
+        rank[i] = seen.get(g, 0)
+        if member[i]:
+            seen[g] = rank[i] + 1
+    return rank
+
+
+def _runs(addr: np.ndarray, max_count: int) -> list[tuple[int, int, int]]:
+    """Return ``addr`` as maximal (base, stride, count) arithmetic runs of at most max_count."""
+    runs, i = [], 0
+    while i < addr.size:
+        stride = int(addr[i + 1] - addr[i]) if i + 1 < addr.size else 0
+        j = i + 1
+        while j < addr.size and j - i < max_count and int(addr[j] - addr[j - 1]) == stride:
+            j += 1
+        runs.append((int(addr[i]), stride if j - i > 1 else 0, j - i))
+        i = j
+    return runs
+
+
+def expand_requests(program: Program) -> tuple[np.ndarray, np.ndarray]:
+    """Return the (address, is_write) stream the DMA engine issues for ``program``, in order."""
+    addr = [i["base"] + np.arange(i["count"], dtype=np.int64) * i["stride"] for i in program.dma]
+    write = [np.full(i["count"], bool(i["write"])) for i in program.dma]
+    if not addr:
+        return np.zeros(0, np.uint64), np.zeros(0, bool)
+    return np.concatenate(addr).astype(np.uint64), np.concatenate(write)

@@ -1,0 +1,221 @@
+"""cocotb bench of the FFN engine top: program feeders, DRAM agent, scoreboard, report.
+
+Run through :mod:`colsim.testbench.runner` with a :class:`~colsim.testbench.ffn_case.CosimSpec`
+as ``COLSIM_CASE``. For every layer-iteration the bench compiles the schedule into the top's
+programs, starts the top, feeds the three instruction streams and answers DRAM requests from
+a memory agent (:mod:`colsim.testbench.ffn_memory`) until ``done``. Python only wakes when an
+instruction is taken, a request is offered or a response is due, not every cycle.
+
+Checks (each fails the test): the request stream equals the schedule's transactions address
+by address; every request was answered; the DRAM command log passes the protocol checker
+(GDDR6 memory). The report (``COLSIM_REPORT``) holds per-iteration cycles and counters of
+the RTL next to the fast model's cycles for the same schedules, the DRAM statistics, the
+checks and the simulation speed.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import time
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, First, ReadOnly, RisingEdge, Timer
+from cocotb.utils import get_sim_time
+
+from colsim.hw.program import compile_schedule
+from colsim.sim.dram.checker import check_protocol
+from colsim.sim.fast.run import MemorySystem, run_schedule
+from colsim.testbench.cocotb_streams import port
+from colsim.testbench.ffn_case import CosimSpec
+from colsim.testbench.ffn_memory import Gddr6Memory, RandomLatencyMemory
+
+
+class FfnTB:
+    """The top with its instruction feeders and the DRAM agent (requests → memory → tags)."""
+
+    def __init__(self, dut, spec: CosimSpec) -> None:
+        self.dut, self.spec = dut, spec
+        self.period = round(1e6 / spec.hw.clock.core_mhz)  # ps
+        if spec.memory == "gddr6":
+            self.memory = Gddr6Memory(spec.dram(), spec.hw.clock.core_mhz)
+        else:
+            self.memory = RandomLatencyMemory(spec.seed, *spec.latency, refuse=spec.refuse)
+        self.address_bits = spec.top.address_bits
+        self.requests: list[tuple[int, bool]] = []
+        self.answered = 0
+        self._due: collections.deque[int] = collections.deque()
+        self._t0 = 0
+
+    def cycle(self) -> int:
+        """Return the current core cycle (rising edges since the end of reset)."""
+        return int(get_sim_time("ps") - self._t0) // self.period
+
+    async def reset(self) -> None:
+        """Start the clock, hold reset, start the DRAM agent."""
+        Clock(self.dut.clk, self.period, unit="ps").start()
+        self.dut.rst.value = 1
+        self.dut.start.value = 0
+        for name in ("i_dma", "i_array", "i_simd", "i_resp"):
+            port(self.dut, name, "valid").value = 0
+        await ClockCycles(self.dut.clk, 3)
+        self.dut.rst.value = 0
+        await RisingEdge(self.dut.clk)
+        self._t0 = get_sim_time("ps")
+        cocotb.start_soon(self._serve())
+
+    async def run(self, program) -> dict[str, int]:
+        """Run one layer-iteration's ``program``; return the top's counters and span."""
+        words = program.words()
+        dut = self.dut
+        dut.n_dma.value, dut.n_array.value = len(words["dma"]), len(words["array"])
+        dut.n_simd.value = len(words["simd"])
+        dut.start.value = 1
+        begin = self.cycle()
+        await RisingEdge(dut.clk)
+        dut.start.value = 0
+        feeders = [cocotb.start_soon(self._feed(f"i_{name}", words[name]))
+                   for name in ("dma", "array", "simd")]
+        # Watchdog: every op and transaction serialised with a generous latency each.
+        limit = 1000 * (program.format.top.transfers_in_flight + len(words["dma"])) + 100 * sum(
+            op["cycles"] + op.get("latency", 0) + 8 for op in program.array + program.simd)
+        finished = RisingEdge(dut.done)
+        if await First(finished, Timer(limit * self.period, unit="ps")) is not finished:
+            raise AssertionError(f"the top did not finish within {limit} cycles; "
+                                 f"{len(self.requests)} requests so far")
+        for feeder in feeders:
+            await feeder
+        await ReadOnly()
+        counters = {name: int(getattr(dut, name).value)
+                    for name in ("cycles", "array_busy", "array_stall", "simd_busy")}
+        await RisingEdge(dut.clk)
+        return {**counters, "begin": begin, "end": self.cycle()}
+
+    async def _feed(self, name: str, words: list[int]) -> None:
+        """Offer ``words`` in order; sleep until ``ready`` rises instead of polling."""
+        valid, ready = port(self.dut, name, "valid"), port(self.dut, name, "ready")
+        payload = port(self.dut, name, "payload")
+        for word in words:
+            payload.value, valid.value = word, 1
+            await ReadOnly()
+            while not ready.value:
+                await RisingEdge(ready)
+                await ReadOnly()
+            await RisingEdge(self.dut.clk)  # the transfer happens on this edge
+        valid.value = 0
+
+    async def _serve(self) -> None:
+        """Take requests into the memory and return due tags, one response per cycle."""
+        dut = self.dut
+        req_valid, req_ready = port(dut, "o_req", "valid"), port(dut, "o_req", "ready")
+        req_payload = port(dut, "o_req", "payload")
+        resp_valid, resp_tag = port(dut, "i_resp", "valid"), port(dut, "i_resp", "payload")
+        held = None  # a request the memory refused, retried every cycle (ready low meanwhile)
+        mask = (1 << self.address_bits) - 1
+        sampled = False  # this cycle's request sampling already happened (woken by valid)
+        while True:
+            if not sampled:
+                await RisingEdge(dut.clk)
+                cycle = self.cycle()
+                self._due.extend(self.memory.pop_due(cycle))
+                responding = bool(self._due)
+                resp_valid.value = int(responding)
+                if responding:
+                    resp_tag.value = self._due.popleft()
+                    self.answered += 1
+                req_ready.value = int(held is None)
+                await ReadOnly()
+            sampled = False
+            if held is not None:
+                if self.memory.offer(*held, cycle):
+                    held = None
+            elif req_valid.value and req_ready.value:
+                word = int(req_payload.value)
+                addr, write = word & mask, bool((word >> self.address_bits) & 1)
+                tag = word >> (self.address_bits + 1)
+                self.requests.append((addr, write))
+                if not self.memory.offer(addr, write, tag, cycle):
+                    held = (addr, write, tag)
+            busy = held is not None or self._due or responding
+            if busy or req_valid.value or not req_ready.value:
+                continue
+            # Idle: sleep until the next response is due or the top raises a request.
+            due = self.memory.next_due(cycle)
+            raised = RisingEdge(req_valid)
+            triggers = [raised]
+            if due is not None:
+                wake = self._t0 + due * self.period - self.period // 2 - get_sim_time("ps")
+                triggers.append(Timer(max(wake, 1), unit="ps"))
+            fired = await First(*triggers)
+            if fired is raised:
+                await ReadOnly()
+                cycle, sampled, responding = self.cycle(), True, False
+
+
+@cocotb.test()
+async def cosimulate(dut):
+    """Run every layer-iteration of the case; check the request stream and DRAM protocol."""
+    spec = CosimSpec.from_case(json.loads(os.environ["COLSIM_CASE"]))
+    tb = FfnTB(dut, spec)
+    schedules = spec.schedules()
+    programs = [compile_schedule(s, spec.hw, spec.top) for s in schedules]
+    tb.memory.warm_up()  # keep kernel loading out of the measured speed
+    await tb.reset()
+    wall = time.perf_counter()
+    iterations = []
+    for schedule, program in zip(schedules, programs, strict=True):
+        first = len(tb.requests)
+        counters = await tb.run(program)
+        got = tb.requests[first:]
+        expected = list(zip(schedule.addr.tolist(), schedule.is_write.tolist(), strict=True))
+        if os.environ.get("COLSIM_CORRUPT"):  # self-test of the bench: the check must fail
+            expected = expected[1:] + expected[:1]
+        mismatch = next((i for i, (a, b) in enumerate(zip(got, expected, strict=False))
+                         if a != b), None)
+        iterations.append({
+            "mode": schedule.mode, "transactions": schedule.n_transactions,
+            "instructions": {k: len(v) for k, v in program.words().items()},
+            "request_stream_equal": got == expected,
+            "first_mismatch": mismatch if got != expected else None, **counters,
+        })
+    wall = time.perf_counter() - wall
+    simulated = tb.cycle()
+    violations = []
+    dram_stats = tb.memory.stats()
+    if spec.memory == "gddr6":
+        violations = check_protocol(tb.memory.config, tb.memory.model.command_log)
+    fast = _fast_model_cycles(spec, schedules)
+    report = {
+        "iterations": [{**it, "fast_model_cycles": f} for it, f in zip(iterations, fast,
+                                                                          strict=True)],
+        "dram": dram_stats, "protocol_violations": violations[:20],
+        "checks": {
+            "request_stream": all(it["request_stream_equal"] for it in iterations),
+            "all_answered": tb.answered == len(tb.requests),
+            "dram_protocol": not violations,
+        },
+        "simulated_cycles": simulated, "wall_seconds": wall,
+        "cycles_per_second": simulated / wall if wall else 0.0,
+    }
+    if os.environ.get("COLSIM_REPORT"):
+        with open(os.environ["COLSIM_REPORT"], "w") as handle:
+            json.dump(report, handle)
+    dut._log.info("%d cycles in %.2f s (%.0f cycles/s); checks %s", simulated, wall,
+                  report["cycles_per_second"], report["checks"])
+    for it in iterations:
+        assert it["request_stream_equal"], f"request stream differs at {it['first_mismatch']}"
+    assert report["checks"]["all_answered"], "a request was never answered"
+    assert not violations, f"DRAM protocol violations: {violations[:3]}"
+
+
+def _fast_model_cycles(spec: CosimSpec, schedules) -> list[int | None]:
+    """Return the fast model's cycles of each schedule on one GDDR6 memory (None: random)."""
+    if spec.memory != "gddr6":
+        return [None] * len(schedules)
+    memory, base, out = MemorySystem(spec.dram()), 0, []
+    for schedule in schedules:
+        stats, base = run_schedule(schedule, spec.hw, memory, base=base)
+        out.append(stats.cycles)
+    return out

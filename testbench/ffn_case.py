@@ -1,0 +1,114 @@
+"""What one co-simulation of the FFN engine top runs: hardware, layer, layout, iterations.
+
+A :class:`CosimSpec` is built in the calling process, travels to the cocotb bench as JSON
+(:meth:`CosimSpec.to_case` / :meth:`CosimSpec.from_case`) and yields there the schedules of
+its layer-iterations — built by :func:`colsim.sim.schedule.build_schedule`, the contract the
+RTL's request stream is checked against. Iterations follow FFN-Reuse: the first is dense and
+fixes the hot mask; the others are sparse with that mask (``reuse=False`` runs plain dense
+iterations instead).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from colsim.config import HardwareConfig
+from colsim.config.loader import from_mapping, to_mapping
+from colsim.errors import ColsimError
+from colsim.hw.ffn_config import FfnTopConfig
+from colsim.models.spec import FfnLayer
+from colsim.sim.dram.config import DramConfig, load_dram_config
+from colsim.sim.layout import Layout, hotcold_layout, rowmajor_layout
+from colsim.sim.schedule import Schedule, build_schedule, plan_placement
+
+STATIC_LAYOUTS = ("rowmajor", "hotcold", "perlayer")
+MEMORIES = ("gddr6", "random")
+
+
+@dataclass(frozen=True, eq=False)
+class CosimSpec:
+    """One co-simulation: ``iterations`` layer-iterations of ``layer`` on ``hw``.
+
+    ``hot`` is the dense iteration's mask over logical columns (``None``: every column hot);
+    ``memory`` is ``"gddr6"`` (the DRAM model of ``hw.dram``) or ``"random"`` (latencies
+    uniform in ``latency``, offers refused with probability ``refuse``).
+    """
+
+    hw: HardwareConfig
+    layer: FfnLayer
+    hot: np.ndarray | None
+    layout: str = "rowmajor"
+    iterations: int = 1
+    reuse: bool = True
+    memory: str = "gddr6"
+    latency: tuple[int, int] = (20, 120)
+    refuse: float = 0.0
+    seed: int = 0
+    top: FfnTopConfig = field(default_factory=FfnTopConfig)
+
+    def __post_init__(self) -> None:
+        if self.layout not in STATIC_LAYOUTS:
+            raise ColsimError(
+                f"`layout` must be one of {', '.join(STATIC_LAYOUTS)}, not {self.layout!r}")
+        if self.memory not in MEMORIES:
+            raise ColsimError(f"`memory` must be one of {', '.join(MEMORIES)}, "
+                              f"not {self.memory!r}")
+        if not isinstance(self.iterations, int) or self.iterations < 1:
+            raise ColsimError(f"`iterations` must be a positive integer, not {self.iterations!r}")
+        if self.hot is not None:
+            hot = np.asarray(self.hot)
+            if hot.dtype != bool or hot.shape != (self.layer.hidden,):
+                raise ColsimError(f"hot mask must be a bool vector of {self.layer.hidden} "
+                                  f"columns, not {hot.dtype} with shape {hot.shape}")
+        low, high = self.latency
+        if not 1 <= low <= high:
+            raise ColsimError(f"`latency` must be 1 <= low <= high, not {self.latency!r}")
+
+    def dram(self) -> DramConfig:
+        """Return the DRAM configuration named by the hardware configuration."""
+        return load_dram_config(self.hw.dram.preset, self.hw.dram.file or None)
+
+    def column_layout(self) -> Layout:
+        """Return the static layout of the layer's columns."""
+        if self.layout == "rowmajor" or self.hot is None:
+            return rowmajor_layout(self.layer.hidden)
+        return hotcold_layout(np.asarray(self.hot), kind=self.layout)
+
+    def schedules(self) -> list[Schedule]:
+        """Return the schedule of every layer-iteration, in order."""
+        placement = plan_placement(self.layer, self.hw,
+                                   transaction_bytes=self.dram().organization.transaction_bytes)
+        layout = self.column_layout()
+        hot = None if self.hot is None else np.asarray(self.hot)
+        out = []
+        for t in range(self.iterations):
+            sparse = t > 0 and self.reuse and hot is not None
+            out.append(build_schedule(self.layer, self.hw, hot if self.reuse else None, layout,
+                                      placement, mode="sparse" if sparse else "dense"))
+        return out
+
+    def to_case(self) -> dict:
+        """Return the spec as JSON-ready values (the bench's ``COLSIM_CASE``)."""
+        layer = self.layer
+        return {
+            "hw": to_mapping(self.hw), "top": to_mapping(self.top),
+            "layer": {"name": layer.name, "tokens": layer.tokens, "d_model": layer.d_model,
+                      "hidden": layer.hidden, "gated": layer.gated},
+            "hot": None if self.hot is None else [bool(h) for h in self.hot],
+            "layout": self.layout, "iterations": self.iterations, "reuse": self.reuse,
+            "memory": self.memory, "latency": list(self.latency), "refuse": self.refuse,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_case(cls, case: dict) -> CosimSpec:
+        """Rebuild the spec from :meth:`to_case`'s values."""
+        hot = None if case["hot"] is None else np.array(case["hot"], dtype=bool)
+        return cls(
+            hw=from_mapping(HardwareConfig, case["hw"]), layer=FfnLayer(**case["layer"]),
+            hot=hot, layout=case["layout"], iterations=case["iterations"],
+            reuse=case["reuse"], memory=case["memory"], latency=tuple(case["latency"]),
+            refuse=case["refuse"], seed=case["seed"], top=from_mapping(FfnTopConfig, case["top"]),
+        )
