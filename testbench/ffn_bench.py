@@ -157,7 +157,8 @@ class FfnTB:
 @cocotb.test()
 async def cosimulate(dut):
     """Run every layer-iteration of the case; check the request stream and DRAM protocol."""
-    spec = CosimSpec.from_case(json.loads(os.environ["COLSIM_CASE"]))
+    case = json.loads(os.environ["COLSIM_CASE"])
+    spec = CosimSpec.from_case(case)
     tb = FfnTB(dut, spec)
     schedules = spec.schedules()
     programs = [compile_schedule(s, spec.hw, spec.top) for s in schedules]
@@ -170,7 +171,7 @@ async def cosimulate(dut):
         counters = await tb.run(program)
         got = tb.requests[first:]
         expected = list(zip(schedule.addr.tolist(), schedule.is_write.tolist(), strict=True))
-        if os.environ.get("COLSIM_CORRUPT"):  # self-test of the bench: the check must fail
+        if case.get("corrupt_expected"):  # self-test of the bench: the check must fail
             expected = expected[1:] + expected[:1]
         mismatch = next((i for i, (a, b) in enumerate(zip(got, expected, strict=False))
                          if a != b), None)
@@ -199,9 +200,11 @@ async def cosimulate(dut):
         "simulated_cycles": simulated, "wall_seconds": wall,
         "cycles_per_second": simulated / wall if wall else 0.0,
     }
-    if os.environ.get("COLSIM_REPORT"):
-        with open(os.environ["COLSIM_REPORT"], "w") as handle:
-            json.dump(report, handle)
+    # The runner's report, and a copy that survives a failing test (``report_copy``).
+    for path in (os.environ.get("COLSIM_REPORT"), case.get("report_copy")):
+        if path:
+            with open(path, "w") as handle:
+                json.dump(report, handle)
     dut._log.info("%d cycles in %.2f s (%.0f cycles/s); checks %s", simulated, wall,
                   report["cycles_per_second"], report["checks"])
     for it in iterations:

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "colsim.cli.dram",
     "colsim.cli.models",
     "colsim.cli.profile",
+    "colsim.cli.rtl",
     "colsim.cli.simulate",
     "colsim.cli.synth",
     "colsim.cli.verilog",

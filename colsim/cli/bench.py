@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCH_MODULES: tuple[str, ...] = ("colsim.cli.dram", "colsim.cli.profile", "colsim.cli.simulate")
+BENCH_MODULES: tuple[str, ...] = (
+    "colsim.cli.dram", "colsim.cli.profile", "colsim.cli.simulate", "colsim.cli.rtl",
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -1,0 +1,164 @@
+"""``colsim rtl-run``, ``colsim regress`` and ``colsim bench rtl``: the RTL co-simulation.
+
+``rtl-run`` runs one layer of a profiled model on the FFN engine top (Verilator) with the
+GDDR6 model answering its DRAM requests, prints cycles, DRAM statistics and the checks, and
+optionally writes the result (with the configuration that produced it) as JSON.
+``regress`` runs the cocotb regression matrix and writes JUnit XML. ``bench rtl`` measures
+simulated core cycles per second of the co-simulation on the tiny configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from colsim.errors import ColsimError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``colsim rtl-run`` and ``colsim regress``."""
+    run = subparsers.add_parser("rtl-run", help="co-simulate one FFN layer on the RTL top")
+    run.add_argument("--profile", required=True, help="profile file (colsim profile)")
+    run.add_argument("--layer", required=True, help="FFN layer name in the profile")
+    run.add_argument("--iterations", default="0", help="comma-separated, first is dense "
+                     "(default: 0)")
+    run.add_argument("--tau", type=float, default=0.164, help="hot threshold (default 0.164)")
+    run.add_argument("--layout", default="rowmajor", help="rowmajor, hotcold or perlayer")
+    run.add_argument("--array", help="systolic array RxC (default: from the config)")
+    run.add_argument("--config", help="hardware TOML (default: the reference hardware)")
+    run.add_argument("--memory", default="gddr6", help="gddr6 (default) or random")
+    run.add_argument("--seed", type=int, default=0, help="seed of the random memory")
+    run.add_argument("--waves", action="store_true", help="record an FST waveform")
+    run.add_argument("--out", help="write the result as JSON to this file")
+    run.set_defaults(func=_rtl_run)
+    regress = subparsers.add_parser("regress", help="run the cocotb regression matrix")
+    regress.add_argument("-k", dest="pattern", help="only cases whose name matches")
+    regress.add_argument("-n", dest="jobs", type=int, default=1, help="parallel jobs")
+    regress.add_argument("--junit", default="regress.xml", help="JUnit XML output file")
+    regress.add_argument("--list", action="store_true", help="list the cases and exit")
+    regress.set_defaults(func=_regress)
+
+
+def register_bench(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``colsim bench rtl``."""
+    bench = subparsers.add_parser("rtl", help="simulated core cycles/s of the co-simulation")
+    bench.add_argument("--iterations", type=int, default=3, help="layer-iterations (default 3)")
+    bench.add_argument("--density", type=float, default=0.3, help="hot column share")
+    bench.add_argument("--seed", type=int, default=0, help="seed of the hot mask")
+    bench.set_defaults(func=_bench)
+
+
+def _parse_array(text: str) -> dict[str, int]:
+    try:
+        rows, cols = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ColsimError(f"`--array` must look like 4x4, not {text!r}") from None
+    return {"rows": rows, "cols": cols}
+
+
+def _parse_iterations(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ColsimError(f"`--iterations` must be comma-separated integers, not {text!r}") \
+            from None
+
+
+def _rtl_run(args: argparse.Namespace) -> int:
+    """Run the co-simulation; print the summary; exit 1 when a check failed."""
+    from colsim.config import load_hardware_config
+    from colsim.testbench.ffn_run import run_cosim, spec_from_profile
+
+    hw = load_hardware_config(args.config)
+    if args.array:
+        hw = hw.with_overrides({"systolic": _parse_array(args.array)})
+    spec = spec_from_profile(args.profile, args.layer, _parse_iterations(args.iterations),
+                             tau=args.tau, hw=hw, layout=args.layout, memory=args.memory,
+                             seed=args.seed)
+    result = run_cosim(spec, waves=args.waves)
+    result["config"]["profile"] = {"file": str(args.profile), "layer": args.layer,
+                                   "iterations": args.iterations, "tau": args.tau}
+    _print_result(result)
+    if args.out:
+        _write_json(Path(args.out), result)
+        print(f"wrote {args.out}")
+    return 0 if result["passed"] else 1
+
+
+def _print_result(result: dict) -> None:
+    report = result["report"]
+    print("iter  mode    transactions  cycles  compute  stall  simd  fast-model  requests")
+    for i, it in enumerate(report["iterations"]):
+        fast = it["fast_model_cycles"]
+        print(f"{i:>4}  {it['mode']:<6} {it['transactions']:>13} {it['cycles']:>7} "
+              f"{it['array_busy']:>8} {it['array_stall']:>6} {it['simd_busy']:>5} "
+              f"{'-' if fast is None else fast:>11}  "
+              f"{'equal' if it['request_stream_equal'] else 'DIFFER'}")
+    dram = report["dram"]
+    if dram:
+        print("DRAM: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                   for k, v in dram.items()))
+    for name, ok in report["checks"].items():
+        print(f"check {name}: {'pass' if ok else 'FAIL'}")
+    print(f"speed: {report['simulated_cycles']} core cycles in {report['wall_seconds']:.2f} s "
+          f"= {report['cycles_per_second']:.0f} cycles/s")
+    if result["waveform"]:
+        print(f"waveform: {result['waveform']}")
+
+
+def _write_json(path: Path, value: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(value, handle, indent=2)
+    os.replace(tmp, path)
+
+
+def _regress(args: argparse.Namespace) -> int:
+    """Run the selected cases; print one line per case and a summary; exit 1 on failures."""
+    from tqdm import tqdm
+
+    from colsim.testbench.regress import regression_matrix, run_regression, select
+
+    cases = select(regression_matrix(), args.pattern)
+    if not cases:
+        raise ColsimError(f"no regression case matches {args.pattern!r}")
+    if args.list:
+        for case in cases:
+            print(case.name)
+        return 0
+    with tqdm(total=len(cases), file=sys.stderr, desc="regress") as bar:
+        outcomes = run_regression(cases, jobs=args.jobs, junit=args.junit,
+                                  progress=lambda _outcome: bar.update())
+    failed = [o for o in outcomes if not o.passed]
+    for outcome in failed:
+        print(f"FAIL {outcome.name}: {outcome.message}")
+    total = sum(o.seconds for o in outcomes)
+    print(f"{len(outcomes) - len(failed)} passed, {len(failed)} failed, "
+          f"{total:.1f} s of simulation; JUnit XML: {args.junit}")
+    return 1 if failed else 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    """Co-simulate the tiny configuration against GDDR6 and print the speed."""
+    import numpy as np
+
+    from colsim.models.spec import FfnLayer
+    from colsim.testbench.ffn_case import CosimSpec, tiny_hardware
+    from colsim.testbench.ffn_run import run_cosim
+
+    layer = FfnLayer("tiny", 8, 16, 64, False)
+    hot = np.random.default_rng(args.seed).random(layer.hidden) < args.density
+    spec = CosimSpec(tiny_hardware(), layer, hot, iterations=args.iterations)
+    result = run_cosim(spec)
+    report = result["report"]
+    print(f"config: 4x4 array, layer M=8 d=16 N=64, hot density {args.density}, "
+          f"{args.iterations} iterations (1 dense + sparse), GDDR6, seed {args.seed}")
+    print(f"simulated {report['simulated_cycles']} core cycles in "
+          f"{report['wall_seconds']:.3f} s: {report['cycles_per_second']:.0f} cycles/s "
+          f"(checks: {'pass' if result['passed'] else 'FAIL'})")
+    return 0 if result["passed"] else 1
