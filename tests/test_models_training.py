@@ -108,3 +108,15 @@ def test_tiny_dit_generates_in_range_images_with_guidance() -> None:
     assert images.shape == (1, 1, 8, 8)
     assert images.abs().max() <= 1.0 + 1e-6  # clip_sample keeps pixel-space samples in range
     assert float(images.std()) > 0.2  # structure, not a flat image
+
+
+@pytest.mark.parametrize(("name", "classes"), [("tiny-dit", 10), ("tiny-motion", 4)])
+def test_trained_model_uses_its_class_label(name: str, classes: int) -> None:
+    """The right label predicts the noise better than no label, and no label than a wrong one."""
+    samples, labels = training_data(name, "test", training_config(name), seed=0)
+    denoiser = build_denoiser(name)
+    errors = [
+        noise_prediction_error(denoiser, samples, condition, timestep=300)
+        for condition in (labels, torch.full_like(labels, classes), (labels + 1) % classes)
+    ]
+    assert errors[0] < errors[1] < errors[2], errors
