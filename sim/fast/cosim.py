@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit
 
 from colsim.sim.dram import kernel as k
+from colsim.sim.dram.mapping import decode_into
 
 UNKNOWN = np.int64(-1)
 # Result vector fields.
@@ -118,15 +119,40 @@ def _next_arrival(cur, cur_arrival, prev_arrival, next_op, op_end, tr_write, tr_
 
 
 @njit(cache=True)
+def _prepare(r, reqs, ring_tr, busy, addr, is_write, transaction_bytes, radices,
+             banks_per_group, scratch, transfer, arrival):
+    """Write request ``r`` into its ring slot (``r % ring size``); return the slot."""
+    slot = r % reqs.shape[0]
+    if busy[slot]:
+        raise RuntimeError("request ring too small for the requests in flight")
+    if decode_into(addr[r:r + 1], transaction_bytes, radices, scratch) >= 0:
+        raise RuntimeError("address beyond the DRAM capacity")
+    for j in range(reqs.shape[1]):
+        reqs[slot, j] = -1
+    reqs[slot, k.R_CHANNEL] = scratch[0, 0]
+    reqs[slot, k.R_BANKGROUP] = scratch[0, 1]
+    reqs[slot, k.R_BANK] = scratch[0, 1] * banks_per_group + scratch[0, 2]
+    reqs[slot, k.R_ROW] = scratch[0, 3]
+    reqs[slot, k.R_WRITE] = 1 if is_write[r] else 0
+    reqs[slot, k.R_CLASSIFIED] = 0
+    reqs[slot, k.R_ARRIVAL] = arrival
+    ring_tr[slot] = transfer
+    return slot
+
+
+@njit(cache=True)
 def cosimulate(params, table, counts, ready, chs, memo, queues, g, reqs, log,
+               addr, is_write, transaction_bytes, radices, banks_per_group,
                op_unit, op_cycles, op_overhead, op_needs, op_after, op_after_latency,
                op_slot_wait, tr_write, tr_gate_op, tr_prev, tr_barrier, tr_last_reader,
                tr_first, tr_count, dram_num, dram_den, base):
     """Run one schedule from core time ``base``; return (result vector, op_start, op_end,
     tr_issue, tr_done), times in core cycles.
 
-    ``reqs`` is the DRAM request table of the schedule's transactions (in issue order);
-    the kernel state arrays continue from wherever the memory system is.
+    ``addr`` / ``is_write`` are the schedule's transactions in issue order; ``reqs`` is a
+    ring of request records (more rows than requests can be in flight) reused as requests
+    finish, so memory does not grow with the stream. The kernel state arrays continue from
+    wherever the memory system is.
     """
     n_ops = op_unit.shape[0]
     n_tr = tr_write.shape[0]
@@ -136,10 +162,10 @@ def cosimulate(params, table, counts, ready, chs, memo, queues, g, reqs, log,
     tr_done = np.full(n_tr, UNKNOWN)
     tr_left = tr_count.copy()
     tr_max = np.zeros(n_tr, dtype=np.int64)
-    txn_tr = np.empty(reqs.shape[0], dtype=np.int64)
-    for f in range(n_tr):
-        for r in range(tr_first[f], tr_first[f] + tr_count[f]):
-            txn_tr[r] = f
+    ring_tr = np.zeros(reqs.shape[0], dtype=np.int64)
+    busy = np.zeros(reqs.shape[0], dtype=np.bool_)
+    scratch = np.zeros((1, 5), dtype=np.int64)
+    prepared = -1  # the request whose record currently sits in its ring slot
     acc = np.zeros(X_SIZE, dtype=np.int64)
     acc[X_END] = base
     unit_free = np.full(2, base, dtype=np.int64)
@@ -150,7 +176,7 @@ def cosimulate(params, table, counts, ready, chs, memo, queues, g, reqs, log,
     offered = 0  # requests offered (issue order)
     done_prefix = 0  # transfers [0, done_prefix) have all completed
     prefix_max = base
-    outstanding = np.empty(reqs.shape[0], dtype=np.int64)
+    outstanding = np.empty(reqs.shape[0], dtype=np.int64)  # ring slots in flight
     n_out = 0
     pending = np.empty(n_tr, dtype=np.int64)  # transfers complete but not yet visible
     n_pend = 0
@@ -186,10 +212,15 @@ def cosimulate(params, table, counts, ready, chs, memo, queues, g, reqs, log,
         if cur_arrival < 0 and n_out == 0 and n_pend == 0:
             raise RuntimeError("schedule deadlock: nothing in flight and no transfer can issue")
         # Offer the next request at cycle c, then run the controller through cycle c.
+        if cur_arrival >= 0 and prepared != offered:
+            _prepare(offered, reqs, ring_tr, busy, addr, is_write, transaction_bytes, radices,
+                     banks_per_group, scratch, cur, cur_arrival)
+            prepared = offered
         if cur_arrival >= 0 and c >= cur_arrival and c > g[k.G_LAST_ACCEPT]:
-            r = offered
-            if k.try_accept(params, ready, chs, queues, g, reqs, r, c):
-                outstanding[n_out] = r
+            slot = offered % reqs.shape[0]
+            if k.try_accept(params, ready, chs, queues, g, reqs, slot, c):
+                busy[slot] = True
+                outstanding[n_out] = slot
                 n_out += 1
                 offered += 1
                 if offered == tr_first[cur] + tr_count[cur]:
@@ -209,7 +240,8 @@ def cosimulate(params, table, counts, ready, chs, memo, queues, g, reqs, log,
             for j in range(n_out):
                 r = outstanding[j]
                 if reqs[r, k.R_DONE] >= 0:
-                    f = txn_tr[r]
+                    busy[r] = False
+                    f = ring_tr[r]
                     tr_max[f] = max(tr_max[f], reqs[r, k.R_DONE])
                     tr_left[f] -= 1
                     finished += 1
@@ -224,7 +256,11 @@ def cosimulate(params, table, counts, ready, chs, memo, queues, g, reqs, log,
         # Next cycle where anything can happen: a channel wakes, a refresh falls due, or
         # the next request may be offered (as the batch path's loop decides).
         nxt = k._next_cycle(params, chs, c)
-        if cur_arrival >= 0 and k._has_room(params, chs, reqs, offered):
+        if cur_arrival >= 0 and prepared != offered:
+            _prepare(offered, reqs, ring_tr, busy, addr, is_write, transaction_bytes, radices,
+                     banks_per_group, scratch, cur, cur_arrival)
+            prepared = offered
+        if cur_arrival >= 0 and k._has_room(params, chs, reqs, offered % reqs.shape[0]):
             nxt = min(nxt, max(c + 1, cur_arrival))
         for j in range(n_pend):
             nxt = min(nxt, max(c + 1, tr_max[pending[j]] + 1))

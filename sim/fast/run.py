@@ -8,9 +8,10 @@ from fractions import Fraction
 import numpy as np
 
 from colsim.config import HardwareConfig
+from colsim.errors import ColsimError
 from colsim.sim.dram import kernel as k
 from colsim.sim.dram.config import DramConfig
-from colsim.sim.dram.engine import request_table
+from colsim.sim.dram.mapping import mapping_radices
 from colsim.sim.fast import cosim
 from colsim.sim.schedule import Schedule
 
@@ -63,6 +64,12 @@ class MemorySystem:
     def __init__(self, config: DramConfig) -> None:
         self.config = config
         self.state = k.KernelState(config)
+        ctl = config.controller
+        in_flight = config.organization.channels * (
+            ctl.read_queue + ctl.write_queue + config.organization.banks
+        )
+        # Request records are reused round-robin; far more rows than can be in flight.
+        self.ring = np.full((4 * in_flight, k.R_FIELDS), -1, dtype=np.int64)
 
     def reset(self) -> None:
         """Return to power-up: banks idle, refresh timer at its start, cycle 0."""
@@ -85,14 +92,20 @@ def run_schedule(
     The memory system keeps its state (open rows, refresh timer, clock) for the next call.
     """
     config = memory.config
-    reqs = request_table(config, schedule.addr, schedule.is_write)
-    reqs[:, k.R_ARRIVAL] = 0
+    org = config.organization
+    if schedule.n_transactions and int(schedule.addr.max()) >= org.capacity_bytes:
+        raise ColsimError(
+            f"layer {schedule.layer.name!r} needs {int(schedule.addr.max()):#x} bytes of DRAM, "
+            f"beyond its capacity of {org.capacity_bytes:#x}"
+        )
     num, den = clock_ratio(hw, config)
     before = memory.counters()
     state = memory.state
     acc, _start, op_end, _issue, tr_done = cosim.cosimulate(
-        *state.arrays(reqs),
-        schedule.op_unit.astype(np.int64), schedule.op_cycles, schedule.op_overhead,
+        *state.arrays(memory.ring),
+        schedule.addr, schedule.is_write, org.transaction_bytes, mapping_radices(config),
+        org.banks_per_group, schedule.op_unit.astype(np.int64), schedule.op_cycles,
+        schedule.op_overhead,
         schedule.op_needs, schedule.op_after, schedule.op_after_latency, schedule.op_slot_wait,
         schedule.tr_write, schedule.tr_gate_op, schedule.tr_prev, schedule.tr_barrier,
         schedule.tr_last_reader, schedule.tr_first, schedule.tr_count, num, den, base,
