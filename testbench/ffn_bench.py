@@ -115,17 +115,21 @@ class FfnTB:
         held = None  # a request the memory refused, retried every cycle (ready low meanwhile)
         mask = (1 << self.address_bits) - 1
         sampled = False  # this cycle's request sampling already happened (woken by valid)
+        driven = [False, True]  # resp valid, req ready as last written
+        resp_valid.value, req_ready.value = 0, 1
         while True:
             if not sampled:
                 await RisingEdge(dut.clk)
                 cycle = self.cycle()
                 self._due.extend(self.memory.pop_due(cycle))
                 responding = bool(self._due)
-                resp_valid.value = int(responding)
+                if responding != driven[0]:  # write a signal only when it changes
+                    resp_valid.value = driven[0] = responding
                 if responding:
                     resp_tag.value = self._due.popleft()
                     self.answered += 1
-                req_ready.value = int(held is None)
+                if (held is None) != driven[1]:
+                    req_ready.value = driven[1] = held is None
                 await ReadOnly()
             sampled = False
             if held is not None:
@@ -143,6 +147,8 @@ class FfnTB:
                 continue
             # Idle: sleep until the next response is due or the top raises a request.
             due = self.memory.next_due(cycle)
+            if due is not None and due <= cycle + 1:
+                continue
             raised = RisingEdge(req_valid)
             triggers = [raised]
             if due is not None:
