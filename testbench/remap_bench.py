@@ -1,7 +1,8 @@
 """cocotb bench of the hot-cold address remapper: table programming, requests, scoreboard.
 
-The case (seed, DRAM preset, N, layout kind, request count, base, stride, stall probability)
-comes as JSON in ``COLSIM_CASE``; the expected requests come from
+The case (seed, DRAM preset and ``parts``, each with N, a layout kind, a request count, base,
+stride and a stall probability, run one after another in one simulation) comes as JSON in
+``COLSIM_CASE``; the expected requests come from
 :func:`colsim.hw.remap_model.remap`, i.e. from the DRAM model's own ``decode``.
 """
 
@@ -36,15 +37,9 @@ def make_layout(rng: np.random.Generator, n: int, kind: str) -> Layout:
 
 @cocotb.test()
 async def remap_requests(dut):
-    """Program the table, stream requests, compare addresses and coordinates with the model."""
+    """Per part: program the table, stream requests, compare with the model's requests."""
     case = json.loads(os.environ["COLSIM_CASE"])
     config = load_dram_config(case["preset"])
-    rng = np.random.default_rng(case["seed"])
-    layout = make_layout(rng, case["n"], case["layout"])
-    columns = rng.integers(0, case["n"], case["count"])
-    offsets = rng.integers(0, 1 << 12, case["count"])
-    expected = remap(layout, columns, offsets, base=case["base"], stride=case["stride"],
-                     config=config)
     index_bits = len(dut.i_table__payload) // 2
     addr_bits = len(dut.base)
     widths = {s.level: max(1, (s.radix - 1).bit_length()) for s in decode_stages(config)}
@@ -59,24 +54,32 @@ async def remap_requests(dut):
         return request, bool((word >> shift) & 1)
 
     await start_and_reset(dut)
-    dut.base.value = case["base"]
-    dut.stride.value = case["stride"]
-    dut.identity.value = int(case["layout"] == "identity")
-    stall = case["stall"]
-    if case["layout"] != "identity":
-        table = StreamSource(dut, "i_table", dut.clk, random_pauses(case["seed"], stall))
-        await table.start([pack([n, int(slot)], index_bits)
-                           for n, slot in enumerate(layout.slot_of)])
-    source = StreamSource(dut, "i_col", dut.clk, random_pauses(case["seed"] + 1, stall))
-    sink = StreamSink(dut, "o_req", dut.clk, random_pauses(case["seed"] + 2, stall),
-                      decode=decode)
-    words = [int(c) | int(o) << index_bits | int(k == case["count"] - 1) << (index_bits
-                                                                             + addr_bits)
-             for k, (c, o) in enumerate(zip(columns, offsets, strict=True))]
-    tasks = [source.start(words), sink.start(case["count"])]
-    for task in tasks:
-        await task
-    assert [request for request, _ in sink.received] == expected
-    assert [last for _, last in sink.received] == [k == case["count"] - 1
-                                                   for k in range(case["count"])]
+    for index, part in enumerate(case["parts"]):
+        seed = case["seed"] + 3 * index
+        rng = np.random.default_rng(seed)
+        layout = make_layout(rng, part["n"], part["layout"])
+        count = part["count"]
+        columns = rng.integers(0, part["n"], count)
+        offsets = rng.integers(0, 1 << 12, count)
+        expected = remap(layout, columns, offsets, base=part["base"], stride=part["stride"],
+                         config=config)
+        dut.base.value = part["base"]
+        dut.stride.value = part["stride"]
+        dut.identity.value = int(part["layout"] == "identity")
+        stall = part["stall"]
+        if part["layout"] != "identity":
+            table = StreamSource(dut, "i_table", dut.clk, random_pauses(seed, stall))
+            await table.start([pack([n, int(slot)], index_bits)
+                               for n, slot in enumerate(layout.slot_of)])
+        source = StreamSource(dut, "i_col", dut.clk, random_pauses(seed + 1, stall))
+        sink = StreamSink(dut, "o_req", dut.clk, random_pauses(seed + 2, stall),
+                          decode=decode)
+        last_bit = index_bits + addr_bits
+        words = [int(c) | int(o) << index_bits | int(k == count - 1) << last_bit
+                 for k, (c, o) in enumerate(zip(columns, offsets, strict=True))]
+        tasks = [source.start(words), sink.start(count)]
+        for task in tasks:
+            await task
+        assert [request for request, _ in sink.received] == expected, f"part {index}"
+        assert [last for _, last in sink.received] == [k == count - 1 for k in range(count)]
     write_report({"index_bits": index_bits, "addr_bits": addr_bits, **case})
