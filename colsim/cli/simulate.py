@@ -14,34 +14,31 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from colsim.config import HardwareConfig, load_hardware_config
+from colsim.config import load_hardware_config
 from colsim.errors import ColsimError
 from colsim.models.registry import workload_names, workload_spec
-from colsim.models.spec import WorkloadSpec
-from colsim.profiler.masks import MaskSet
-from colsim.sim.dram.config import DramConfig, load_dram_config
-from colsim.sim.fast.report import (
-    format_table,
-    layer_iteration_rows,
-    result_record,
-    shares,
-    write_csv,
-    write_json,
-)
-from colsim.sim.fast.workload import MASK_POLICIES, WorkloadRun, simulate_workload
 from colsim.sim.layout import LAYOUT_KINDS
 
+if TYPE_CHECKING:
+    from colsim.config import HardwareConfig
+    from colsim.models.spec import WorkloadSpec
+    from colsim.profiler.masks import MaskSet
+    from colsim.sim.dram.config import DramConfig
+
+# The fast model and the DRAM model compile with numba: they are imported inside the commands,
+# so that building the parser (``colsim --help``) stays cheap.
+MASK_POLICIES = ("fixed", "per-iteration")  # = colsim.sim.fast.workload.MASK_POLICIES
 SYNTHETIC_KEYS = ("sparsity", "jaccard", "regime")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``colsim simulate`` and ``colsim sweep``."""
     sim = subparsers.add_parser("simulate", help="cycles of one workload on the fast model")
-    sim.add_argument("--model", required=True, help="workload name (see `--model list`)")
+    sim.add_argument("--model", required=True, help="workload name (e.g. dit-xl-2, sd-v1.4, mdm)")
     _add_common(sim)
     source = sim.add_mutually_exclusive_group()
     source.add_argument("--masks", metavar="PROFILE", help="profile (.h5) or mask file (.npz)")
@@ -84,6 +81,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 def load_hardware_and_dram(path: str | None) -> tuple[HardwareConfig, DramConfig]:
     """Return the hardware config at ``path`` (reference if None) and its DRAM config."""
+    from colsim.sim.dram.config import load_dram_config
+
     hw = load_hardware_config(path)
     return hw, load_dram_config(hw.dram.preset, file=hw.dram.file or None)
 
@@ -136,6 +135,8 @@ def resolve_masks(
             jaccard=values.get("jaccard", 1.0), regime=values.get("regime", "concentration"),
         )
         return mask_set, {"masks": "synthetic", "synthetic": values, "seed": seed, "rho": rho}
+    from colsim.profiler.masks import MaskSet
+
     path = Path(masks)
     if path.suffix == ".npz":
         if tau is not None or rho is not None:
@@ -188,6 +189,15 @@ def _progress(label: str, disable: bool = False):
 
 def run_simulate(args: argparse.Namespace) -> int:
     """Run ``colsim simulate``."""
+    from colsim.sim.fast.report import (
+        format_table,
+        layer_iteration_rows,
+        result_record,
+        write_csv,
+        write_json,
+    )
+    from colsim.sim.fast.workload import WorkloadRun, simulate_workload
+
     started = time.perf_counter()
     spec = workload_spec(args.model, args.size)
     hw, dram = load_hardware_and_dram(args.config)
@@ -244,6 +254,9 @@ def _run_id(cell: dict[str, Any]) -> str:
 
 def _sweep_cell(cell: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
     """Simulate one grid cell, write its JSON record, and return its tidy row."""
+    from colsim.sim.fast.report import result_record, shares, write_json
+    from colsim.sim.fast.workload import WorkloadRun, simulate_workload
+
     started = time.perf_counter()
     spec = workload_spec(cell["model"], options["size"])
     hw, dram = load_hardware_and_dram(options["config"])
@@ -278,6 +291,8 @@ def _sweep_cell(cell: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]
 
 def run_sweep(args: argparse.Namespace) -> int:
     """Run ``colsim sweep``: the grid in ``-j`` processes, then one tidy CSV."""
+    from colsim.sim.fast.report import write_csv
+
     if args.jobs < 1:
         raise ColsimError(f"`-j` must be a positive integer, not {args.jobs}")
     if args.synthetic:
@@ -324,6 +339,8 @@ FULL_SIZE = ("dit-xl-2", "sd-v1.4", "videocrafter2", "make-an-audio", "mdm", "ml
 
 def run_bench(args: argparse.Namespace) -> int:
     """Time the baseline of every full-size workload and one DiT-XL/2 hot-cold run."""
+    from colsim.sim.fast.workload import WorkloadRun, simulate_workload
+
     hw, dram = load_hardware_and_dram(None)
     print(f"hardware: reference ({hw.systolic.rows}x{hw.systolic.cols} array, "
           f"{hw.clock.core_mhz:g} MHz core), DRAM {dram.name}, {args.iterations} iterations, "
