@@ -92,3 +92,11 @@ def test_sweep_needs_profiles_for_taus(tmp_path, capsys) -> None:
     code = main(["sweep", "--models", "tiny-dit", "--taus", "0.1", "--out", str(tmp_path)])
     assert code == 2
     assert "`--taus` need profiles" in capsys.readouterr().err
+
+
+def test_bench_simulate_reports_wall_time_and_memory(capsys) -> None:
+    code = main(["bench", "simulate", "--models", "mld", "--iterations", "2", "--skip-hotcold",
+                 "-j", "1"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "baseline mld:" in out and "s wall" in out and "peak resident memory" in out
