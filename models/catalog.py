@@ -2,46 +2,99 @@
 
 Each entry holds the public architecture parameters of the full-size denoiser, a tiny
 configuration with the same topology for tests, and the noise schedule it was trained with.
-FFN layers are derived from these parameters per layer (see ``dit``, ``unet``, ``motion``), and
-tests check every derived layer against the module that the builder constructs.
+FFN layers are derived from these parameters per layer (see ``shapes``), and tests check every
+derived layer against the module that the builder constructs (``dit``, ``unet``, ``motion``).
+This module imports neither torch nor diffusers: builders and adapters are imported on first
+use (:class:`Family`), and ``Adapter`` is resolved on first access.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from colsim.models.dit import DitAdapter, DitShape, build_dit, dit_layers
-from colsim.models.motion import MotionAdapter, MotionShape, MotionTransformer, motion_layers
+from colsim.models.shapes import (
+    DitShape,
+    MotionShape,
+    UNetShape,
+    dit_layers,
+    motion_layers,
+    unet_layers,
+)
 from colsim.models.spec import FfnLayer
-from colsim.models.unet import UNetAdapter, UNetShape, build_unet, unet_layers
+
+if TYPE_CHECKING:
+    import torch
+
+    from colsim.models.dit import DitAdapter
+    from colsim.models.motion import MotionAdapter
+    from colsim.models.unet import UNetAdapter
+
+    Adapter = DitAdapter | UNetAdapter | MotionAdapter
 
 Shape = DitShape | UNetShape | MotionShape
-Adapter = DitAdapter | UNetAdapter | MotionAdapter
+
+
+def _resolve(target: str) -> Callable[[Any], Any]:
+    """Return the object named ``"module:attribute"``, importing its module on first use."""
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
 
 
 @dataclass(frozen=True)
 class Family:
-    """How to derive the FFN layers of, construct, and call a denoiser of one architecture."""
+    """How to derive the FFN layers of, construct, and call a denoiser of one architecture.
+
+    ``layers`` is torch-free; the builder and the adapter class are named as
+    ``"module:attribute"`` and imported (with torch and diffusers) only when first used, so
+    that spec lookups never pay for them.
+    """
 
     layers: Callable[[Any], tuple[FfnLayer, ...]]
-    build: Callable[[Any], torch.nn.Module]
-    adapter: Callable[[Any], Adapter]
+    builder: str  # "module:function" returning the torch module for a shape
+    adapter_class: str  # "module:class" of the adapter for a shape
+
+    @property
+    def build(self) -> Callable[[Any], torch.nn.Module]:
+        """Return the module builder (imports torch and the family's libraries)."""
+        return _resolve(self.builder)
+
+    @property
+    def adapter(self) -> Callable[[Any], Adapter]:
+        """Return the adapter class (imports torch and the family's libraries)."""
+        return _resolve(self.adapter_class)
 
 
 FAMILIES: dict[type, Family] = {
-    DitShape: Family(dit_layers, build_dit, DitAdapter),
-    UNetShape: Family(unet_layers, build_unet, UNetAdapter),
-    MotionShape: Family(motion_layers, MotionTransformer, MotionAdapter),
+    DitShape: Family(dit_layers, "colsim.models.dit:build_dit", "colsim.models.dit:DitAdapter"),
+    UNetShape: Family(
+        unet_layers, "colsim.models.unet:build_unet", "colsim.models.unet:UNetAdapter"
+    ),
+    MotionShape: Family(
+        motion_layers, "colsim.models.motion:MotionTransformer",
+        "colsim.models.motion:MotionAdapter",
+    ),
 }
 
 
 def family_of(shape: Shape) -> Family:
     """Return the family of architecture ``shape``."""
     return FAMILIES[type(shape)]
+
+
+def __getattr__(name: str) -> Any:
+    """Build ``Adapter`` (the union of the adapter classes) on first access; it imports torch."""
+    if name == "Adapter":
+        from colsim.models.dit import DitAdapter
+        from colsim.models.motion import MotionAdapter
+        from colsim.models.unet import UNetAdapter
+
+        adapter = DitAdapter | UNetAdapter | MotionAdapter
+        globals()["Adapter"] = adapter
+        return adapter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)

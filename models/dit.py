@@ -1,57 +1,20 @@
-"""DiT denoisers (diffusers ``DiTTransformer2DModel``): shape config, FFN layers, adapter.
+"""DiT denoisers (diffusers ``DiTTransformer2DModel``): module builder and adapter.
 
 The activation module of block ``i`` is ``transformer_blocks.{i}.ff.net.0``: diffusers' ``GELU``
 (tanh approximation) whose output is the hidden activation ``h = GELU(X·W1 + b1)``.
 Conditioning is a class label; the unconditional label is ``num_classes`` (the extra row of
-the label table that DiT trains with class dropout).
+the label table that DiT trains with class dropout). The shape (:class:`DitShape`) and the FFN
+layer derivation (:func:`dit_layers`) live in the torch-free ``shapes`` module.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from diffusers import DiTTransformer2DModel
 
-from colsim.models.spec import FfnLayer
+from colsim.models.shapes import DitShape, dit_layers
 
-
-@dataclass(frozen=True)
-class DitShape:
-    """The architecture parameters of a DiT that determine its FFN layers."""
-
-    num_layers: int
-    num_heads: int
-    head_dim: int
-    in_channels: int
-    out_channels: int  # 2 × in_channels when the model also predicts the variance
-    sample_size: int  # latent (or pixel) height = width
-    patch_size: int
-    num_classes: int
-
-    @property
-    def hidden_size(self) -> int:
-        """Return the transformer width d."""
-        return self.num_heads * self.head_dim
-
-    @property
-    def tokens(self) -> int:
-        """Return the number of patch tokens M."""
-        return (self.sample_size // self.patch_size) ** 2
-
-
-def dit_layers(shape: DitShape) -> tuple[FfnLayer, ...]:
-    """Return the FFN layers of a DiT (mlp_ratio 4, GELU) in forward order."""
-    return tuple(
-        FfnLayer(
-            name=f"transformer_blocks.{i}.ff.net.0",
-            tokens=shape.tokens,
-            d_model=shape.hidden_size,
-            hidden=4 * shape.hidden_size,
-            gated=False,
-        )
-        for i in range(shape.num_layers)
-    )
+__all__ = ["DitAdapter", "DitShape", "build_dit", "dit_layers"]
 
 
 def build_dit(shape: DitShape) -> DiTTransformer2DModel:

@@ -13,57 +13,25 @@ Every FFN is ``Linear(d, ff) → nn.GELU → Linear(ff, d)``; the activation mod
 ``blocks.{i}.ff.act`` (``music_encoder.{i}.ff.act`` for EDGE's music encoder), whose output is
 the hidden activation h. Conditioning: a class label (null label ``num_classes``), a seeded
 embedding of width ``cond_dim`` (zeros when unconditional), or seeded music features.
+The shape (:class:`MotionShape`) and the FFN layer derivation (:func:`motion_layers`) live in
+the torch-free ``shapes`` module.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from colsim.models.spec import FfnLayer
+from colsim.models.shapes import MotionShape, motion_layers
+
+__all__ = [
+    "LABEL_DROPOUT", "FeedForward", "MotionAdapter", "MotionBlock", "MotionShape",
+    "MotionTransformer", "motion_layers", "timestep_embedding",
+]
 
 LABEL_DROPOUT = 0.1  # share of training labels replaced by the null label (DiT uses 0.1 too)
-
-
-@dataclass(frozen=True)
-class MotionShape:
-    """The architecture parameters of a motion transformer."""
-
-    frames: int  # pose (or latent) tokens per sample
-    features: int  # input features per token
-    d_model: int
-    ff_size: int
-    heads: int
-    layers: int
-    num_classes: int = 0  # > 0: class-label conditioning
-    cond_dim: int = 0  # width of the embedding (or music feature) conditioning
-    cond_token: bool = True  # prepend one token carrying time + condition (MDM, MLD)
-    skip: bool = False  # MLD long skip connections
-    music_frames: int = 0  # EDGE: music tokens the decoder cross-attends to
-    music_layers: int = 0  # EDGE: encoder blocks over the music features
-    film: bool = False  # EDGE: FiLM of every block by the time embedding
-
-    @property
-    def tokens(self) -> int:
-        """Return the tokens the main blocks see per sample."""
-        return self.frames + int(self.cond_token)
-
-
-def motion_layers(shape: MotionShape) -> tuple[FfnLayer, ...]:
-    """Return the FFN layers in forward order (music encoder first, then the blocks)."""
-    music = tuple(
-        FfnLayer(f"music_encoder.{i}.ff.act", shape.music_frames, shape.d_model, shape.ff_size,
-                 False)
-        for i in range(shape.music_layers)
-    )
-    blocks = tuple(
-        FfnLayer(f"blocks.{i}.ff.act", shape.tokens, shape.d_model, shape.ff_size, False)
-        for i in range(shape.layers)
-    )
-    return music + blocks
 
 
 class FeedForward(nn.Module):

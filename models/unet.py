@@ -12,79 +12,18 @@ The activation module of every transformer block is ``...transformer_blocks.0.ff
 diffusers' ``GEGLU``, whose output is the gated hidden activation ``h = value ⊙ GELU(gate)``.
 Conditioning is a sequence of ``context_tokens`` embeddings of width ``cross_attention_dim``
 drawn from the seeded generator (no text encoder); the unconditional context is all zeros.
+The shape (:class:`UNetShape`) and the FFN layer derivation (:func:`unet_layers`) live in the
+torch-free ``shapes`` module.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from diffusers import UNet2DConditionModel, UNet3DConditionModel
 
-from colsim.models.spec import FfnLayer
+from colsim.models.shapes import UNetShape, unet_layers
 
-
-@dataclass(frozen=True)
-class UNetShape:
-    """The architecture parameters of a latent-diffusion UNet that determine its FFN layers."""
-
-    block_out_channels: tuple[int, ...]
-    attention_levels: int  # the first this-many levels have transformer blocks
-    layers_per_block: int
-    heads: int  # 2D: attention heads; 3D: head dimension (diffusers' ``attention_head_dim``)
-    cross_attention_dim: int
-    context_tokens: int
-    latent_channels: int
-    latent_height: int
-    latent_width: int
-    frames: int = 0  # 0: image UNet (2D); > 0: video UNet (3D) with temporal transformers
-    norm_num_groups: int = 32
-
-    @property
-    def levels(self) -> int:
-        """Return the number of resolution levels."""
-        return len(self.block_out_channels)
-
-    def level_tokens(self, level: int) -> int:
-        """Return the tokens of one sample at ``level`` (frames × height × width)."""
-        height, width = self.latent_height, self.latent_width
-        for _ in range(level):  # each downsampler: stride-2 conv, padding 1, kernel 3
-            height, width = (height + 1) // 2, (width + 1) // 2
-        return max(self.frames, 1) * height * width
-
-
-def unet_layers(shape: UNetShape) -> tuple[FfnLayer, ...]:
-    """Return the FFN layers of the UNet in forward order."""
-    video = shape.frames > 0
-    layers: list[FfnLayer] = []
-
-    def add(prefix: str, level: int, d_model: int) -> None:
-        layers.append(
-            FfnLayer(
-                name=f"{prefix}.transformer_blocks.0.ff.net.0",
-                tokens=shape.level_tokens(level),
-                d_model=d_model,
-                hidden=4 * d_model,
-                gated=True,
-            )
-        )
-
-    def add_pair(block: str, index: int, level: int) -> None:
-        channels = shape.block_out_channels[level]
-        add(f"{block}.attentions.{index}", level, channels)
-        if video:
-            add(f"{block}.temp_attentions.{index}", level, channels)
-
-    if video:
-        add("transformer_in", 0, 8 * shape.heads)
-    for level in range(shape.attention_levels):
-        for index in range(shape.layers_per_block):
-            add_pair(f"down_blocks.{level}", index, level)
-    add_pair("mid_block", 0, shape.levels - 1)
-    for up in range(shape.levels - shape.attention_levels, shape.levels):
-        for index in range(shape.layers_per_block + 1):
-            add_pair(f"up_blocks.{up}", index, shape.levels - 1 - up)
-    return tuple(layers)
+__all__ = ["UNetAdapter", "UNetShape", "build_unet", "unet_layers"]
 
 
 def build_unet(shape: UNetShape) -> UNet2DConditionModel | UNet3DConditionModel:

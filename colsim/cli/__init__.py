@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Callable, Iterator, Sequence
 
 from colsim import __version__
 from colsim.errors import ColsimError
@@ -26,6 +27,35 @@ COMMAND_MODULES = (
     "colsim.cli.synth",
     "colsim.cli.verilog",
 )
+
+
+class LazyChoices(Sequence[str]):
+    """``choices`` for argparse that calls ``load`` (e.g. an import of a heavy module) on first use.
+
+    argparse only tests membership and iterates ``choices`` while parsing that option or
+    printing its help, so registering a command does not pay for the import.
+    """
+
+    def __init__(self, load: Callable[[], Sequence[str]]) -> None:
+        self._load = load
+        self._items: tuple[str, ...] | None = None
+
+    def _values(self) -> tuple[str, ...]:
+        if self._items is None:
+            self._items = tuple(self._load())
+        return self._items
+
+    def __getitem__(self, index: int) -> str:  # type: ignore[override]
+        return self._values()[index]
+
+    def __len__(self) -> int:
+        return len(self._values())
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._values()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values())
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    from colsim.sim.dram import DramConfig
 
-from colsim.config.loader import to_mapping
-from colsim.sim.dram import DramConfig, DramEngine, load_dram_config, simulate_batch
-from colsim.sim.dram.streams import request_stream
-from colsim.sim.dram.trace import run_trace
+# The DRAM model compiles with numba: it is imported inside the commands, so that building the
+# parser (``colsim --help``) stays cheap.
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,6 +45,8 @@ def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _config(args: argparse.Namespace) -> DramConfig:
     """Return the DRAM configuration the options select."""
+    from colsim.sim.dram import load_dram_config
+
     overrides: dict[str, dict] = {}
     if args.channels is not None:
         overrides["organization"] = {"channels": args.channels}
@@ -55,6 +57,9 @@ def _config(args: argparse.Namespace) -> DramConfig:
 
 def _run(args: argparse.Namespace) -> int:
     """Simulate the trace and print its statistics (text or JSON)."""
+    from colsim.config.loader import to_mapping
+    from colsim.sim.dram.trace import run_trace
+
     config = _config(args)
     requests, stats = run_trace(args.trace, config)
     if args.json:
@@ -96,6 +101,11 @@ BENCH_STREAMS = {
 
 def _bench(args: argparse.Namespace) -> int:
     """Print JIT warm-up, per-call overhead and throughput of four streams."""
+    import numpy as np
+
+    from colsim.sim.dram import DramEngine, simulate_batch
+    from colsim.sim.dram.streams import request_stream
+
     config = _config(args)
     print(f"colsim bench dram: {args.requests} requests per stream, preset {config.name}, "
           f"{config.organization.channels} channels, refresh {config.controller.refresh}, "

@@ -6,7 +6,9 @@ import argparse
 import json
 import sys
 
-from colsim.profiler.histogram import REFERENCE_THRESHOLD, SWEEP_THRESHOLDS
+# colsim.profiler.histogram compiles its kernel with numba, so the parser does not import it:
+# this is its REFERENCE_THRESHOLD, for the help text only.
+REFERENCE_THRESHOLD_TEXT = "0.164"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -78,7 +80,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
 def _add_threshold_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--tau", type=float, default=None,
-                       help=f"uniform threshold (default {REFERENCE_THRESHOLD})")
+                       help=f"uniform threshold (default {REFERENCE_THRESHOLD_TEXT})")
     group.add_argument("--rho", type=float, default=None,
                        help="per-layer target hot ratio (calibrated thresholds)")
 
@@ -101,6 +103,7 @@ def _profile(args: argparse.Namespace) -> int:
 
 
 def _sparsity(args: argparse.Namespace) -> int:
+    from colsim.profiler.histogram import SWEEP_THRESHOLDS
     from colsim.profiler.metrics import export_masks
     from colsim.profiler.profile import Profile
     from colsim.profiler.report import sparsity_report, threshold_sweep
