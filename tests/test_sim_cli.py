@@ -100,3 +100,38 @@ def test_bench_simulate_reports_wall_time_and_memory(capsys) -> None:
     assert code == 0
     out = capsys.readouterr().out
     assert "baseline mld:" in out and "s wall" in out and "peak resident memory" in out
+
+
+@pytest.fixture
+def tiny_profile(tmp_path):
+    """A tiny-dit profile file with seeded per-column maxima (no model run needed)."""
+    from colsim.profiler.profile import LayerInfo, Profile
+
+    spec = workload_spec("tiny-dit", "tiny")
+    rng = np.random.default_rng(3)
+    edges = np.linspace(0.0, 4.0, 9)
+    layers = tuple(LayerInfo.from_spec_layer(layer) for layer in spec.layers)
+    profile = Profile(
+        layers=layers,
+        bin_edges=edges,
+        colmax={layer.name: rng.exponential(0.5, (3, layer.hidden)).astype(np.float32)
+                for layer in layers},
+        histogram={layer.name: np.ones((3, edges.size + 1), dtype=np.int64) for layer in layers},
+        meta={"model": "tiny-dit"},
+    )
+    path = tmp_path / "tiny-dit.h5"
+    profile.save(path)
+    return path
+
+
+@pytest.mark.parametrize("threshold", [["--tau", "0.6"], ["--rho", "0.3"]])
+def test_simulate_derives_masks_from_a_profile(tiny_profile, threshold, tmp_path) -> None:
+    out = tmp_path / "r.json"
+    code = main(["simulate", "--model", "tiny-dit", "--size", "tiny", "--masks",
+                 str(tiny_profile), *threshold, "--iterations", "3", "--out", str(out)])
+    assert code == 0
+    record = json.loads(out.read_text())
+    assert record["inputs"]["masks"] == str(tiny_profile)
+    assert record["inputs"]["masks_meta"]["source"] == "profile"
+    sparse = [r for r in record["layer_iterations"] if r["mode"] == "sparse"]
+    assert sparse and all(r["computed_columns"] < 192 for r in sparse)
