@@ -52,17 +52,19 @@ def schedules(layer: FfnLayer, hw, seed: int):
 )
 def test_fast_model_equals_step_by_step_execution(layer: FfnLayer, hw) -> None:
     for schedule in schedules(layer, hw, seed=7):
-        stats, end = run_schedule(schedule, hw, MemorySystem(DRAM))
-        reference_end, _op_end, _done = execute_reference(schedule, hw, DRAM)
-        assert end == reference_end
-        assert stats.cycles == reference_end
+        fast = run_schedule(schedule, hw, MemorySystem(DRAM))
+        reference_end, op_end, done = execute_reference(schedule, hw, DRAM)
+        assert fast.end == reference_end
+        assert fast.stats.cycles == reference_end
+        assert fast.op_end.tolist() == op_end
+        assert fast.transfer_done.tolist() == done
 
 
 def test_statistics_are_consistent() -> None:
     layer = FfnLayer("stats", 64, 256, 512, True)
     hw = reference_hardware()
     for schedule in schedules(layer, hw, seed=1):
-        stats, _end = run_schedule(schedule, hw, MemorySystem(DRAM))
+        stats = run_schedule(schedule, hw, MemorySystem(DRAM)).stats
         assert stats.cycles == stats.compute + stats.memory_stall + stats.other
         assert min(stats.compute, stats.memory_stall, stats.other) >= 0
         assert stats.compute == schedule.compute_cycles()
@@ -79,8 +81,8 @@ def test_sparse_iteration_is_faster_than_dense() -> None:
     dense = build_schedule(layer, hw, None, rowmajor_layout(layer.hidden), placement,
                            mode="dense")
     sparse = build_schedule(layer, hw, hot, hotcold_layout(hot), placement, mode="sparse")
-    dense_stats, _ = run_schedule(dense, hw, MemorySystem(DRAM))
-    sparse_stats, _ = run_schedule(sparse, hw, MemorySystem(DRAM))
+    dense_stats = run_schedule(dense, hw, MemorySystem(DRAM)).stats
+    sparse_stats = run_schedule(sparse, hw, MemorySystem(DRAM)).stats
     assert sparse_stats.cycles < 0.5 * dense_stats.cycles
 
 

@@ -58,6 +58,16 @@ def clock_ratio(hw: HardwareConfig, dram: DramConfig) -> tuple[int, int]:
     return ratio.numerator, ratio.denominator
 
 
+@dataclass(frozen=True)
+class Execution:
+    """One executed schedule: its statistics, end time and timeline (core cycles)."""
+
+    stats: IterationStats
+    end: int  # core time when the last op finished and the last transfer completed
+    op_end: np.ndarray  # finish time of every op
+    transfer_done: np.ndarray  # completion time of every transfer (stream order)
+
+
 class MemorySystem:
     """The DRAM controller state a sequence of schedules runs against (fresh on creation)."""
 
@@ -86,8 +96,8 @@ def run_schedule(
     memory: MemorySystem,
     *,
     base: int = 0,
-) -> tuple[IterationStats, int]:
-    """Execute ``schedule`` from core time ``base`` on ``memory``; return (stats, end time).
+) -> Execution:
+    """Execute ``schedule`` from core time ``base`` on ``memory``.
 
     The memory system keeps its state (open rows, refresh timer, clock) for the next call.
     """
@@ -134,5 +144,4 @@ def run_schedule(
         dram_cycles=int(acc[cosim.X_DRAM_END]) - int(before[k.G_CLOCK]) + 1
         if schedule.n_transactions else 0,
     )
-    del tr_done
-    return stats, end
+    return Execution(stats=stats, end=end, op_end=op_end, transfer_done=tr_done)

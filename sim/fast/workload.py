@@ -249,8 +249,7 @@ def _simulate_one(
 ) -> IterationStats:
     """Simulate one layer-iteration on a fresh memory system."""
     schedule = _schedule_of(item, hw, dram, compute)
-    stats, _end = run_schedule(schedule, hw, MemorySystem(dram))
-    return stats
+    return run_schedule(schedule, hw, MemorySystem(dram)).stats
 
 
 def _simulate_continuous(
@@ -264,7 +263,8 @@ def _simulate_continuous(
         schedule = _schedule_of(item, run.hw, run.dram, run.compute)
         total = None
         for _ in range(item.layer.repeat):
-            stats, now = run_schedule(schedule, run.hw, memory, base=now)
+            execution = run_schedule(schedule, run.hw, memory, base=now)
+            stats, now = execution.stats, execution.end
             total = stats if total is None else total + stats
         rows.append(_row(item, total, scale=False))
         if progress:
