@@ -149,9 +149,8 @@ def build_schedule(
     geo = _geometry(layer, hw, placement)
     _check_buffers(layer, hw, geo)
     parts = _Parts()
-    phase_starts = []
+    phase_starts = [0]  # first op of relayout, up, down (equal when a phase is empty)
     if layout.swaps.size:
-        phase_starts.append(parts.n_ops)
         _relayout_phase(parts, layer, hw, compute, geo, layout, placement)
     if mode == "sparse":
         computed = layout.physical_order(hot)
@@ -234,7 +233,6 @@ def _gemm_phase(
     *,
     phase: int,
     tiles: int,
-    tile_width: np.ndarray,
     part_ranges: list[tuple[int, int]],
     k_total: int,
     weight_chunk: int,
@@ -430,7 +428,7 @@ def _up_phase(
         parts.add_segments(ids, start, int(width[t]) * geo.rows * geo.element)
 
     _gemm_phase(
-        parts, phase=PHASES.index("up"), tiles=tiles, tile_width=width,
+        parts, phase=PHASES.index("up"), tiles=tiles,
         part_ranges=[(0, d)] * g, k_total=d, weight_chunk=weight_chunk, resident=resident,
         geo=geo, hw=hw, compute=compute, simd_op_cycles=simd,
         input_segments=input_segments, weight_segments=weight_segments,
@@ -518,7 +516,7 @@ def _down_phase(
         parts.add_segments(ids, start, int(width[t]) * geo.rows * geo.element)
 
     _gemm_phase(
-        parts, phase=phase, tiles=tiles, tile_width=width, part_ranges=part_ranges,
+        parts, phase=phase, tiles=tiles, part_ranges=part_ranges,
         k_total=k_total, weight_chunk=weight_chunk, resident=resident, geo=geo, hw=hw,
         compute=compute, simd_op_cycles=simd, input_segments=input_segments,
         weight_segments=weight_segments, output_transfers=output_transfers,

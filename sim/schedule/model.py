@@ -54,6 +54,7 @@ class Schedule:
     ``tr_count`` (its transactions), ``tr_phase``.
     Transaction arrays (length T, issue order): ``addr`` (uint64 byte address, aligned to
     ``transaction_bytes``), ``is_write``, ``transfer``.
+    ``phase_starts`` holds the first op of the relayout, up and down phases.
     """
 
     layer: FfnLayer
