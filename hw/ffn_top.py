@@ -214,11 +214,18 @@ class FfnTop(wiring.Component):
             | (has_free & (~dma.barrier | ~t_valid.any())
                & Mux(dma.write, _at_least(simd_done, dma.wait, sync_bits), read_ok))
         )
+        def take_next(name, port, register, state):
+            """Take the next instruction if one is offered (-> GATE), else go to FETCH."""
+            m.d.comb += port.ready.eq(more[name])
+            with m.If(port.valid & more[name]):
+                m.d.sync += [register.eq(port.payload), taken[name].eq(taken[name] + 1),
+                             state.eq(GATE)]
+            with m.Else():
+                m.d.sync += state.eq(FETCH)
+
         with m.If(_equals(dma_state, FETCH)):
-            m.d.comb += [fetching["dma"].eq(1), self.i_dma.ready.eq(more["dma"])]
-            with m.If(self.i_dma.valid & more["dma"]):
-                m.d.sync += [dma.eq(self.i_dma.payload), taken["dma"].eq(taken["dma"] + 1),
-                             dma_state.eq(GATE)]
+            m.d.comb += fetching["dma"].eq(1)
+            take_next("dma", self.i_dma, dma, dma_state)
         with m.If(_equals(dma_state, GATE) & gate_ok):
             m.d.sync += [address.eq(dma.base), run_left.eq(dma.count), dma_state.eq(RUN)]
             with m.If(dma.first):
@@ -230,42 +237,44 @@ class FfnTop(wiring.Component):
             with m.If(self.o_req.ready):
                 m.d.sync += [address.eq(address + dma.stride), run_left.eq(run_left - 1)]
                 with m.If(_equals(run_left, 1)):
-                    m.d.sync += dma_state.eq(FETCH)
+                    take_next("dma", self.i_dma, dma, dma_state)
 
-        # --- Array engine: FETCH -> GATE (operands filled) -> RUN -> FINISH ---------------
+        # --- Array engine: FETCH -> GATE (operands filled) -> RUN [-> FINISH] -------------
         queue = _ResultQueue(m, top.result_queue, top.count_bits, reset=self.start)
         op = Signal(self.i_array.payload.shape())
         array_state = Signal(2)
         array_left = Signal(top.count_bits)
         a_ok = ~op.has_a | _at_least(pick(filled, INPUT, op.a_slot), op.a_fill, sync_bits)
         b_ok = ~op.has_b | _at_least(pick(filled, WEIGHT, op.b_slot), op.b_fill, sync_bits)
+        # An op finishes in its last RUN cycle, or later in FINISH while the queue is full.
+        array_last = Signal()
+        m.d.comb += array_last.eq((_equals(array_state, RUN) & _at_most_one(array_left))
+                                  | _equals(array_state, FINISH))
+        array_blocked = op.emits & ~queue.room
         with m.If(_equals(array_state, FETCH)):
-            m.d.comb += [fetching["array"].eq(1), self.i_array.ready.eq(more["array"])]
-            with m.If(self.i_array.valid & more["array"]):
-                m.d.sync += [op.eq(self.i_array.payload), array_state.eq(GATE),
-                             taken["array"].eq(taken["array"] + 1)]
+            m.d.comb += fetching["array"].eq(1)
+            take_next("array", self.i_array, op, array_state)
         with m.Elif(_equals(array_state, GATE)):
             with m.If(a_ok & b_ok):
                 m.d.sync += [array_left.eq(op.cycles), array_state.eq(RUN)]
             with m.Else():
                 m.d.sync += self.array_stall.eq(self.array_stall + 1)
-        with m.Elif(_equals(array_state, RUN)):
+        with m.If(_equals(array_state, RUN)):
             m.d.sync += [array_left.eq(array_left - 1),
                          self.array_busy.eq(self.array_busy + 1)]
-            with m.If(_at_most_one(array_left)):
-                m.d.sync += array_state.eq(FINISH)
-        with m.Else():
-            m.d.comb += [queue.push_delay.eq(op.latency), queue.push.eq(op.emits & queue.room)]
-            with m.If(~op.emits | queue.room):
-                for s in range(self.slots[INPUT]):
-                    m.d.comb += op_release[INPUT][s].eq(
-                        op.has_a & op.release_a & _equals(op.a_slot, s))
-                for s in range(self.slots[WEIGHT]):
-                    m.d.comb += op_release[WEIGHT][s].eq(
-                        op.has_b & op.release_b & _equals(op.b_slot, s))
-                m.d.sync += array_state.eq(FETCH)
-            with m.Else():
+        with m.If(array_last & array_blocked):
+            m.d.sync += array_state.eq(FINISH)
+            with m.If(_equals(array_state, FINISH)):
                 m.d.sync += self.array_stall.eq(self.array_stall + 1)
+        with m.If(array_last & ~array_blocked):
+            m.d.comb += [queue.push_delay.eq(op.latency), queue.push.eq(op.emits)]
+            for s in range(self.slots[INPUT]):
+                m.d.comb += op_release[INPUT][s].eq(
+                    op.has_a & op.release_a & _equals(op.a_slot, s))
+            for s in range(self.slots[WEIGHT]):
+                m.d.comb += op_release[WEIGHT][s].eq(
+                    op.has_b & op.release_b & _equals(op.b_slot, s))
+            take_next("array", self.i_array, op, array_state)
 
         # --- SIMD engine: FETCH -> GATE (result due, cold tile, slot free) -> RUN ---------
         simd = Signal(self.i_simd.payload.shape())
@@ -278,10 +287,8 @@ class FfnTop(wiring.Component):
         wait_ok = ~simd.has_wait | _at_least(pick(released, OUTPUT, simd.wait_slot),
                                              simd.wait_released, sync_bits)
         with m.If(_equals(simd_state, FETCH)):
-            m.d.comb += [fetching["simd"].eq(1), self.i_simd.ready.eq(more["simd"])]
-            with m.If(self.i_simd.valid & more["simd"]):
-                m.d.sync += [simd.eq(self.i_simd.payload), simd_state.eq(GATE),
-                             taken["simd"].eq(taken["simd"] + 1)]
+            m.d.comb += fetching["simd"].eq(1)
+            take_next("simd", self.i_simd, simd, simd_state)
         with m.If(_equals(simd_state, GATE) & after_ok & c_ok & wait_ok):
             m.d.comb += queue.pop.eq(simd.has_after)
             m.d.sync += [simd_left.eq(simd.cycles), simd_state.eq(RUN)]
@@ -291,7 +298,8 @@ class FfnTop(wiring.Component):
                 for s in range(self.slots[OUTPUT]):
                     m.d.comb += op_release[OUTPUT][s].eq(
                         simd.has_c & simd.release_c & _equals(simd.c_slot, s))
-                m.d.sync += [simd_done.eq(simd_done + 1), simd_state.eq(FETCH)]
+                m.d.sync += simd_done.eq(simd_done + 1)
+                take_next("simd", self.i_simd, simd, simd_state)
 
         # --- Done: every instruction taken, engines idle, nothing in flight ---------------
         finished = Signal()

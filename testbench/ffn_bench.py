@@ -225,6 +225,7 @@ def _fast_model_cycles(spec: CosimSpec, schedules) -> list[int | None]:
         return [None] * len(schedules)
     memory, base, out = MemorySystem(spec.dram()), 0, []
     for schedule in schedules:
-        stats, base = run_schedule(schedule, spec.hw, memory, base=base)
-        out.append(stats.cycles)
+        execution = run_schedule(schedule, spec.hw, memory, base=base)
+        base = execution.end
+        out.append(execution.stats.cycles)
     return out

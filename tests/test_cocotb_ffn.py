@@ -42,9 +42,10 @@ def test_dense_then_sparse_against_gddr6(tmp_path):
     assert report["dram"]["reads"] + report["dram"]["writes"] == sum(
         it["transactions"] for it in report["iterations"])
     for it in report["iterations"]:
-        # The RTL executes the same schedule as the fast model; it may only be slower by
-        # its instruction fetch overheads, never faster than the array's busy time.
-        assert it["fast_model_cycles"] > 0
+        # The RTL executes the same schedule under the same rules as the fast model, plus a
+        # gate cycle per instruction and a bounded in-flight table: its cycles must stay
+        # close (a sequencer that stopped overlapping transfers with compute would not).
+        assert 0.9 * it["fast_model_cycles"] <= it["cycles"] <= 1.2 * it["fast_model_cycles"]
         assert it["cycles"] >= it["array_busy"]
     assert report["iterations"][1]["transactions"] < report["iterations"][0]["transactions"]
 
