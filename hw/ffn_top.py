@@ -13,6 +13,9 @@ schedule, the contract shared with the fast model):
 * the **SIMD engine** runs each SIMD op once its tile result is due, its cold tile has
   arrived and its output slot has been released by the previous occupant.
 
+Each engine spends at least one cycle gating an instruction and takes the next one in the
+last cycle of the current one.
+
 Control/status: ``start`` (one cycle) with the program lengths ``n_dma``/``n_array``/
 ``n_simd`` begins a layer-iteration; ``busy`` is high until every instruction has run and
 every transfer has completed, then ``done`` stays high until the next start. Counters:

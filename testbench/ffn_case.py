@@ -44,6 +44,8 @@ class CosimSpec:
     """One co-simulation: ``iterations`` layer-iterations of ``layer`` on ``hw``.
 
     ``hot`` is the dense iteration's mask over logical columns (``None``: every column hot);
+    ``layout`` places the columns: ``hotcold`` and ``perlayer`` both put the dense mask's hot
+    columns first (for one layer they differ only in where the mask came from);
     ``memory`` is ``"gddr6"`` (the DRAM model of ``hw.dram``) or ``"random"`` (latencies
     uniform in ``latency``, offers refused with probability ``refuse``).
     """
