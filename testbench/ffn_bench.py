@@ -97,8 +97,10 @@ class FfnTB:
         """Offer ``words`` in order; sleep until ``ready`` rises instead of polling."""
         valid, ready = port(self.dut, name, "valid"), port(self.dut, name, "ready")
         payload = port(self.dut, name, "payload")
+        if words:
+            valid.value = 1
         for word in words:
-            payload.value, valid.value = word, 1
+            payload.value = word
             await ReadOnly()
             while not ready.value:
                 await RisingEdge(ready)
