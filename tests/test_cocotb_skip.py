@@ -28,8 +28,9 @@ def test_skip_matches_model_on_verilator(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("cols", "n"), [(8, 100), (3, 64), (16, 200)])
+@pytest.mark.parametrize(("cols", "n"), [(4, 101), (8, 100), (3, 64), (16, 200)])
 def test_skip_matches_model_on_verilator_more_shapes(cols, n, tmp_path):
+    # The first case reuses the default test's build; the others build their own array width.
     layers = [{"kind": kind, "n": n, "stall": 0.3} for kind in MASK_KINDS]
     result = run_bench("skip", array(cols), BENCH, {"seed": cols, "tile": cols,
                                                     "layers": layers},
