@@ -42,7 +42,7 @@ def test_simd_matches_reference_on_verilator(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("lanes", "seed"), [(4, 7), (1, 8), (8, 9)])
+@pytest.mark.parametrize(("lanes", "seed"), [(4, 7), (1, 8), (2, 9)])
 def test_simd_matches_reference_on_verilator_more_cases(lanes, seed, tmp_path):
     parts = [part(kind, shift, tau, count=300, group=group)
              for kind, shift, tau, group in [("near", 12, 255, 7), ("small", 4, 3, 1),
