@@ -135,6 +135,14 @@ def _regress(args: argparse.Namespace) -> int:
         outcomes = run_regression(cases, jobs=args.jobs, junit=args.junit,
                                   progress=lambda _outcome: bar.update())
     failed = [o for o in outcomes if not o.passed]
+    groups: dict[str, list] = {}
+    for outcome in outcomes:
+        groups.setdefault(outcome.name.split("-")[0], []).append(outcome)
+    print("bench      cases  passed  failed  seconds")
+    for group, members in groups.items():
+        bad = sum(not o.passed for o in members)
+        print(f"{group:<10} {len(members):>5} {len(members) - bad:>7} {bad:>7} "
+              f"{sum(o.seconds for o in members):>8.1f}")
     for outcome in failed:
         print(f"FAIL {outcome.name}: {outcome.message}")
     total = sum(o.seconds for o in outcomes)
