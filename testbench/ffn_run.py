@@ -8,9 +8,7 @@ check failed (``passed`` is then false).
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,25 +20,6 @@ from colsim.testbench.ffn_case import CosimSpec
 from colsim.testbench.runner import BenchFailure, run_bench
 
 BENCH = "colsim.testbench.ffn_bench"
-REWRITE_ONLY_BENCHES = {"COCOTB_REWRITE_ASSERTION_FILES": "*_bench.py"}
-"""cocotb rewrites the asserts of every module imported in the simulator by default (numba,
-numpy, ... ~10 s per launch); only the bench modules need it."""
-
-
-@contextlib.contextmanager
-def bench_environment():
-    """Set :data:`REWRITE_ONLY_BENCHES` (unless the user set it) for the enclosed runs."""
-    saved = {key: os.environ.get(key) for key in REWRITE_ONLY_BENCHES}
-    for key, value in REWRITE_ONLY_BENCHES.items():
-        os.environ.setdefault(key, value)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-
-
 def spec_from_profile(
     path: str | Path, layer: str, iterations: list[int], *, tau: float, hw: HardwareConfig,
     layout: str = "rowmajor", memory: str = "gddr6", seed: int = 0,
@@ -78,9 +57,8 @@ def run_cosim(spec: CosimSpec, *, waves: bool = False, results_xml: Path | None 
         copy = Path(tmp) / "report.json"
         case_run = {**case, "report_copy": str(copy), "corrupt_expected": corrupt}
         try:
-            with bench_environment():
-                result = run_bench("ffn_top", spec.hw, BENCH, case_run, waves=waves,
-                                   results_xml=results_xml)
+            result = run_bench("ffn_top", spec.hw, BENCH, case_run, waves=waves,
+                               results_xml=results_xml)
             passed, waveform = True, result.waveform
         except BenchFailure:
             passed, waveform = False, None

@@ -25,7 +25,6 @@ from colsim.config import HardwareConfig, reference_hardware
 from colsim.config.loader import from_mapping, to_mapping
 from colsim.models.spec import FfnLayer
 from colsim.testbench.ffn_case import CosimSpec, tiny_hardware
-from colsim.testbench.ffn_run import bench_environment
 from colsim.testbench.runner import BenchFailure, build_block, run_bench
 
 
@@ -126,9 +125,7 @@ def _run_one(name: str, block: str, hw: dict, module: str, case: dict, xml: str)
     """Run one case in a worker process (arguments are plain values)."""
     start = time.perf_counter()
     try:
-        with bench_environment():
-            run_bench(block, from_mapping(HardwareConfig, hw), module, case,
-                      results_xml=Path(xml))
+        run_bench(block, from_mapping(HardwareConfig, hw), module, case, results_xml=Path(xml))
         passed, message = True, ""
     except BenchFailure as exc:
         passed, message = False, str(exc)

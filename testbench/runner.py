@@ -28,6 +28,13 @@ from colsim.hw.verilog import BLOCKS, to_verilog
 from colsim.toolchain import use_verilator
 
 DEFAULT_BUILD_ROOT = Path("build") / "cocotb"
+REWRITE_ONLY_BENCHES = "*_bench.py"
+"""cocotb rewrites the asserts of every module imported in the simulator by default (numba,
+numpy, ... ~10 s per launch); only the bench modules need it. A user's own
+``COCOTB_REWRITE_ASSERTION_FILES`` wins."""
+VERILATOR_BUILD_ARGS = ["--output-split", "0"]
+"""One C++ file per model: Verilator's split output with precompiled headers fails to link for
+some designs (``Vtop__pch.h.fast: linker input file not found``)."""
 
 
 class BenchFailure(AssertionError):
@@ -74,7 +81,8 @@ def build_block(block: str, hw: HardwareConfig, *, waves: bool = False,
     """Generate ``block``'s Verilog for ``hw`` and compile it with Verilator; return the folder."""
     spec = BLOCKS[block]
     parameters = spec.parameters(hw)
-    digest = hashlib.sha256(json.dumps(parameters, sort_keys=True).encode()).hexdigest()[:10]
+    key = json.dumps([parameters, VERILATOR_BUILD_ARGS], sort_keys=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
     fmt = waves_format() if waves else ""
     build_dir = Path(build_root).resolve() / f"{spec.module}-{digest}{'-' + fmt if fmt else ''}"
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -90,7 +98,7 @@ def build_block(block: str, hw: HardwareConfig, *, waves: bool = False,
         sources=[source],
         hdl_toplevel=spec.module,
         build_dir=build_dir,
-        build_args=["--trace-fst"] if fmt == "fst" else [],
+        build_args=VERILATOR_BUILD_ARGS + (["--trace-fst"] if fmt == "fst" else []),
         timescale=("1ps", "1ps"),
         waves=waves,
         log_file=build_dir / "build.log",
@@ -120,7 +128,12 @@ def run_bench(block: str, hw: HardwareConfig, test_module: str, case: dict[str, 
                 test_dir=test_dir,
                 results_xml=str(results),
                 waves=waves,
-                extra_env={"COLSIM_CASE": json.dumps(case), "COLSIM_REPORT": str(report_path)},
+                extra_env={
+                    "COLSIM_CASE": json.dumps(case),
+                    "COLSIM_REPORT": str(report_path),
+                    "COCOTB_REWRITE_ASSERTION_FILES": os.environ.get(
+                        "COCOTB_REWRITE_ASSERTION_FILES", REWRITE_ONLY_BENCHES),
+                },
                 log_file=test_dir / "sim.log",
             )
         except SystemExit as exc:  # the runner exits when it finds failures under pytest
