@@ -14,6 +14,7 @@ between the two samples is the masking.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -21,13 +22,14 @@ import torch
 
 from colsim.errors import ColsimError
 from colsim.models.driver import Denoiser, run_denoising
-from colsim.profiler import quality
+from colsim.profiler import feature_metrics, quality
 from colsim.profiler.capture import ActivationHooks
 from colsim.profiler.masks import MaskSet
 
 MASK_MODES = ("reuse", "zero")
 IMAGE_LIKE = ("image", "video", "audio")
 MOTION_LIKE = ("motion", "dance")
+NetworkArgument = torch.nn.Module | str | os.PathLike | None
 
 
 class ColumnMasking:
@@ -108,16 +110,53 @@ def compare_samples(
 def masked_accuracy(
     denoiser: Denoiser, masks: MaskSet, *, mode: str = "reuse", steps: int = 50, seed: int = 0,
     guidance_scale: float | None = None, scheduler: str = "ddim", joint_dims: int | None = None,
+    samples: int = 1, fid_network: NetworkArgument = None, lpips_network: NetworkArgument = None,
 ) -> dict[str, Any]:
-    """Run dense and masked with the same seed; return the gap and the mask hot share."""
+    """Run dense and masked with the same seeds; return the gap and the mask hot share.
+
+    ``samples`` pairs are denoised with seeds ``seed, seed + 1, ...`` (one sample per run);
+    the per-pair metrics of :func:`compare_samples` are averaged over them, and the result
+    gains ``"samples"`` when ``samples > 1``. ``fid_network`` / ``lpips_network`` (TorchScript
+    modules or file paths, see :mod:`colsim.profiler.feature_metrics`) add
+    ``"frechet_distance"`` (needs ``samples >= 2``) and ``"lpips_style"`` computed on the
+    stacked ``(samples, *sample_shape)`` batches. Without them the result is as before.
+    """
+    if samples < 1:
+        raise ColsimError(f"`samples` must be at least 1, not {samples}")
+    if fid_network is not None and samples < 2:
+        raise ColsimError(f"the Fréchet distance needs at least 2 samples (--samples), "
+                          f"got {samples}")
+    fid_net = _network(fid_network)
+    lpips_net = _network(lpips_network)
     options = {"steps": steps, "seed": seed, "guidance_scale": guidance_scale,
                "scheduler": scheduler}
     check_masks(denoiser, masks, steps)
-    dense = run_denoising(denoiser, **options).float().cpu().numpy()[0]
-    masked = run_masked(denoiser, masks, mode=mode, **options).float().cpu().numpy()[0]
+    dense, masked = [], []
+    for index in range(samples):
+        run = options | {"seed": seed + index}
+        dense.append(run_denoising(denoiser, **run).float().cpu().numpy()[0])
+        masked.append(run_masked(denoiser, masks, mode=mode, **run).float().cpu().numpy()[0])
+    pairs = [compare_samples(d, m, denoiser.spec.modality, joint_dims)
+             for d, m in zip(dense, masked, strict=True)]
+    metrics = {key: float(np.mean([pair[key] for pair in pairs])) for key in pairs[0]}
     start = 1 if steps > 1 else 0
     hot_share = float(np.mean([masks.hot[n][start:].mean() for n in denoiser.ffn_layer_names]))
-    return {
+    result = {
         "model": denoiser.name, "mode": mode, **options, "hot_share_iterations_1plus": hot_share,
-        **compare_samples(dense, masked, denoiser.spec.modality, joint_dims),
+        **metrics,
     }
+    if samples > 1:
+        result["samples"] = samples
+    if fid_net is not None:
+        result["frechet_distance"] = feature_metrics.network_frechet_distance(
+            fid_net, np.stack(dense), np.stack(masked))
+    if lpips_net is not None:
+        result["lpips_style"] = feature_metrics.lpips_style(
+            lpips_net, np.stack(dense), np.stack(masked))
+    return result
+
+
+def _network(network: NetworkArgument) -> torch.nn.Module | None:
+    if network is None or isinstance(network, torch.nn.Module):
+        return network
+    return feature_metrics.load_network(network)

@@ -51,6 +51,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "zeroed")
     parser.add_argument("--joint-dims", type=int, default=None,
                         help="motion: coordinates per joint, enables MPJPE")
+    parser.add_argument("--samples", type=int, default=1, metavar="N",
+                        help="denoise N dense/masked pairs (seeds SEED ... SEED+N-1) and "
+                             "average the metrics")
+    parser.add_argument("--fid-network", metavar="FILE",
+                        help="TorchScript network mapping the N×C×H×W samples (its own resize "
+                             "and normalisation baked in) to N×F features: adds the Fréchet "
+                             "distance (needs --samples >= 2)")
+    parser.add_argument("--lpips-network", metavar="FILE",
+                        help="TorchScript network returning a list of N×C×H×W feature maps: "
+                             "adds the LPIPS-style distance (uniform channel weights)")
     parser.set_defaults(func=_accuracy)
 
 
@@ -151,7 +161,8 @@ def _accuracy(args: argparse.Namespace) -> int:
         masks = export_masks(profile, thresholds, {report.axis: report.value})
     denoiser = build_denoiser(args.model, size=args.size, weights=args.weights, seed=args.seed)
     result = masked_accuracy(denoiser, masks, mode=args.mode, joint_dims=args.joint_dims,
-                             **_run_options(args))
+                             samples=args.samples, fid_network=args.fid_network,
+                             lpips_network=args.lpips_network, **_run_options(args))
     print(json.dumps(result, indent=2, sort_keys=True))
     return 0
 
