@@ -72,7 +72,7 @@ class SystolicTB:
         for task in tasks:
             await task
         span = self.sink.last_transfer - self.source_a.first_transfer
-        cycles = span // CORE_PERIOD_PS + 1
+        cycles = int(span // CORE_PERIOD_PS) + 1
         product = assemble_tiles(self.sink.received, a.shape[0], b.shape[1],
                                  self.rows, self.cols)
         return product, cycles
