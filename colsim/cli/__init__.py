@@ -87,3 +87,19 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def add_block_argument(parser: argparse.ArgumentParser) -> None:
+    """Add the repeatable ``--block NAME`` option whose choices are the hardware blocks."""
+    block = parser.add_argument("--block", action="append",
+                                help="only this block (repeatable; default: all)")
+    # Set after add_argument, which would iterate the choices (and import the blocks) to check
+    # the metavar; parsing and help read them on first use.
+    block.choices = LazyChoices(_block_names)
+
+
+def _block_names() -> list[str]:
+    from colsim.hw.verilog import block_names  # amaranth and the numba DRAM model: import late
+
+    return block_names()
+

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from colsim.cli import LazyChoices
+from colsim.cli import add_block_argument
 from colsim.config import load_hardware_config
-
-
-def _block_names() -> list[str]:
-    from colsim.hw.verilog import block_names  # amaranth and the numba DRAM model: import late
-
-    return block_names()
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,11 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "synth", help="synthesize blocks with generic Yosys and print their resource counts"
     )
     parser.add_argument("--config", help="hardware TOML (default: the reference hardware)")
-    block = parser.add_argument("--block", action="append",
-                                help="only this block (repeatable; default: all)")
-    # Set after add_argument, which would iterate the choices (and import the blocks) to check
-    # the metavar; parsing and help read them on first use.
-    block.choices = LazyChoices(_block_names)
+    add_block_argument(parser)
     parser.set_defaults(func=run)
 
 

@@ -13,6 +13,12 @@ from colsim.sim.dram.config import DramConfig
 from colsim.sim.dram.mapping import decode_into, mapping_radices
 
 
+def row_hit_rate(hits: int, misses: int, conflicts: int) -> float:
+    """Return the share of requests that found their row open (0 when there were none)."""
+    total = hits + misses + conflicts
+    return hits / total if total else 0.0
+
+
 @dataclass(frozen=True)
 class DramStats:
     """What a simulation measured.
@@ -36,8 +42,7 @@ class DramStats:
     @property
     def hit_rate(self) -> float:
         """Share of requests that found their row open (0 when there were none)."""
-        total = self.row_hits + self.row_misses + self.row_conflicts
-        return self.row_hits / total if total else 0.0
+        return row_hit_rate(self.row_hits, self.row_misses, self.row_conflicts)
 
     def as_dict(self) -> dict[str, float | int]:
         """Return the statistics (and the hit rate) as a plain dict."""

@@ -11,6 +11,7 @@ from colsim.config import HardwareConfig
 from colsim.errors import ColsimError
 from colsim.sim.dram import kernel as k
 from colsim.sim.dram.config import DramConfig
+from colsim.sim.dram.engine import row_hit_rate
 from colsim.sim.dram.mapping import mapping_radices
 from colsim.sim.fast import cosim
 from colsim.sim.schedule import Schedule
@@ -36,8 +37,7 @@ class IterationStats:
     @property
     def hit_rate(self) -> float:
         """Return the share of transactions that found their row open."""
-        total = self.row_hits + self.row_misses + self.row_conflicts
-        return self.row_hits / total if total else 0.0
+        return row_hit_rate(self.row_hits, self.row_misses, self.row_conflicts)
 
     def as_dict(self) -> dict[str, float | int]:
         """Return the fields and the hit rate as a plain dict."""
