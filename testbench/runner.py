@@ -62,7 +62,7 @@ def waves_format() -> str:
     fmt = os.environ.get("COLSIM_WAVES_FORMAT", "fst").lower()
     if fmt not in ("fst", "vcd"):
         raise ColsimError(f"`COLSIM_WAVES_FORMAT` must be 'fst' or 'vcd', not {fmt!r}")
-    if fmt == "fst" and not _has_header("lz4.h"):
+    if fmt == "fst" and not has_c_header("lz4.h"):
         raise ColsimError(
             "FST waveforms need the lz4 headers (Debian: apt-get install liblz4-dev); "
             "set COLSIM_WAVES_FORMAT=vcd for VCD"
@@ -70,7 +70,8 @@ def waves_format() -> str:
     return fmt
 
 
-def _has_header(header: str) -> bool:
+def has_c_header(header: str) -> bool:
+    """Return whether the C++ compiler finds ``header`` (e.g. lz4.h, needed for FST)."""
     probe = subprocess.run(["c++", "-E", "-x", "c++", "-"], input=f"#include <{header}>\n",
                            capture_output=True, text=True)
     return probe.returncode == 0

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from colsim.config import reference_hardware
-from colsim.testbench.runner import BenchFailure, run_bench
+from colsim.testbench.runner import BenchFailure, has_c_header, run_bench
 
 BENCH = "colsim.testbench.systolic_bench"
 
@@ -62,3 +62,16 @@ def test_failing_scoreboard_fails_the_caller(tmp_path):
                   results_xml=tmp_path / "results.xml")
     testcase = ET.parse(tmp_path / "results.xml").getroot().find(".//testcase")
     assert testcase is not None and testcase.find("failure") is not None
+
+
+@pytest.mark.parametrize("fmt", ["vcd", "fst"])
+def test_waveform_on_request(fmt, tmp_path, monkeypatch):
+    """``waves`` (or COLSIM_WAVES) records a waveform; FST needs the lz4 headers."""
+    if fmt == "fst" and not has_c_header("lz4.h"):
+        pytest.skip("FST needs the lz4 headers (Debian: liblz4-dev)")
+    monkeypatch.setenv("COLSIM_WAVES_FORMAT", fmt)
+    monkeypatch.setenv("COLSIM_WAVES", "1")
+    result = run_bench("systolic", engine(2, 2), BENCH, case(3, 2, 3, seed=7),
+                       results_xml=tmp_path / "results.xml")
+    assert result.waveform is not None and result.waveform.suffix == f".{fmt}"
+    assert result.waveform.stat().st_size > 0
