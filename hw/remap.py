@@ -31,10 +31,6 @@ from colsim.hw.remap_model import DecodeStage, address_bits, decode_stages, reci
 from colsim.sim.dram import load_dram_config
 from colsim.sim.dram.config import LEVELS
 
-# Table entries of the generated block: the widest layer of DESIGN.md's workloads has
-# N = 5120 hidden columns, rounded up to a power of two.
-TABLE_DEPTH = 8192
-
 
 class AddressRemapper(wiring.Component):
     """Map columns through a ``depth``-entry permutation table to decoded DRAM addresses."""
@@ -143,8 +139,9 @@ class AddressRemapper(wiring.Component):
         return digits
 
 
-def remapper_for(hw: HardwareConfig, depth: int = TABLE_DEPTH) -> AddressRemapper:
-    """Return the remapper of ``hw``'s DRAM (decode, address width) with a ``depth`` table."""
+def remapper_for(hw: HardwareConfig) -> AddressRemapper:
+    """Return the remapper of ``hw``: its DRAM's decode and address width, and a table of
+    ``hw.layers.max_hidden`` entries (any depth works; columns must be below it)."""
     dram = load_dram_config(hw.dram.preset, file=hw.dram.file or None)
-    return AddressRemapper(depth, (depth - 1).bit_length() or 1, address_bits(dram),
+    return AddressRemapper(hw.layers.max_hidden, hw.layers.index_bits, address_bits(dram),
                            dram.organization.transaction_bytes, decode_stages(dram))

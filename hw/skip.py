@@ -26,11 +26,13 @@ from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from colsim.config import HardwareConfig
+
 
 class ColumnSkip(wiring.Component):
     """Issue the hot columns of a ``mask_width``-bit-word mask in tiles of ``tile`` columns."""
 
-    def __init__(self, mask_width: int, tile: int, index_bits: int = 16) -> None:
+    def __init__(self, mask_width: int, tile: int, index_bits: int) -> None:
         for name, value in (("mask_width", mask_width), ("tile", tile),
                             ("index_bits", index_bits)):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
@@ -135,3 +137,9 @@ class ColumnSkip(wiring.Component):
             m.d.sync += [columns.eq(self.columns), base.eq(0), word.eq(0), held_valid.eq(0),
                          consumed.eq(0), self.issued.eq(0)]
         return m
+
+
+def skip_for(hw: HardwareConfig) -> ColumnSkip:
+    """Return the skip logic of ``hw``: mask words and tiles of the array's width, column
+    indices and counters wide enough for ``hw.layers.max_hidden`` columns."""
+    return ColumnSkip(hw.systolic.cols, hw.systolic.cols, hw.layers.count_bits)

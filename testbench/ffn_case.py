@@ -69,6 +69,7 @@ class CosimSpec:
         if self.memory not in MEMORIES:
             raise ColsimError(f"`memory` must be one of {', '.join(MEMORIES)}, "
                               f"not {self.memory!r}")
+        self.hw.layers.check_layer(self.layer.name, self.layer.hidden)
         if not isinstance(self.iterations, int) or self.iterations < 1:
             raise ColsimError(f"`iterations` must be a positive integer, not {self.iterations!r}")
         if self.hot is not None:

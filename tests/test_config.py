@@ -21,6 +21,7 @@ def test_reference_values_are_those_of_the_design():
         (24, 2), (192, 3), (24, 2)]
     assert hw.sram.weight.slot_bytes == 64 * 1024
     assert hw.dram.preset == "gddr6"
+    assert hw.layers.max_hidden == 8192  # DESIGN.md's widest N = 5120, to a power of two
 
 
 def test_partial_file_keeps_reference_values(tmp_path):
@@ -42,6 +43,9 @@ def test_partial_file_keeps_reference_values(tmp_path):
     ("gpu = 1\n", "unknown key `gpu`"),
     ("systolic = 3\n", "`systolic` must be a table, not 3"),
     ("[systolic]\ncols = 4096\n[sram.weight]\nkib = 3\n", "cannot hold one row"),
+    ("[layers]\nmax_hidden = 0\n", "`layers.max_hidden` must be in [1, 1048576], not 0"),
+    ("[layers]\nmax_hidden = 4096.0\n", "`layers.max_hidden` must be of type int, not 4096.0"),
+    ("[layers]\nmax_width = 4096\n", "unknown key `layers.max_width`"),
 ])
 def test_bad_values_name_the_key_and_the_value(tmp_path, text, message):
     path = tmp_path / "hw.toml"
@@ -65,3 +69,13 @@ def test_config_is_frozen():
     hw = reference_hardware()
     with pytest.raises(AttributeError):
         hw.systolic.rows = 4  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("max_hidden", "index_bits", "count_bits"), [
+    (8192, 13, 14), (5120, 13, 13), (100, 7, 7), (1, 1, 1)])
+def test_max_hidden_sizes_the_column_logic(tmp_path, max_hidden, index_bits, count_bits):
+    path = tmp_path / "hw.toml"
+    path.write_text(f"[layers]\nmax_hidden = {max_hidden}\n")
+    layers = load_hardware_config(path).layers
+    assert (layers.max_hidden, layers.index_bits, layers.count_bits) == (
+        max_hidden, index_bits, count_bits)

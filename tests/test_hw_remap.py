@@ -7,8 +7,9 @@ import random
 import numpy as np
 import pytest
 
+from colsim.config import reference_hardware
 from colsim.errors import ColsimError
-from colsim.hw.remap import AddressRemapper
+from colsim.hw.remap import AddressRemapper, remapper_for
 from colsim.hw.remap_model import (
     RemapRequest,
     address_bits,
@@ -16,9 +17,11 @@ from colsim.hw.remap_model import (
     reciprocal,
     remap,
 )
+from colsim.models.spec import FfnLayer
 from colsim.sim.dram import decode, load_dram_config
 from colsim.sim.layout import Layout, hotcold_layout, rowmajor_layout
 from colsim.testbench.amaranth_streams import collect, drive, simulation
+from colsim.testbench.ffn_case import CosimSpec, tiny_hardware
 
 
 @pytest.mark.parametrize("divisor", [3, 5, 6, 7, 12, 1000])
@@ -124,3 +127,21 @@ def test_rtl_equals_model(preset, layout_kind, stall):
     got = run_rtl(None if layout_kind == "identity" else layout, columns, offsets,
                   config=config, base=base, stride=stride, seed=3, stall=stall)
     assert got == expected
+
+
+@pytest.mark.parametrize(("max_hidden", "index_bits"), [(8192, 13), (5120, 13), (100, 7)])
+def test_table_depth_is_the_configured_max_hidden(max_hidden, index_bits):
+    hw = reference_hardware().with_overrides({"layers": {"max_hidden": max_hidden}})
+    dut = remapper_for(hw)
+    dut._MustUse__silence = True  # built to read its ports, never elaborated
+    assert dut.depth == max_hidden
+    assert len(dut.i_col.payload.column) == len(dut.i_table.payload.slot) == index_bits
+
+
+def test_a_layer_wider_than_max_hidden_is_refused_in_one_line():
+    hw = tiny_hardware(layers={"max_hidden": 64})
+    CosimSpec(hw, FfnLayer("fits", 4, 8, 64, False), None)
+    with pytest.raises(ColsimError) as info:
+        CosimSpec(hw, FfnLayer("wide", 4, 8, 65, False), None)
+    assert str(info.value) == ("layer 'wide' has N = 65 hidden columns, more than "
+                               "`layers.max_hidden` = 64 of the hardware configuration")

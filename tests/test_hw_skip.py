@@ -7,8 +7,9 @@ import random
 import numpy as np
 import pytest
 
+from colsim.config import reference_hardware
 from colsim.errors import ColsimError
-from colsim.hw.skip import ColumnSkip
+from colsim.hw.skip import ColumnSkip, skip_for
 from colsim.hw.skip_model import IssuedColumn, mask_words, skip_columns
 from colsim.testbench.amaranth_streams import collect, drive, simulation
 from colsim.testbench.skip_bench import make_mask
@@ -97,3 +98,14 @@ def test_rtl_equals_model(width, tile, n, stall):
         expected = skip_columns(hot, tile)
         assert beats == list(expected.columns)
         assert (issued, skipped) == (expected.issued, expected.skipped)
+
+
+@pytest.mark.parametrize(("max_hidden", "bits"), [(8192, 14), (8191, 13), (1000, 10), (1, 1)])
+def test_index_and_counter_widths_count_max_hidden_columns(max_hidden, bits):
+    hw = reference_hardware().with_overrides({"layers": {"max_hidden": max_hidden}})
+    dut = skip_for(hw)
+    dut._MustUse__silence = True  # built to read its ports, never elaborated
+    assert dut.index_bits == bits and (max_hidden >> bits) == 0  # N = max_hidden fits
+    assert (len(dut.columns), len(dut.o_col.payload.column)) == (bits, bits)
+    assert len(dut.issued) == len(dut.skipped) == bits + 1
+    assert (dut.mask_width, dut.tile) == (32, 32)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from colsim.cli import main
-from colsim.config import reference_hardware
+from colsim.config import load_hardware_config, reference_hardware
 from colsim.errors import ColsimError
 from colsim.hw.verilog import block_names, lint, write_verilog
 
@@ -59,3 +59,29 @@ def test_cli_reports_a_bad_config_value_in_one_line(tmp_path, capsys):
     assert main(["verilog", "--out", str(tmp_path / "v"), "--config", str(config)]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "colsim: error: `systolic.rows` must be positive, not -4"
+
+
+def test_max_hidden_from_toml_sizes_the_remapper_and_the_skip_logic(tmp_path):
+    config = tmp_path / "hw.toml"
+    config.write_text("[systolic]\nrows = 2\ncols = 2\n[layers]\nmax_hidden = 100\n")
+    hw = load_hardware_config(config)
+    write_verilog(tmp_path / "v", hw, blocks=["remap", "skip"])
+    entries = {e["block"]: e for e in json.loads((tmp_path / "v" / "manifest.json").read_text())
+               ["files"]}
+    assert entries["remap"]["parameters"] == {"depth": 100, "index_bits": 7, "dram": "gddr6"}
+    assert entries["skip"]["parameters"] == {"mask_width": 2, "tile": 2, "max_hidden": 100,
+                                             "index_bits": 7}
+    widths = {e["block"]: {p["name"]: p["width"] for p in e["ports"]} for e in entries.values()}
+    assert widths["remap"]["i_table__payload"] == 2 * 7
+    assert widths["skip"]["columns"] == 7 and widths["skip"]["issued"] == 8
+    assert all(e["lint"] == "clean" for e in entries.values())
+    remap = (tmp_path / "v" / "address_remapper.v").read_text()
+    assert "[99:0]" in remap  # a 100-entry table: max_hidden need not be a power of two
+
+
+def test_cli_names_a_bad_max_hidden(tmp_path, capsys):
+    config = tmp_path / "hw.toml"
+    config.write_text("[layers]\nmax_hidden = -1\n")
+    assert main(["verilog", "--out", str(tmp_path / "v"), "--config", str(config)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "colsim: error: `layers.max_hidden` must be in [1, 1048576], not -1"

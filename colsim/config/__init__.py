@@ -9,6 +9,7 @@ of DESIGN.md (``reference.toml``).
 from colsim.config.hardware import (
     ClockConfig,
     HardwareConfig,
+    LayerLimits,
     SimdConfig,
     SramBuffer,
     SramConfig,
@@ -21,6 +22,7 @@ from colsim.config.loader import from_mapping, load_toml, non_negative, positive
 __all__ = [
     "ClockConfig",
     "HardwareConfig",
+    "LayerLimits",
     "SimdConfig",
     "SramBuffer",
     "SramConfig",

@@ -21,7 +21,7 @@ from colsim.config.loader import (
     positive,
     with_overrides,
 )
-from colsim.errors import ConfigError
+from colsim.errors import ColsimError, ConfigError
 
 
 @dataclass(frozen=True)
@@ -91,14 +91,45 @@ class DramSelection:
 
 
 @dataclass(frozen=True)
+class LayerLimits:
+    """The widest FFN layer the accelerator's RTL takes; it sizes the column logic.
+
+    ``max_hidden`` (N, hidden columns) is the depth of the hot-cold remapper's permutation
+    table and sets the width of the column-skip logic's indices and counters. The default,
+    8192, is the widest layer of DESIGN.md's workloads (N = 5120) rounded up to a power of two.
+    """
+
+    max_hidden: int = field(default=8192, metadata=in_range(1, 1 << 20))
+
+    @property
+    def index_bits(self) -> int:
+        """Bits of a column index 0 .. max_hidden-1 (the remapper's table address and entry)."""
+        return max(1, (self.max_hidden - 1).bit_length())
+
+    @property
+    def count_bits(self) -> int:
+        """Bits that count 0 .. max_hidden columns (the skip logic's N, indices, counters)."""
+        return self.max_hidden.bit_length()
+
+    def check_layer(self, name: str, hidden: int) -> None:
+        """Raise ``ColsimError`` when a layer of ``hidden`` columns is wider than the RTL's."""
+        if hidden > self.max_hidden:
+            raise ColsimError(
+                f"layer {name!r} has N = {hidden} hidden columns, more than "
+                f"`layers.max_hidden` = {self.max_hidden} of the hardware configuration"
+            )
+
+
+@dataclass(frozen=True)
 class HardwareConfig:
-    """The whole accelerator: clock, systolic engine, SIMD unit, SRAM buffers and DRAM."""
+    """The whole accelerator: clock, systolic engine, SIMD unit, SRAM buffers, DRAM, limits."""
 
     clock: ClockConfig = field(default_factory=ClockConfig)
     systolic: SystolicConfig = field(default_factory=SystolicConfig)
     simd: SimdConfig = field(default_factory=SimdConfig)
     sram: SramConfig = field(default_factory=SramConfig)
     dram: DramSelection = field(default_factory=DramSelection)
+    layers: LayerLimits = field(default_factory=LayerLimits)
 
     def __post_init__(self) -> None:
         slot = self.sram.weight.slot_bytes
