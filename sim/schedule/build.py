@@ -85,6 +85,7 @@ class _Parts:
 OP_DEFAULTS = {
     "unit": ARRAY, "cycles": 0, "overhead": 0, "k": 0, "need_a": -1, "need_b": -1,
     "need_c": -1, "after": -1, "after_latency": 0, "output": False, "phase": 0,
+    "tile": -1, "token_tile": -1, "part": -1, "k0": 0,
 }
 TRANSFER_DEFAULTS = {
     "buffer": INPUT, "write": False, "gate_op": -1, "cls": CLASS_INPUT, "anchor": 0,
@@ -170,7 +171,12 @@ def build_schedule(
         positions = [(cold_slots, cold_slots), (hot_slots, hot_slots)]
     phase_starts.append(parts.n_ops)
     _down_phase(parts, layer, hw, compute, geo, placement, positions, mode, hot is not None)
+    down_slots = np.concatenate([s for s, _ in positions]).astype(np.int64)
     return Schedule.assemble(
+        up_columns=computed.astype(np.int64),
+        down_slots=down_slots,
+        down_positions=np.concatenate([h for _, h in positions]).astype(np.int64),
+        down_bounds=np.cumsum([0] + [s.size for s, _ in positions]).astype(np.int64),
         layer=layer,
         mode=mode,
         reuse=hot is not None,
@@ -348,7 +354,9 @@ def _gemm_phase(
             overhead=over.ravel(), k=k_col.ravel(), need_a=need_a.ravel(),
             need_b=need_b.ravel(), after=after.ravel(),
             after_latency=np.where(is_simd & (n_pc > 0), latency, 0).ravel(),
-            output=is_simd.ravel(), phase=phase,
+            output=is_simd.ravel(), phase=phase, tile=t,
+            token_tile=np.repeat(np.arange(n_i), ops_per_ti),
+            part=np.tile(np.r_[ppart, -1], n_i), k0=np.tile(np.r_[k0, 0], n_i),
         )
         simd_ops = op_ids[:, -1]
         lag = geo.output_slots
@@ -393,22 +401,16 @@ def _up_phase(
     passes = compute.simd.gelu + (compute.simd.geglu if layer.gated else 0)
     passes += compute.simd.threshold if (mode == "dense" and reuse) else 0
     simd = np.array([simd_cycles(geo.rows * int(w) * g, passes, hw) for w in width])
-    x_chunks = ceil_div(d, geo.chunk)
-    h_chunks = ceil_div(layer.hidden, geo.chunk)
 
     def input_segments(parts, ids, i, _part, k0, k1):
-        start = placement.x + (i * x_chunks + k0 // geo.chunk) * placement.block
-        parts.add_segments(ids, start, geo.rows * (k1 - k0) * geo.element)
+        parts.add_segments(ids, placement.x_address(i, k0), geo.rows * (k1 - k0) * geo.element)
 
     def weight_segments(parts, ids, t, part, k0, k1):
         slots = computed[t * geo.cols: t * geo.cols + width[t]]
         fill_parts = np.broadcast_to(np.asarray(part), np.shape(ids))
         for p in range(g):
             use = (fill_parts == -1) | (fill_parts == p)
-            start = (
-                placement.w1 + slots[None, :] * placement.w1_record + p * placement.w1_part
-                + (np.asarray(k0)[use] * geo.element)[:, None]
-            )
+            start = placement.w1_address(slots[None, :], p, np.asarray(k0)[use][:, None])
             parts.add_segments(
                 np.asarray(ids)[use][:, None], start,
                 ((np.asarray(k1) - np.asarray(k0))[use] * geo.element)[:, None],
@@ -421,11 +423,8 @@ def _up_phase(
             i.size, buffer=OUTPUT, write=True, gate_op=simd_ops, cls=CLASS_WRITE,
             anchor=anchors, phase=PHASES.index("up"), out_op=simd_ops,
         )
-        start = (
-            placement.h + (i * h_chunks + hidden0 // geo.chunk) * placement.block
-            + (hidden0 % geo.chunk) * geo.rows * geo.element
-        )
-        parts.add_segments(ids, start, int(width[t]) * geo.rows * geo.element)
+        parts.add_segments(ids, placement.h_address(i, hidden0),
+                           int(width[t]) * geo.rows * geo.element)
 
     _gemm_phase(
         parts, phase=PHASES.index("up"), tiles=tiles,
@@ -460,8 +459,6 @@ def _down_phase(
     resident = ceil_div(k_total, weight_chunk) <= geo.weight_slots
     passes = compute.simd.requantise + (compute.simd.add_cold if reuse else 0)
     simd = np.array([simd_cycles(geo.rows * int(w), passes, hw) for w in width])
-    h_chunks = ceil_div(layer.hidden, geo.chunk)
-    x_chunks = ceil_div(d, geo.chunk)
     phase = PHASES.index("down")
 
     def positions_of(ids, k0, k1):
@@ -476,20 +473,15 @@ def _down_phase(
         fill, pos, counts = positions_of(ids, k0, k1)
         hidx = h_index[pos]
         ti = np.repeat(np.asarray(i), counts)
-        start = (
-            placement.h + (ti * h_chunks + hidx // geo.chunk) * placement.block
-            + (hidx % geo.chunk) * geo.rows * geo.element
-        )
-        parts.add_segments(fill, start, geo.rows * geo.element)
+        parts.add_segments(fill, placement.h_address(ti, hidx), geo.rows * geo.element)
 
     def weight_segments(parts, ids, t, _part, k0, k1):
         fill, pos, _counts = positions_of(np.atleast_1d(ids), np.atleast_1d(k0), np.atleast_1d(k1))
-        start = placement.w2 + t * placement.w2_panel + slots[pos] * geo.cols * geo.element
-        parts.add_segments(fill, start, int(width[t]) * geo.element)
+        parts.add_segments(fill, placement.w2_address(t, slots[pos]), int(width[t]) * geo.element)
 
     def output_transfers(parts, t, simd_ops, anchors):
         i = np.arange(geo.token_tiles)
-        cold = placement.y_cold + (i * tiles + t) * placement.y_cold_tile
+        cold = placement.y_cold_address(i, t)
         cold_bytes = geo.rows * int(width[t]) * geo.accumulator
         feature0 = t * geo.cols
         if mode == "sparse":
@@ -509,11 +501,8 @@ def _down_phase(
             i.size, buffer=OUTPUT, write=True, gate_op=simd_ops, cls=CLASS_WRITE,
             anchor=anchors, phase=phase, out_op=simd_ops,
         )
-        start = (
-            placement.y + (i * x_chunks + feature0 // geo.chunk) * placement.block
-            + (feature0 % geo.chunk) * geo.rows * geo.element
-        )
-        parts.add_segments(ids, start, int(width[t]) * geo.rows * geo.element)
+        parts.add_segments(ids, placement.y_address(i, feature0),
+                           int(width[t]) * geo.rows * geo.element)
 
     _gemm_phase(
         parts, phase=phase, tiles=tiles, part_ranges=part_ranges,

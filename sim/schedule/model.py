@@ -48,7 +48,15 @@ class Schedule:
 
     Op arrays (length O, in program order): ``op_unit``, ``op_cycles``, ``op_overhead``,
     ``op_k`` (array ops: K steps), ``op_needs`` (O×3 transfer ids, -1 = none), ``op_after``,
-    ``op_after_latency``, ``op_slot_wait``, ``op_phase``.
+    ``op_after_latency``, ``op_slot_wait``, ``op_phase``, and where each op sits in the loop
+    nest: ``op_tile`` (output tile t), ``op_token_tile`` (i), ``op_part`` (array ops: the part
+    of the tile, -1 for SIMD ops) and ``op_k0`` (array ops: first K position; the op streams
+    ``op_k0 .. op_k0 + op_k - 1``); relayout ops have -1 there.
+    What the phases compute: ``up_columns`` (the physical slots of the up phase's computed
+    columns, C per output tile; H position n holds column ``up_columns[n]``),
+    ``down_slots`` / ``down_positions`` (per K position of the down phase: the W2 slot and
+    the H position it multiplies) and ``down_bounds`` (the K ranges of the down phase's parts:
+    one part, or cold then hot for a dense FFN-Reuse iteration).
     Transfer arrays (length F, stream order): ``tr_buffer``, ``tr_slot``, ``tr_write``,
     ``tr_gate_op``, ``tr_prev``, ``tr_barrier``, ``tr_last_reader``, ``tr_first`` and
     ``tr_count`` (its transactions), ``tr_phase``.
@@ -73,6 +81,14 @@ class Schedule:
     op_after_latency: np.ndarray
     op_slot_wait: np.ndarray
     op_phase: np.ndarray
+    op_tile: np.ndarray
+    op_token_tile: np.ndarray
+    op_part: np.ndarray
+    op_k0: np.ndarray
+    up_columns: np.ndarray
+    down_slots: np.ndarray
+    down_positions: np.ndarray
+    down_bounds: np.ndarray
     tr_buffer: np.ndarray
     tr_slot: np.ndarray
     tr_write: np.ndarray
@@ -152,6 +168,10 @@ class Schedule:
         weight_slots: int,
         output_slots: int,
         n_computed: int,
+        up_columns: np.ndarray,
+        down_slots: np.ndarray,
+        down_positions: np.ndarray,
+        down_bounds: np.ndarray,
     ) -> Schedule:
         """Return the schedule from the builder's collected ops, transfers and segments."""
         ops = {k: np.concatenate(v) for k, v in parts.ops.items()}
@@ -214,6 +234,14 @@ class Schedule:
             op_after_latency=ops["after_latency"].astype(np.int64),
             op_slot_wait=slot_wait,
             op_phase=ops["phase"].astype(np.int8),
+            op_tile=ops["tile"].astype(np.int64),
+            op_token_tile=ops["token_tile"].astype(np.int64),
+            op_part=ops["part"].astype(np.int64),
+            op_k0=ops["k0"].astype(np.int64),
+            up_columns=up_columns,
+            down_slots=down_slots,
+            down_positions=down_positions,
+            down_bounds=down_bounds,
             tr_buffer=trs["buffer"].astype(np.int8),
             tr_slot=slot,
             tr_write=trs["write"].astype(bool),

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from colsim.config import HardwareConfig
 from colsim.errors import ConfigError
 from colsim.models.spec import FfnLayer
@@ -70,10 +72,54 @@ class DramPlacement:
     block: int  # bytes of one activation block
     chunk: int  # positions per activation block
     y_cold_tile: int  # bytes of one cached cold-contribution tile
+    rows: int  # R: tokens per token tile (activation blocks, output tiles)
+    cols: int  # C: features per W2 panel and Y_cold tile
+    element: int  # bytes of an operand (int16)
+    x_chunks: int  # activation blocks per token tile of X and Y (d positions)
+    h_chunks: int  # activation blocks per token tile of H (N positions)
+    panels: int  # W2 panels (ceil(d / C))
 
     def to_dict(self) -> dict[str, int]:
         """Return the placement as plain integers (for result files)."""
         return asdict(self)
+
+    # Byte addresses of single elements. Every argument may be an integer or an integer
+    # numpy array (broadcast together); the schedule builder and the functional executor
+    # both address DRAM through these, so they agree by construction.
+
+    def _block(self, base: int, chunks: int, tile, position):
+        """Return the address of token 0 of ``position`` in token tile ``tile``'s blocks."""
+        position = np.asarray(position, dtype=np.int64)
+        return (base + (np.asarray(tile, dtype=np.int64) * chunks + position // self.chunk)
+                * self.block + position % self.chunk * self.rows * self.element)
+
+    def x_address(self, tile, feature):
+        """Return the address of X[tile·R, feature] (the R tokens follow contiguously)."""
+        return self._block(self.x, self.x_chunks, tile, feature)
+
+    def h_address(self, tile, position):
+        """Return the address of H[tile·R, position] for a hidden position (computed index)."""
+        return self._block(self.h, self.h_chunks, tile, position)
+
+    def y_address(self, tile, feature):
+        """Return the address of Y[tile·R, feature] (the R tokens follow contiguously)."""
+        return self._block(self.y, self.x_chunks, tile, feature)
+
+    def w1_address(self, slot, part, k):
+        """Return the address of W1[k, column in ``slot``] of ``part`` (0 value, 1 gate)."""
+        return (self.w1 + np.asarray(slot, dtype=np.int64) * self.w1_record
+                + np.asarray(part, dtype=np.int64) * self.w1_part
+                + np.asarray(k, dtype=np.int64) * self.element)
+
+    def w2_address(self, panel, slot):
+        """Return the address of W2[row in ``slot``, panel·C] (C features follow)."""
+        return (self.w2 + np.asarray(panel, dtype=np.int64) * self.w2_panel
+                + np.asarray(slot, dtype=np.int64) * self.cols * self.element)
+
+    def y_cold_address(self, tile, panel):
+        """Return the address of the int32 cold tile of (token tile, panel)."""
+        return self.y_cold + (np.asarray(tile, dtype=np.int64) * self.panels
+                              + np.asarray(panel, dtype=np.int64)) * self.y_cold_tile
 
 
 def plan_placement(
@@ -127,5 +173,11 @@ def plan_placement(
         block=block,
         chunk=chunk,
         y_cold_tile=y_cold_tile,
+        rows=rows,
+        cols=cols,
+        element=element,
+        x_chunks=ceil_div(layer.d_model, chunk),
+        h_chunks=ceil_div(layer.hidden, chunk),
+        panels=panels,
         **bases,
     )
