@@ -80,13 +80,12 @@ class ActivationHooks:
 
     def __enter__(self) -> ActivationHooks:
         try:
-            scopes = False
+            scopes = not all(isinstance(m, ACTIVATION_TYPES) for m in self._modules.values())
             for name, module in self._modules.items():
                 if isinstance(module, ACTIVATION_TYPES):
-                    self._hook_activation_module(name, module)
+                    self._hook_activation_module(name, module, track_depth=scopes)
                 else:
                     self._hook_scope(name, module)
-                    scopes = True
             if scopes:
                 self._patch_gelu()
         except BaseException:
@@ -99,7 +98,14 @@ class ActivationHooks:
 
     # -- installation --------------------------------------------------------------------
 
-    def _hook_activation_module(self, name: str, module: nn.Module) -> None:
+    def _hook_activation_module(self, name: str, module: nn.Module, *, track_depth: bool) -> None:
+        if not track_depth:  # F.gelu is not patched: one hook, the cheapest per call
+            def capture(_module: nn.Module, _args: object, output: torch.Tensor) -> object:
+                return self.on_activation(name, output)
+
+            self._handles.append(module.register_forward_hook(capture))
+            return
+
         def enter(_module: nn.Module, _args: object) -> None:
             self._activation_depth += 1
 

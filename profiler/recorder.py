@@ -9,6 +9,17 @@ reduced together: the accelerator computes both halves, so a column is cold only
 cold for every token of every half. ``LayerInfo.tokens`` stays M = tokens of one sample; the
 recorder checks that each capture holds a whole number of samples and records that number
 as ``batch`` in the metadata. Several forward calls in one iteration merge (max / sum).
+
+**Deferred reduction.** Reducing a small activation costs far more in per-call overhead than
+in arithmetic, so a capture under ``defer_elements`` elements is only copied (as float32, into
+a reused staging buffer on the CPU) and reduced later together with the other pending ones,
+in one compiled call that merges straight into the statistics: when the staged activations
+reach ``flush_elements`` (16 MiB by default: the bound on the deferred memory) and when the
+profile is finished (leaving the context manager, :meth:`~ProfileRecorder.profile`). Larger
+captures are reduced at once, without a copy when they are contiguous float32 CPU tensors.
+Both paths give identical statistics (integer counts and maxima do not depend on the order
+of reduction). A non-finite activation is reported when its capture is reduced: at once for
+a large capture, at the next flush for a deferred one.
 """
 
 from __future__ import annotations
@@ -33,12 +44,21 @@ CFG_HANDLING = (
 )
 
 
+DEFER_ELEMENTS = 1 << 16
+"""Captures with fewer elements are reduced in batches (see the module docstring)."""
+
+FLUSH_ELEMENTS = 1 << 22
+"""Deferred captures are reduced once this many elements are staged."""
+
+
 class ProfileRecorder:
     """Context manager that profiles ``model``'s FFN ``layers`` over ``iterations`` steps.
 
     Call :meth:`start_iteration` before each denoiser forward (the driver's
     ``on_iteration``). ``capture_inputs`` lists ``(layer name, iteration)`` pairs whose FFN
-    input X (and the layer's weights) are kept for RTL runs.
+    input X (and the layer's weights) are kept for RTL runs. ``defer_elements`` is the
+    capture size below which reductions are deferred and batched (0: reduce every capture
+    at once), ``flush_elements`` the number of staged elements that triggers the reduction.
     """
 
     def __init__(
@@ -49,6 +69,8 @@ class ProfileRecorder:
         iterations: int,
         capture_inputs: Iterable[tuple[str, int]] = (),
         bins: HistogramBins | None = None,
+        defer_elements: int = DEFER_ELEMENTS,
+        flush_elements: int = FLUSH_ELEMENTS,
     ) -> None:
         if iterations < 1:
             raise ColsimError(f"`iterations` must be a positive integer, not {iterations!r}")
@@ -63,14 +85,36 @@ class ProfileRecorder:
             if not 0 <= t < iterations:
                 raise ColsimError(f"`--capture-inputs` iteration {t} is outside [0, {iterations})")
         self.iteration: int | None = None
-        bins = len(self.bins.edges) + 1
+        # Statistics of all layers in two arrays (one compiled call merges into any layer);
+        # colmax[name] and histogram[name] are views of them.
+        self._index = {name: i for i, name in enumerate(self.layers)}
+        self._hidden = np.array([x.hidden for x in self.layers.values()], np.int64)
+        self._colmax_offset = np.concatenate([[0], np.cumsum(self._hidden[:-1])]) * iterations
+        self._colmax = np.zeros(int(self._hidden.sum()) * iterations, np.float32)
+        self._histogram = np.zeros((len(self.layers) * iterations, len(self.bins.edges) + 1),
+                                   np.int64)
+        spans = zip(self.layers, self._colmax_offset, self._hidden, strict=True)
         self.colmax = {
-            n: np.zeros((iterations, x.hidden), np.float32) for n, x in self.layers.items()
+            name: self._colmax[offset:offset + iterations * hidden].reshape(iterations, hidden)
+            for name, offset, hidden in spans
         }
-        self.histogram = {n: np.zeros((iterations, bins), np.int64) for n in self.layers}
+        self.histogram = {
+            name: self._histogram[i * iterations:(i + 1) * iterations]
+            for name, i in self._index.items()
+        }
         self.seen = {n: np.zeros(iterations, bool) for n in self.layers}
+        # Per layer what the hook needs, in one lookup: (index, hidden, tokens, seen).
+        self._slots = {
+            name: (self._index[name], layer.hidden, layer.tokens, self.seen[name])
+            for name, layer in self.layers.items()
+        }
         self.batch: int | None = None
         self.reduce_seconds = 0.0  # wall time spent reducing activations (benchmarks)
+        self.defer_elements = defer_elements
+        self.flush_elements = flush_elements
+        self._pending: list[tuple[int, int, int, int]] = []  # (layer, iteration, offset, rows)
+        self._staging = np.empty(0, np.float32)  # pending activations, flat
+        self._staged = 0  # elements in use
         self._inputs: dict[tuple[str, int], list[np.ndarray]] = {}
         self._weights: dict[str, dict[str, np.ndarray]] = {}
         self._hooks = ActivationHooks(model, self._observe, list(self.layers))
@@ -84,13 +128,18 @@ class ProfileRecorder:
                 self._handles.append(first.register_forward_pre_hook(self._input_hook(name)))
             self._hooks.__enter__()
         except BaseException:
+            self._hooks.__exit__(None, None, None)
             self._remove_input_hooks()
             raise
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._hooks.__exit__(*exc_info)
+    def __exit__(self, exc_type: object, *exc_info: object) -> None:
+        self._hooks.__exit__(exc_type, *exc_info)
         self._remove_input_hooks()
+        if exc_type is None:
+            self._flush()
+        else:
+            self._pending.clear()
 
     def start_iteration(self, iteration: int) -> None:
         """Attribute the following activations to denoising ``iteration`` (0-based)."""
@@ -100,6 +149,7 @@ class ProfileRecorder:
 
     def profile(self, meta: dict[str, Any]) -> Profile:
         """Return the finished profile; every layer must have seen every iteration."""
+        self._flush()
         for name, seen in self.seen.items():
             if not seen.all():
                 missing = int(np.flatnonzero(~seen)[0])
@@ -129,28 +179,72 @@ class ProfileRecorder:
 
     def _observe(self, name: str, h: torch.Tensor) -> None:
         start = time.perf_counter()
-        t = self._current_iteration()
-        layer = self.layers[name]
-        if h.shape[-1] != layer.hidden:
+        t = self.iteration
+        if t is None:
+            raise ColsimError("an FFN ran before the first denoising iteration was announced")
+        index, hidden, tokens, seen = self._slots[name]
+        if h.shape[-1] != hidden:
             raise ColsimError(
-                f"FFN layer {name!r} produced {h.shape[-1]} columns, the spec says {layer.hidden}"
+                f"FFN layer {name!r} produced {h.shape[-1]} columns, the spec says {hidden}"
             )
-        magnitudes = h.detach().reshape(-1, layer.hidden).abs().float().cpu()
-        rows = magnitudes.shape[0]
-        if rows % layer.tokens:
+        elements = h.numel()
+        rows = elements // hidden
+        if rows % tokens:
             raise ColsimError(
                 f"FFN layer {name!r} produced {rows} rows, not a multiple of its "
-                f"{layer.tokens} tokens"
+                f"{tokens} tokens"
             )
         if self.batch is None:
-            self.batch = rows // layer.tokens
-        column_max = magnitudes.amax(dim=0).numpy()  # NaN and inf propagate into the max
-        if not np.isfinite(column_max).all():
-            raise ColsimError(f"FFN layer {name!r} produced a non-finite activation at step {t}")
-        np.maximum(self.colmax[name][t], column_max, out=self.colmax[name][t])
-        self.histogram[name][t] += self.bins.counts(magnitudes.numpy())
-        self.seen[name][t] = True
+            self.batch = rows // tokens
+        seen[t] = True
+        if elements < self.defer_elements:
+            # A copy: the model may reuse or modify its activation after the hook returns.
+            offset = self._staged
+            end = offset + elements
+            if end > self._staging.size:
+                self._grow(end)
+            if h.dtype is torch.float32 and h.is_cpu and not h.requires_grad:
+                self._staging[offset:end] = h.numpy().reshape(-1)
+            else:
+                torch.from_numpy(self._staging[offset:end]).copy_(h.detach().reshape(-1))
+            self._staged = end
+            self._pending.append((index, t, offset, rows))
+            if end >= self.flush_elements:
+                self._flush()
+        else:
+            values = h.detach().reshape(-1)
+            if values.dtype != torch.float32 or not values.is_cpu:
+                values = values.to("cpu", torch.float32)
+            self._merge(values.numpy(), [(index, t, 0, rows)])
         self.reduce_seconds += time.perf_counter() - start
+
+    def _grow(self, elements: int) -> None:
+        # Doubling, but never past what one flush can hold (flush_elements + a capture).
+        limit = self.flush_elements + self.defer_elements
+        size = max(elements, min(max(2 * self._staging.size, 1 << 16), limit))
+        staging = np.empty(size, np.float32)
+        staging[:self._staged] = self._staging[:self._staged]
+        self._staging = staging
+
+    def _flush(self) -> None:
+        """Reduce the pending captures (one compiled call) and empty the staging buffer."""
+        if not self._pending:
+            return
+        start = time.perf_counter()
+        pending = self._pending
+        self._pending, self._staged = [], 0
+        self._merge(self._staging, pending)
+        self.reduce_seconds += time.perf_counter() - start
+
+    def _merge(self, values: np.ndarray, entries: list[tuple[int, int, int, int]]) -> None:
+        """Merge ``(layer index, iteration, offset, rows)`` entries of flat ``values``."""
+        bad = self.bins.merge(values, np.array(entries, np.int64), self._hidden,
+                              self._colmax_offset, self.iterations, self._colmax,
+                              self._histogram)
+        if bad >= 0:
+            layer, t = entries[bad][:2]
+            name = list(self.layers)[layer]
+            raise ColsimError(f"FFN layer {name!r} produced a non-finite activation at step {t}")
 
     def _input_hook(self, name: str):
         def capture(_module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:

@@ -233,7 +233,14 @@ def test_recorder_rejects_runs_that_do_not_match_the_spec():
         recorder.profile({})
     with pytest.raises(ColsimError, match=r"iteration 2 is outside \[0, 2\)"):
         recorder.start_iteration(2)
-    with ProfileRecorder(model, toy_layer_infos(5), iterations=1) as recorder, torch.no_grad():
+    immediate = ProfileRecorder(model, toy_layer_infos(5), iterations=1, defer_elements=0)
+    with immediate as recorder, torch.no_grad():
         recorder.start_iteration(0)
         with pytest.raises(ColsimError, match="non-finite activation"):
-            model(torch.full((1, 5, 8), float("nan")))
+            model(torch.full((1, 5, 8), float("nan")))  # reduced inside the hook
+    # Deferred (small) captures: reported when they are reduced, at the latest on leaving.
+    deferred = ProfileRecorder(model, toy_layer_infos(5), iterations=1)
+    non_finite = r"'geglu\.net\.0' produced a non-finite activation at step 0"
+    with pytest.raises(ColsimError, match=non_finite), deferred as recorder, torch.no_grad():
+        recorder.start_iteration(0)
+        model(torch.full((1, 5, 8), float("nan")))

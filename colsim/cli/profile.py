@@ -73,6 +73,8 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--guidance-scale", type=float, default=None)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op threads for both runs (default: torch's own)")
     parser.set_defaults(func=_bench)
 
 
@@ -172,6 +174,6 @@ def _bench(args: argparse.Namespace) -> int:
 
     result = measure_hook_overhead(args.model, size=args.size, steps=args.steps,
                                    repeats=args.repeats, seed=args.seed,
-                                   guidance_scale=args.guidance_scale)
+                                   guidance_scale=args.guidance_scale, threads=args.threads)
     print(json.dumps(result, indent=2, sort_keys=True))
     return 0
