@@ -31,9 +31,13 @@ import numpy as np
 from colsim.config import HardwareConfig
 from colsim.errors import ColsimError
 from colsim.hw.ffn_config import FfnTopConfig
-from colsim.sim.schedule import ARRAY, BUFFERS, INPUT, OUTPUT, SIMD, WEIGHT, Schedule
+from colsim.hw.onchip import Geometry, geometry, plan_onchip
+from colsim.hw.simd_model import SimdOp
+from colsim.sim.dram.config import load_dram_config
+from colsim.sim.schedule import ARRAY, BUFFERS, INPUT, OUTPUT, PHASES, SIMD, WEIGHT, Schedule
 
 Fields = tuple[tuple[str, int], ...]
+B_ZERO, B_PART0, B_COLD = range(3)  # sources of a SIMD op's ``b`` operand
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,20 @@ class ProgramFormat:
     """Bit widths of the instruction fields (least significant field first)."""
 
     top: FfnTopConfig
+    geometry: Geometry
     slot_bits: int
+    row_bits: int  # a buffer row index (signed in DMA runs: output tiles start mid-transaction)
+    tile_bits: int  # a row of the mask store (hidden tile index)
+
+    @property
+    def lane_bits(self) -> int:
+        """Return the width of a tile column index (0 .. C-1)."""
+        return max(1, (self.geometry.cols - 1).bit_length())
+
+    @property
+    def width_bits(self) -> int:
+        """Return the width of a tile width (1 .. C)."""
+        return self.geometry.cols.bit_length()
 
     @property
     def dma_fields(self) -> Fields:
@@ -50,16 +67,19 @@ class ProgramFormat:
         return (("write", 1), ("buffer", 2), ("slot", self.slot_bits), ("first", 1),
                 ("barrier", 1), ("release_on_done", 1), ("wait", t.sync_bits),
                 ("total", t.count_bits), ("base", t.address_bits), ("stride", t.address_bits),
-                ("count", t.count_bits))
+                ("count", t.count_bits), ("dest", 2), ("row", self.row_bits),
+                ("row_step", self.row_bits), ("mask", self.geometry.segments),
+                ("lane", self.lane_bits), ("width", self.width_bits))
 
     @property
     def array_fields(self) -> Fields:
         """Return the fields of an array op instruction."""
         t = self.top
-        return (("cycles", t.count_bits), ("has_a", 1), ("a_slot", self.slot_bits),
-                ("a_fill", t.sync_bits), ("release_a", 1), ("has_b", 1),
-                ("b_slot", self.slot_bits), ("b_fill", t.sync_bits), ("release_b", 1),
-                ("emits", 1), ("latency", t.count_bits))
+        return (("cycles", t.count_bits), ("steps", t.count_bits), ("has_a", 1),
+                ("a_slot", self.slot_bits), ("a_fill", t.sync_bits), ("release_a", 1),
+                ("a_row", self.row_bits), ("has_b", 1), ("b_slot", self.slot_bits),
+                ("b_fill", t.sync_bits), ("release_b", 1), ("b_row", self.row_bits),
+                ("tile_end", 1), ("part", 1), ("emits", 1))
 
     @property
     def simd_fields(self) -> Fields:
@@ -68,13 +88,25 @@ class ProgramFormat:
         return (("cycles", t.count_bits), ("has_after", 1), ("has_c", 1),
                 ("c_slot", self.slot_bits), ("c_fill", t.sync_bits), ("release_c", 1),
                 ("has_wait", 1), ("wait_slot", self.slot_bits),
-                ("wait_released", t.sync_bits))
+                ("wait_released", t.sync_bits), ("op", 2), ("out_slot", self.slot_bits),
+                ("a_part", 1), ("b_source", 2), ("store_cold", 1), ("threshold", 1),
+                ("first_tile", 1), ("tile", self.tile_bits), ("width", self.width_bits))
 
 
 def program_format(hw: HardwareConfig, top: FfnTopConfig) -> ProgramFormat:
     """Return the instruction format of a top built for ``hw`` and ``top``."""
     slots = max(hw.sram.input.slots, hw.sram.weight.slots, hw.sram.output.slots)
-    return ProgramFormat(top=top, slot_bits=max(1, (slots - 1).bit_length()))
+    geo = geometry(hw, transaction_bytes(hw))
+    rows = max(geo.input_rows, geo.weight_rows, geo.cols)
+    return ProgramFormat(top=top, geometry=geo, slot_bits=max(1, (slots - 1).bit_length()),
+                         row_bits=rows.bit_length() + 1,
+                         tile_bits=max(1, (-(-hw.layers.max_hidden // geo.cols) - 1
+                                           ).bit_length()))
+
+
+def transaction_bytes(hw: HardwareConfig) -> int:
+    """Return the DRAM transaction size of ``hw``'s memory (the width of a data beat)."""
+    return load_dram_config(hw.dram.preset, hw.dram.file or None).organization.transaction_bytes
 
 
 def pack(fields: Fields, values: dict[str, int]) -> int:
@@ -126,6 +158,7 @@ def compile_schedule(schedule: Schedule, hw: HardwareConfig, top: FfnTopConfig) 
     """
     fmt = program_format(hw, top)
     _check_supported(schedule)
+    plan = plan_onchip(schedule, hw)
     sync = 1 << top.sync_bits
     group = schedule.tr_buffer.astype(np.int64) * 64 + schedule.tr_slot
     index_in_group = _rank_within(group, np.ones(group.size, bool))
@@ -143,21 +176,33 @@ def compile_schedule(schedule: Schedule, hw: HardwareConfig, top: FfnTopConfig) 
             "total": int(schedule.tr_count[f]),
         }
         first = int(schedule.tr_first[f])
-        addr = schedule.addr[first: first + int(schedule.tr_count[f])].astype(np.int64)
-        for i, (base, stride, count) in enumerate(_runs(addr, (1 << top.count_bits) - 1)):
+        tx = slice(first, first + int(schedule.tr_count[f]))
+        keys = np.stack([plan.dest[tx], plan.row_step[tx], plan.mask[tx], plan.lane[tx],
+                         plan.width[tx]], axis=1)
+        runs = _runs(schedule.addr[tx].astype(np.int64), plan.row[tx], plan.row_step[tx], keys,
+                     (1 << top.count_bits) - 1)
+        for i, (j, base, stride, count) in enumerate(runs):
             dma.append({**head, "first": int(i == 0), "base": base, "stride": stride,
-                        "count": count})
-    emits = {int(schedule.op_after[o]): int(schedule.op_after_latency[o])
-             for o in np.flatnonzero(schedule.op_after >= 0)}
+                        "count": count, "dest": int(plan.dest[first + j]),
+                        "row": int(plan.row[first + j]) % (1 << fmt.row_bits),
+                        "row_step": int(plan.row_step[first + j]),
+                        "mask": int(plan.mask[first + j]), "lane": int(plan.lane[first + j]),
+                        "width": int(plan.width[first + j])})
+    emits = set(schedule.op_after[schedule.op_after >= 0].tolist())
     array, simd = [], []
-    for o in range(schedule.op_unit.size):
+    n_ops = schedule.op_unit.size
+    for o in range(n_ops):
         a, b, c = (int(f) for f in schedule.op_needs[o])
         if schedule.op_unit[o] == ARRAY:
+            ends_tile = (o + 1 == n_ops or schedule.op_unit[o + 1] != ARRAY
+                         or schedule.op_part[o + 1] != schedule.op_part[o])
             array.append({
-                "cycles": int(schedule.op_cycles[o]),
+                "cycles": int(schedule.op_cycles[o]), "steps": int(schedule.op_k[o]),
                 **_need("a", a, o, schedule, read_rank, sync),
                 **_need("b", b, o, schedule, read_rank, sync),
-                "emits": int(o in emits), "latency": emits.get(o, 0),
+                "a_row": int(plan.a_row[o]), "b_row": int(plan.b_row[o]),
+                "tile_end": int(ends_tile), "part": int(schedule.op_part[o]),
+                "emits": int(o in emits),
             })
         else:
             wait = int(schedule.op_slot_wait[o])
@@ -168,10 +213,36 @@ def compile_schedule(schedule: Schedule, hw: HardwareConfig, top: FfnTopConfig) 
                 "has_wait": int(wait >= 0),
                 "wait_slot": int(schedule.tr_slot[wait]) if wait >= 0 else 0,
                 "wait_released": int(index_in_group[wait] + 1) % sync if wait >= 0 else 0,
+                "out_slot": int(simd_rank[o]) % schedule.slots[OUTPUT],
+                **_simd_operation(schedule, o, plan.geometry.cols),
             })
     program = Program(fmt, tuple(dma), tuple(array), tuple(simd))
     program.words()  # validates every field against its width
     return program
+
+
+def _simd_operation(schedule: Schedule, op: int, cols: int) -> dict[str, int]:
+    """Return what SIMD op ``op`` computes: the SIMD unit's operation and its operands.
+
+    Tiles of the op's queue entry: part 0 (value / cold / the only part) and part 1 (gate /
+    hot). ``b_source``: 0 zero, 1 part 0, 2 the cold tile read into the output slot.
+    """
+    t, i = int(schedule.op_tile[op]), int(schedule.op_token_tile[op])
+    up = schedule.op_phase[op] == PHASES.index("up")
+    extent = schedule.up_columns.size if up else schedule.layer.d_model
+    fields = {"store_cold": 0, "threshold": 0, "first_tile": int(i == 0), "tile": 0,
+              "width": min(cols, extent - t * cols)}
+    if up:
+        gated = schedule.layer.gated
+        return {**fields, "op": int(SimdOp.GEGLU if gated else SimdOp.GELU),
+                "a_part": int(gated), "b_source": B_PART0 if gated else B_ZERO,
+                "threshold": int(schedule.mode == "dense" and schedule.reuse), "tile": t}
+    if schedule.mode == "sparse":
+        return {**fields, "op": int(SimdOp.ADD), "a_part": 0, "b_source": B_COLD}
+    if schedule.reuse:
+        return {**fields, "op": int(SimdOp.ADD), "a_part": 1, "b_source": B_PART0,
+                "store_cold": 1}
+    return {**fields, "op": int(SimdOp.REQUANT), "a_part": 0, "b_source": B_ZERO}
 
 
 def _check_supported(schedule: Schedule) -> None:
@@ -218,15 +289,21 @@ def _rank_within(group: np.ndarray, member: np.ndarray) -> np.ndarray:
     return rank
 
 
-def _runs(addr: np.ndarray, max_count: int) -> list[tuple[int, int, int]]:
-    """Return ``addr`` as maximal (base, stride, count) arithmetic runs of at most max_count."""
+def _runs(addr: np.ndarray, row: np.ndarray, row_step: np.ndarray, keys: np.ndarray,
+          max_count: int) -> list[tuple[int, int, int, int]]:
+    """Return maximal DMA runs as (first index, base, stride, count), at most max_count long.
+
+    Within a run the address advances by ``stride`` and the buffer row by ``row_step`` per
+    transaction, and every column of ``keys`` (the other per-transaction fields) is constant.
+    """
     runs, i = [], 0
     while i < addr.size:
         stride = int(addr[i + 1] - addr[i]) if i + 1 < addr.size else 0
         j = i + 1
-        while j < addr.size and j - i < max_count and int(addr[j] - addr[j - 1]) == stride:
+        while (j < addr.size and j - i < max_count and int(addr[j] - addr[j - 1]) == stride
+               and row[j] - row[j - 1] == row_step[i] and (keys[j] == keys[i]).all()):
             j += 1
-        runs.append((int(addr[i]), stride if j - i > 1 else 0, j - i))
+        runs.append((i, int(addr[i]), stride if j - i > 1 else 0, j - i))
         i = j
     return runs
 

@@ -103,7 +103,9 @@ def to_verilog_linted(component: wiring.Component, module: str) -> tuple[str, st
     text = rtlil.convert(component, name=module, emit_src=False)
     script = "\n".join([
         f"read_rtlil <<rtlil\n{text}\nrtlil",
+        f"hierarchy -top {module}",
         "proc -nomux -norom",
+        "flatten",  # one module per file: submodules (the top's array and SIMD unit) inline
         "memory_collect",
         "opt_clean -purge",
         "write_verilog -norename",

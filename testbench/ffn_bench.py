@@ -1,14 +1,20 @@
 """cocotb bench of the FFN engine top: program feeders, DRAM agent, scoreboard, report.
 
 Run through :mod:`colsim.testbench.runner` with a :class:`~colsim.testbench.ffn_case.CosimSpec`
-as ``COLSIM_CASE``. For every layer-iteration the bench compiles the schedule into the top's
-programs, starts the top, feeds the three instruction streams and answers DRAM requests from
-a memory agent (:mod:`colsim.testbench.ffn_memory`) until ``done``. Python only wakes when an
-instruction is taken, a request is offered or a response is due, not every cycle.
+as ``COLSIM_CASE``. For every layer-iteration the bench writes the iteration's quantised
+operands into the DRAM image (:class:`~colsim.testbench.ffn_data.CosimData`), compiles the
+schedule into the top's programs, starts the top, feeds the three instruction streams and
+answers DRAM requests from a memory agent (:mod:`colsim.testbench.ffn_memory`): a write
+beat lands in the image (byte strobes) when the memory accepts it, a read returns the
+image's bytes when it completes. Python only wakes when an instruction is taken, a request
+is offered or a response is due, not every cycle.
 
 Checks (each fails the test): the request stream equals the schedule's transactions address
 by address; every request was answered; the DRAM command log passes the protocol checker
-(GDDR6 memory). The report (``COLSIM_REPORT``) holds per-iteration cycles and counters of
+(GDDR6 memory); H, Y and Y_cold in DRAM equal the fixed-point reference bit for bit; dense
+iterations' Y lies within the derived bound of torch's float FFN; the dense FFN-Reuse
+iteration's mask (read from the top's mask store) equals the profiler's rule on the same
+quantised data. The report (``COLSIM_REPORT``) holds per-iteration cycles and counters of
 the RTL next to the fast model's cycles for the same schedules, the DRAM statistics, the
 checks and the simulation speed.
 """
@@ -25,6 +31,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, First, ReadOnly, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
+from colsim.hw.ffn_top import FfnTop
 from colsim.hw.program import compile_schedule
 from colsim.sim.dram.checker import check_protocol
 from colsim.sim.fast.run import MemorySystem, run_schedule
@@ -36,7 +43,7 @@ from colsim.testbench.ffn_memory import Gddr6Memory, RandomLatencyMemory
 class FfnTB:
     """The top with its instruction feeders and the DRAM agent (requests → memory → tags)."""
 
-    def __init__(self, dut, spec: CosimSpec) -> None:
+    def __init__(self, dut, spec: CosimSpec, *, corrupt: str | None = None) -> None:
         self.dut, self.spec = dut, spec
         self.period = round(1e6 / spec.hw.clock.core_mhz)  # ps
         if spec.memory == "gddr6":
@@ -44,6 +51,10 @@ class FfnTB:
         else:
             self.memory = RandomLatencyMemory(spec.seed, *spec.latency, refuse=spec.refuse)
         self.address_bits = spec.top.address_bits
+        self.tag_bits = FfnTop(spec.hw, spec.top).tag_layout.size
+        self.beat_bits = spec.dram().organization.transaction_bytes * 8
+        self.data = spec.data()
+        self.corrupt_data = corrupt == "data"  # self-test: one flipped bit must be caught
         self.requests: list[tuple[int, bool]] = []
         self.answered = 0
         self._due: collections.deque[int] = collections.deque()
@@ -70,6 +81,7 @@ class FfnTB:
         """Run one layer-iteration's ``program``; return the top's counters and span."""
         words = program.words()
         dut = self.dut
+        dut.tau.value = self.data.tau_q
         dut.n_dma.value, dut.n_array.value = len(words["dma"]), len(words["array"])
         dut.n_simd.value = len(words["simd"])
         dut.start.value = 1
@@ -93,6 +105,15 @@ class FfnTB:
         await RisingEdge(dut.clk)
         return {**counters, "begin": begin, "end": self.cycle()}
 
+    async def mask_rows(self, count: int) -> list[int]:
+        """Return rows 0 .. count-1 of the top's mask store (read while it is idle)."""
+        rows = []
+        for t in range(count):
+            self.dut.mask_row.value = t
+            await Timer(1, unit="ps")
+            rows.append(int(self.dut.mask_bits.value))
+        return rows
+
     async def _feed(self, name: str, words: list[int]) -> None:
         """Offer ``words`` in order; sleep until ``ready`` rises instead of polling."""
         valid, ready = port(self.dut, name, "valid"), port(self.dut, name, "ready")
@@ -113,9 +134,8 @@ class FfnTB:
         dut = self.dut
         req_valid, req_ready = port(dut, "o_req", "valid"), port(dut, "o_req", "ready")
         req_payload = port(dut, "o_req", "payload")
-        resp_valid, resp_tag = port(dut, "i_resp", "valid"), port(dut, "i_resp", "payload")
+        resp_valid, resp_payload = port(dut, "i_resp", "valid"), port(dut, "i_resp", "payload")
         held = None  # a request the memory refused, retried every cycle (ready low meanwhile)
-        mask = (1 << self.address_bits) - 1
         sampled = False  # this cycle's request sampling already happened (woken by valid)
         driven = [False, True]  # resp valid, req ready as last written
         resp_valid.value, req_ready.value = 0, 1
@@ -128,22 +148,24 @@ class FfnTB:
                 if responding != driven[0]:  # write a signal only when it changes
                     resp_valid.value = driven[0] = responding
                 if responding:
-                    resp_tag.value = self._due.popleft()
+                    tag, addr, write = self._due.popleft()
+                    beat = 0 if write else self.data.read_beat(addr)
+                    if self.corrupt_data and not write and self.answered == 0:
+                        beat ^= 1 << 3
+                    resp_payload.value = tag | (beat << self.tag_bits)
                     self.answered += 1
                 if (held is None) != driven[1]:
                     req_ready.value = driven[1] = held is None
                 await ReadOnly()
             sampled = False
             if held is not None:
-                if self.memory.offer(*held, cycle):
+                if self._offer(*held, cycle):
                     held = None
             elif req_valid.value and req_ready.value:
-                word = int(req_payload.value)
-                addr, write = word & mask, bool((word >> self.address_bits) & 1)
-                tag = word >> (self.address_bits + 1)
-                self.requests.append((addr, write))
-                if not self.memory.offer(addr, write, tag, cycle):
-                    held = (addr, write, tag)
+                request = self._decode(int(req_payload.value))
+                self.requests.append(request[:2])
+                if not self._offer(*request, cycle):
+                    held = request
             busy = held is not None or self._due or responding
             if busy or req_valid.value or not req_ready.value:
                 continue
@@ -162,35 +184,60 @@ class FfnTB:
                 cycle, sampled, responding = self.cycle(), True, False
 
 
+    def _decode(self, word: int) -> tuple[int, bool, int, int, int]:
+        """Return (addr, write, tag, data, strobe) of a request payload."""
+        fields = []
+        for width in (self.address_bits, 1, self.tag_bits, self.beat_bits, self.beat_bits // 8):
+            fields.append(word & ((1 << width) - 1))
+            word >>= width
+        addr, write, tag, data, strobe = fields
+        return addr, bool(write), tag, data, strobe
+
+    def _offer(self, addr: int, write: bool, tag: int, data: int, strobe: int,
+               cycle: int) -> bool:
+        """Offer a request to the memory; an accepted write lands in the DRAM image."""
+        if not self.memory.offer(addr, write, (tag, addr, write), cycle):
+            return False
+        if write:
+            self.data.write_beat(addr, data, strobe)
+        return True
+
+
 @cocotb.test()
 async def cosimulate(dut):
     """Run every layer-iteration of the case; check the request stream and DRAM protocol."""
     case = json.loads(os.environ["COLSIM_CASE"])
     spec = CosimSpec.from_case(case)
-    tb = FfnTB(dut, spec)
+    tb = FfnTB(dut, spec, corrupt=case.get("corrupt"))
     schedules = spec.schedules()
     programs = [compile_schedule(s, spec.hw, spec.top) for s in schedules]
     tb.memory.warm_up()  # keep kernel loading out of the measured speed
     await tb.reset()
-    wall = time.perf_counter()
+    wall = 0.0  # simulation time only: data placement and result checks run between runs
     iterations = []
-    for schedule, program in zip(schedules, programs, strict=True):
+    cols = spec.hw.systolic.cols
+    for index, (schedule, program) in enumerate(zip(schedules, programs, strict=True)):
+        tb.data.begin(index)
         first = len(tb.requests)
+        started = time.perf_counter()
         counters = await tb.run(program)
+        wall += time.perf_counter() - started
         got = tb.requests[first:]
         expected = list(zip(schedule.addr.tolist(), schedule.is_write.tolist(), strict=True))
-        if case.get("corrupt_expected"):  # self-test of the bench: the check must fail
+        if case.get("corrupt") == "requests":  # self-test of the bench: the check must fail
             expected = expected[1:] + expected[:1]
         mismatch = next((i for i, (a, b) in enumerate(zip(got, expected, strict=False))
                          if a != b), None)
+        rows = await tb.mask_rows(-(-schedule.up_columns.size // cols))
+        checks = tb.data.check(index, schedule, rows.__getitem__)
         iterations.append({
             "mode": schedule.mode, "transactions": schedule.n_transactions,
             "instructions": {k: len(v) for k, v in program.words().items()},
             "request_stream_equal": got == expected,
             "first_mismatch": mismatch if got != expected else None, **counters,
+            **{k: v for k, v in checks.items() if k not in ("iteration", "mode")},
         })
-    wall = time.perf_counter() - wall
-    simulated = tb.cycle()
+    simulated = sum(it["end"] - it["begin"] for it in iterations)
     violations = []
     dram_stats = tb.memory.stats()
     if spec.memory == "gddr6":
@@ -204,6 +251,9 @@ async def cosimulate(dut):
             "request_stream": all(it["request_stream_equal"] for it in iterations),
             "all_answered": tb.answered == len(tb.requests),
             "dram_protocol": not violations,
+            "outputs_bit_exact": all(it["bit_exact"] for it in iterations),
+            "outputs_float": all(it.get("float_within", True) for it in iterations),
+            "dense_mask": all(it.get("mask_equal", True) for it in iterations),
         },
         "simulated_cycles": simulated, "wall_seconds": wall,
         "cycles_per_second": simulated / wall if wall else 0.0,
@@ -219,6 +269,10 @@ async def cosimulate(dut):
         assert it["request_stream_equal"], f"request stream differs at {it['first_mismatch']}"
     assert report["checks"]["all_answered"], "a request was never answered"
     assert not violations, f"DRAM protocol violations: {violations[:3]}"
+    for it in iterations:
+        assert it["bit_exact"], f"outputs differ from the reference: {it['first_mismatch']}"
+        assert it.get("float_within", True), "outputs outside the float tolerance"
+        assert it.get("mask_equal", True), "the derived mask differs from the profiler's"
 
 
 def _fast_model_cycles(spec: CosimSpec, schedules) -> list[int | None]:

@@ -22,6 +22,7 @@ from colsim.models.spec import FfnLayer
 from colsim.sim.dram.config import DramConfig, load_dram_config
 from colsim.sim.layout import Layout, hotcold_layout, rowmajor_layout
 from colsim.sim.schedule import Schedule, build_schedule, plan_placement
+from colsim.testbench.ffn_data import CosimData, operands_from_profile, random_operands
 
 TINY_OVERRIDES = {
     "systolic": {"rows": 4, "cols": 4}, "simd": {"lanes": 4},
@@ -61,6 +62,9 @@ class CosimSpec:
     refuse: float = 0.0
     seed: int = 0
     top: FfnTopConfig = field(default_factory=FfnTopConfig)
+    tau: float = 0.164
+    profile: str | None = None
+    profile_iterations: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.layout not in STATIC_LAYOUTS:
@@ -80,6 +84,20 @@ class CosimSpec:
         low, high = self.latency
         if not 1 <= low <= high:
             raise ColsimError(f"`latency` must be 1 <= low <= high, not {self.latency!r}")
+
+    def data(self) -> CosimData:
+        """Return the co-simulation's DRAM data: the profile's captured operands of the
+        listed iterations, or seeded random operands (``seed``)."""
+        if self.profile is not None:
+            operands = operands_from_profile(self.profile, self.layer.name,
+                                             list(self.profile_iterations))
+        else:
+            operands = random_operands(self.layer, self.iterations, self.seed)
+        placement = plan_placement(self.layer, self.hw,
+                                   transaction_bytes=self.dram().organization.transaction_bytes)
+        hot = None if self.hot is None or not self.reuse else np.asarray(self.hot)
+        return CosimData(self.layer, self.hw, operands, self.column_layout(), hot, self.tau,
+                         placement)
 
     def dram(self) -> DramConfig:
         """Return the DRAM configuration named by the hardware configuration."""
@@ -114,7 +132,8 @@ class CosimSpec:
             "hot": None if self.hot is None else [bool(h) for h in self.hot],
             "layout": self.layout, "iterations": self.iterations, "reuse": self.reuse,
             "memory": self.memory, "latency": list(self.latency), "refuse": self.refuse,
-            "seed": self.seed,
+            "seed": self.seed, "tau": self.tau, "profile": self.profile,
+            "profile_iterations": list(self.profile_iterations),
         }
 
     @classmethod
@@ -126,4 +145,6 @@ class CosimSpec:
             hot=hot, layout=case["layout"], iterations=case["iterations"],
             reuse=case["reuse"], memory=case["memory"], latency=tuple(case["latency"]),
             refuse=case["refuse"], seed=case["seed"], top=from_mapping(FfnTopConfig, case["top"]),
+            tau=case["tau"], profile=case["profile"],
+            profile_iterations=tuple(case["profile_iterations"]),
         )

@@ -10,8 +10,9 @@ import pytest
 
 from colsim.cli import main
 from colsim.models.spec import FfnLayer
-from colsim.profiler.profile import LayerInfo, Profile
+from colsim.profiler.profile import CapturedInput, LayerInfo, Profile
 from colsim.testbench.ffn_case import CosimSpec, tiny_hardware
+from colsim.testbench.ffn_data import random_operands
 from colsim.testbench.ffn_run import run_cosim
 
 pytestmark = pytest.mark.cocotb
@@ -61,11 +62,20 @@ def test_random_latency_and_back_pressure_gated_hotcold(tmp_path):
 def test_a_wrong_expected_stream_fails_the_run(tmp_path):
     spec = CosimSpec(tiny_hardware(), PLAIN, hot_mask(PLAIN, 0.3), iterations=1,
                      memory="random")
-    result = run_cosim(spec, results_xml=tmp_path / "results.xml", corrupt=True)
+    result = run_cosim(spec, results_xml=tmp_path / "results.xml", corrupt="requests")
     assert not result["passed"]
     assert not result["report"]["checks"]["request_stream"]
     testcase = ET.parse(tmp_path / "results.xml").getroot().find(".//testcase")
     assert testcase is not None and testcase.find("failure") is not None
+
+
+def test_a_flipped_data_bit_fails_the_output_check(tmp_path):
+    spec = CosimSpec(tiny_hardware(), PLAIN, hot_mask(PLAIN, 0.3), iterations=1,
+                     memory="random")
+    result = run_cosim(spec, results_xml=tmp_path / "results.xml", corrupt="data")
+    assert not result["passed"]
+    assert result["report"]["checks"]["request_stream"]
+    assert not result["report"]["checks"]["outputs_bit_exact"]
 
 
 SLOW = [
@@ -87,14 +97,21 @@ def test_matrix_sample_against_gddr6(params, tmp_path):
 
 @pytest.fixture
 def profile_file(tmp_path):
+    """A profile of one layer whose iterations 0 and 1 carry captured inputs and weights."""
     info = LayerInfo(PLAIN.name, PLAIN.tokens, PLAIN.d_model, PLAIN.hidden, PLAIN.gated)
     rng = np.random.default_rng(0)
     edges = np.linspace(0, 4, 9, dtype=np.float32)
+    operands = random_operands(PLAIN, 2, seed=9)
+    weights = {"w1": operands.w1.astype(np.float32), "b1": np.zeros(PLAIN.hidden, np.float32),
+               "w2": operands.w2.astype(np.float32), "b2": np.zeros(PLAIN.d_model, np.float32)}
     profile = Profile(
         layers=(info,), bin_edges=edges,
         colmax={info.name: rng.random((3, info.hidden)).astype(np.float32)},
         histogram={info.name: np.zeros((3, edges.size + 1), dtype=np.int64)},
         meta={"model": "synthetic"},
+        inputs=tuple(CapturedInput(info.name, t, operands.x[t].astype(np.float32))
+                     for t in range(2)),
+        weights={info.name: weights},
     )
     path = tmp_path / "profile.h5"
     profile.save(path)

@@ -103,7 +103,8 @@ def _profile(args: argparse.Namespace, out: Path) -> int:
     _header(3, f"profile of the trained {DEMO_MODEL} ({DEMO_STEPS} DDIM steps, seed "
                f"{args.seed}); sparsity at per-layer rho = {DEMO_RHO}")
     status = main(["profile", "--model", DEMO_MODEL, "--steps", str(DEMO_STEPS),
-                   "--seed", str(args.seed), "--out", str(out / "profile.h5")])
+                   "--seed", str(args.seed), "--capture-inputs", "0:0,0:1,0:2",
+                   "--out", str(out / "profile.h5")])
     return status or main(["sparsity", str(out / "profile.h5"), "--rho", str(DEMO_RHO)])
 
 
@@ -126,8 +127,9 @@ def _cosimulate(args: argparse.Namespace, out: Path) -> int:
     layer = profile.layer_names[0]
     tau = calibrate_rho(profile, DEMO_RHO)[layer].threshold
     rows, cols = DEMO_ARRAY
-    _header(5, f"RTL co-simulation: FFN top ({rows}x{cols} array) on {layer}, iterations "
-               f"0 (dense) and 1-2 (sparse), tau = {tau:.3f}, GDDR6 model answering")
+    _header(5, f"RTL co-simulation: FFN top ({rows}x{cols} array) on {layer} with its captured "
+               f"inputs and weights, iterations 0 (dense) and 1-2 (sparse), tau = {tau:.3f}, "
+               f"GDDR6 model answering")
     return main(["rtl-run", "--profile", str(out / "profile.h5"), "--layer", layer,
                  "--iterations", "0,1,2", "--tau", f"{tau:.6f}", "--array", f"{rows}x{cols}",
                  "--out", str(out / "rtl-run.json")] + (["--waves"] if args.waves else []))

@@ -31,7 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--array", help="systolic array RxC (default: from the config)")
     run.add_argument("--config", help="hardware TOML (default: the reference hardware)")
     run.add_argument("--memory", default="gddr6", help="gddr6 (default) or random")
-    run.add_argument("--seed", type=int, default=0, help="seed of the random memory")
+    run.add_argument("--operands", default="profile", choices=("profile", "random"),
+                     help="profile: the captured inputs and weights (colsim profile "
+                     "--capture-inputs); random: seeded operands (default: profile)")
+    run.add_argument("--seed", type=int, default=0,
+                     help="seed of the random memory and random operands")
     run.add_argument("--waves", action="store_true", help="record an FST waveform")
     run.add_argument("--out", help="write the result as JSON to this file")
     run.set_defaults(func=_rtl_run)
@@ -78,7 +82,7 @@ def _rtl_run(args: argparse.Namespace) -> int:
         hw = hw.with_overrides({"systolic": _parse_array(args.array)})
     spec = spec_from_profile(args.profile, args.layer, _parse_iterations(args.iterations),
                              tau=args.tau, hw=hw, layout=args.layout, memory=args.memory,
-                             seed=args.seed)
+                             seed=args.seed, operands=args.operands)
     result = run_cosim(spec, waves=args.waves)
     result["config"]["profile"] = {"file": str(args.profile), "layer": args.layer,
                                    "iterations": args.iterations, "tau": args.tau}
@@ -91,13 +95,19 @@ def _rtl_run(args: argparse.Namespace) -> int:
 
 def _print_result(result: dict) -> None:
     report = result["report"]
-    print("iter  mode    transactions  cycles  compute  stall  simd  fast-model  requests")
+    print("iter  mode    transactions  cycles  compute  stall  simd  fast-model  requests"
+          "  outputs    float-err  mask")
     for i, it in enumerate(report["iterations"]):
         fast = it["fast_model_cycles"]
+        error = it.get("float_max_error")
+        mask = it.get("mask_equal")
         print(f"{i:>4}  {it['mode']:<6} {it['transactions']:>13} {it['cycles']:>7} "
               f"{it['array_busy']:>8} {it['array_stall']:>6} {it['simd_busy']:>5} "
               f"{'-' if fast is None else fast:>11}  "
-              f"{'equal' if it['request_stream_equal'] else 'DIFFER'}")
+              f"{'equal' if it['request_stream_equal'] else 'DIFFER':<8}  "
+              f"{'exact' if it['bit_exact'] else 'DIFFER':<9}  "
+              f"{'-' if error is None else f'{error:.4f}':>9}  "
+              f"{'-' if mask is None else ('equal' if mask else 'DIFFER')}")
     dram = report["dram"]
     if dram:
         print("DRAM: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"

@@ -168,12 +168,12 @@ def execute_functional(schedule: Schedule, hw: HardwareConfig, store: BackingSto
             continue
         if schedule.mode == "sparse":
             need_c = int(schedule.op_needs[o, 2])
-            cold = fills.read(need_c, o, p.y_cold_address(i, t) + np.arange(p.rows) * width * 4,
-                              width, 4)
+            columns = p.y_cold_address(i, t) + np.arange(width) * p.rows * 4
+            cold = fills.read(need_c, o, columns, p.rows, 4).T
             y = simd_apply(SimdOp.ADD, tiles[0], cold, shift=f_bits, table=table)
         elif schedule.reuse:
             cold, hot = tiles
-            writer.write(o, int(p.y_cold_address(i, t)), cold, "<i4")
+            writer.write(o, int(p.y_cold_address(i, t)), cold.T, "<i4")
             y = simd_apply(SimdOp.ADD, hot, cold, shift=f_bits, table=table)
         else:
             y = simd_apply(SimdOp.REQUANT, tiles[0], np.zeros_like(tiles[0]), shift=f_bits,

@@ -86,8 +86,8 @@ def read_y_cold(store: BackingStore, placement: DramPlacement, tokens: int, feat
                 ) -> np.ndarray:
     """Return the cached cold contribution Y_cold (tokens × features, int32 as int64).
 
-    Each (token tile, panel) tile is R rows × ``width`` int32, row-major (``width`` = C, or
-    what is left of d in the last panel).
+    Each (token tile, panel) tile holds ``width`` columns (C, or what is left of d in the last
+    panel) of R int32, position-major like the activations.
     """
     p = placement
     out = np.zeros((tokens, features), dtype=np.int64)
@@ -96,6 +96,6 @@ def read_y_cold(store: BackingStore, placement: DramPlacement, tokens: int, feat
         for f in range(p.panels):
             width = min(p.cols, features - f * p.cols)
             raw = store.backdoor_read(int(p.y_cold_address(i, f)), p.rows * width * 4)
-            tile = np.frombuffer(raw, dtype=INT32).reshape(p.rows, width)
+            tile = np.frombuffer(raw, dtype=INT32).reshape(width, p.rows).T
             out[i * p.rows:i * p.rows + rows, f * p.cols:f * p.cols + width] = tile[:rows]
     return out

@@ -243,6 +243,7 @@ def _gemm_phase(
     k_total: int,
     weight_chunk: int,
     resident: bool,
+    resident_per_part: bool,
     geo: _Geometry,
     hw: HardwareConfig,
     compute: ComputeModel,
@@ -283,8 +284,14 @@ def _gemm_phase(
     w_key = ppart * (wchunk.max(initial=0) + 1) + wchunk
     w_first = np.flatnonzero(np.r_[True, w_key[1:] != w_key[:-1]]) if n_pc else a_first
     w_index = np.cumsum(np.r_[True, w_key[1:] != w_key[:-1]]) - 1 if n_pc else a_first
-    # Resident weight fills: one per weight chunk over the whole K range.
-    r_bounds_lo = weight_bounds[:-1][weight_bounds[:-1] < k_total]
+    # Resident weight fills: one per weight chunk over the whole K range, or (when parts
+    # read different weights) one per (part, chunk) pair, so that no fill mixes parts.
+    if resident_per_part:
+        r_bounds_lo = k0[w_first]
+        r_hi_all = _chunk_end(r_bounds_lo, ppart[w_first], part_ranges, weight_chunk)
+    else:
+        r_bounds_lo = weight_bounds[:-1][weight_bounds[:-1] < k_total]
+        r_hi_all = np.minimum(r_bounds_lo + weight_chunk, k_total)
     n_rf = r_bounds_lo.size
     ops_per_ti = n_pc + 1
     tile_k = np.array([hi - lo for lo, hi in part_ranges], dtype=np.int64)
@@ -301,8 +308,7 @@ def _gemm_phase(
             r_ids = parts.add_transfers(
                 n_rf, buffer=WEIGHT, cls=CLASS_WEIGHT, anchor=tile_op0, phase=phase
             )
-            r_hi = np.minimum(r_bounds_lo + weight_chunk, k_total)
-            weight_segments(parts, r_ids, t, -1, r_bounds_lo, r_hi)
+            weight_segments(parts, r_ids, t, -1, r_bounds_lo, r_hi_all)
         # All token tiles of this output tile at once.
         ti_op0 = tile_op0 + np.arange(n_i, dtype=np.int64) * ops_per_ti
         piece_op = ti_op0[:, None] + np.arange(n_pc)[None, :]
@@ -317,7 +323,8 @@ def _gemm_phase(
             np.tile(_chunk_end(k0[a_first], ppart[a_first], part_ranges, geo.chunk), n_i),
         )
         if resident:
-            w_need = (r_ids[wchunk][None, :] if n_rf else np.full((1, n_pc), -1))
+            r_index = w_index if resident_per_part else wchunk
+            w_need = (r_ids[r_index][None, :] if n_rf else np.full((1, n_pc), -1))
             w_need = np.broadcast_to(w_need, (n_i, n_pc))
         else:
             n_wf = w_first.size
@@ -364,6 +371,11 @@ def _gemm_phase(
         # next tile of the phase's nest may lie in the next output tile), or at phase end.
         anchors = np.minimum(tile_op0 + (np.arange(n_i) + lag) * ops_per_ti, phase_end)
         output_transfers(parts, t, simd_ops, anchors)
+
+
+def _part_chunks(part_ranges: list[tuple[int, int]], chunk: int) -> int:
+    """Return how many (part, chunk) pairs the non-empty parts of ``part_ranges`` touch."""
+    return sum(ceil_div(hi, chunk) - lo // chunk for lo, hi in part_ranges if hi > lo)
 
 
 def _chunk_end(
@@ -429,6 +441,7 @@ def _up_phase(
     _gemm_phase(
         parts, phase=PHASES.index("up"), tiles=tiles,
         part_ranges=[(0, d)] * g, k_total=d, weight_chunk=weight_chunk, resident=resident,
+        resident_per_part=False,
         geo=geo, hw=hw, compute=compute, simd_op_cycles=simd,
         input_segments=input_segments, weight_segments=weight_segments,
         output_transfers=output_transfers,
@@ -456,7 +469,7 @@ def _down_phase(
     tiles = ceil_div(d, geo.cols)
     width = np.minimum(geo.cols, d - np.arange(tiles) * geo.cols)
     weight_chunk = _weight_chunk(geo.weight_slot_bytes, geo.cols, geo.element, 1)
-    resident = ceil_div(k_total, weight_chunk) <= geo.weight_slots
+    resident = _part_chunks(part_ranges, weight_chunk) <= geo.weight_slots
     passes = compute.simd.requantise + (compute.simd.add_cold if reuse else 0)
     simd = np.array([simd_cycles(geo.rows * int(w), passes, hw) for w in width])
     phase = PHASES.index("down")
@@ -506,7 +519,8 @@ def _down_phase(
 
     _gemm_phase(
         parts, phase=phase, tiles=tiles, part_ranges=part_ranges,
-        k_total=k_total, weight_chunk=weight_chunk, resident=resident, geo=geo, hw=hw,
+        k_total=k_total, weight_chunk=weight_chunk, resident=resident,
+        resident_per_part=True, geo=geo, hw=hw,
         compute=compute, simd_op_cycles=simd, input_segments=input_segments,
         weight_segments=weight_segments, output_transfers=output_transfers,
     )

@@ -12,7 +12,8 @@ at a multiple of the DRAM transaction size ``T`` (see ``sim/README.md`` for the 
   ``chunk`` positions (``chunk`` = what one input-buffer slot holds), stored position-major
   (the R tokens of one position are contiguous: the order the array streams them), block
   ``(i, c)`` of token tile ``i`` at ``base + (i·n_chunks + c)·block_bytes``.
-* **Y_cold**: the cached cold contribution, one int32 R×C tile per (token tile, panel).
+* **Y_cold**: the cached cold contribution, one int32 R×C tile per (token tile, panel),
+  position-major like the activations (the R tokens of a feature are contiguous).
 """
 
 from __future__ import annotations
