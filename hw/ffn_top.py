@@ -37,7 +37,7 @@ op ran), ``array_stall`` (cycles the array waited for operands or a result-queue
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -45,7 +45,14 @@ from amaranth.lib.wiring import In, Out
 from colsim.config import HardwareConfig
 from colsim.errors import ConfigError
 from colsim.hw.ffn_config import FfnTopConfig
-from colsim.hw.ffn_datapath import ELEMENT, RegionFile, RowBuffer, TileStore, materialise
+from colsim.hw.ffn_datapath import (
+    ELEMENT,
+    RegionFile,
+    RowBuffer,
+    TileStore,
+    materialise,
+    select,
+)
 from colsim.hw.ffn_datapath import equals as _equals
 from colsim.hw.onchip import COLD, COLUMN, RESULT, ROWS
 from colsim.hw.program import B_COLD, B_PART0, Fields, ProgramFormat, program_format
@@ -201,7 +208,7 @@ class FfnTop(wiring.Component):
 
         def pick(table, buffer, slot):
             """Return the counter of ``buffer`` (a constant) selected by the ``slot`` signal."""
-            return _array(table[buffer], slot_bits)[slot]
+            return select(table[buffer], slot)
 
         # --- Storage ----------------------------------------------------------------------
         input_buffer = RowBuffer(m, "input", slots=self.slots[INPUT], rows=geo.input_rows,
@@ -230,14 +237,16 @@ class FfnTop(wiring.Component):
             "read": [Signal(name=f"t_read_{e}") for e in range(entries)],
             "release": [Signal(name=f"t_release_{e}") for e in range(entries)],
         }
-        t_left, t_buffer, t_slot, t_read, t_release = (
-            _array(table[key], top.tag_bits)
-            for key in ("left", "buffer", "slot", "read", "release"))
+
         m.d.comb += self.i_resp.ready.eq(1)
         resp = self.i_resp.payload
         resp_tag = resp.tag.entry
+        # The responding transfer's table fields.
+        t_left, t_buffer, t_slot, t_read, t_release = (
+            materialise(m, select(table[key], resp_tag), f"resp_{key}")
+            for key in ("left", "buffer", "slot", "read", "release"))
         retire = Signal()  # this response completes its transfer
-        m.d.comb += retire.eq(self.i_resp.valid & _equals(t_left[resp_tag], 1))
+        m.d.comb += retire.eq(self.i_resp.valid & _equals(t_left, 1))
         free_mask, alloc_mask = Signal(entries), Signal(entries)
         allocate = Signal()  # the DMA engine takes ``free_entry`` for a new transfer
         free_entry, has_free = Signal(top.tag_bits), Signal()
@@ -255,25 +264,23 @@ class FfnTop(wiring.Component):
         m.d.sync += t_valid.eq((t_valid | alloc_mask) & ~free_mask)
         for b in range(N_BUFFERS):
             for s in range(self.slots[b]):
-                here = retire & _equals(t_buffer[resp_tag], b) & _equals(t_slot[resp_tag], s)
-                m.d.comb += [fill_inc[b][s].eq(here & t_read[resp_tag]),
-                             done_release[b][s].eq(here & t_release[resp_tag])]
-        arriving = materialise(m, self.i_resp.valid & t_read[resp_tag], "resp_arriving")
-        resp_slot = materialise(m, t_slot[resp_tag], "resp_slot")
-        resp_buffer = materialise(m, t_buffer[resp_tag], "resp_buffer")
-        input_buffer.gather(arriving & _equals(resp_buffer, INPUT) & _equals(resp.tag.dest, ROWS),
-                            resp_slot, resp.tag.row, resp.tag.mask,
+                here = retire & _equals(t_buffer, b) & _equals(t_slot, s)
+                m.d.comb += [fill_inc[b][s].eq(here & t_read),
+                             done_release[b][s].eq(here & t_release)]
+        arriving = materialise(m, self.i_resp.valid & t_read, "resp_arriving")
+        input_buffer.gather(arriving & _equals(t_buffer, INPUT) & _equals(resp.tag.dest, ROWS),
+                            t_slot, resp.tag.row, resp.tag.mask,
                             _pieces(resp.data, rows * ELEMENT))
-        into_weight = arriving & _equals(resp_buffer, WEIGHT)
-        weight_buffer.gather(into_weight & _equals(resp.tag.dest, ROWS), resp_slot, resp.tag.row,
+        into_weight = arriving & _equals(t_buffer, WEIGHT)
+        weight_buffer.gather(into_weight & _equals(resp.tag.dest, ROWS), t_slot, resp.tag.row,
                              resp.tag.mask, _pieces(resp.data, cols * ELEMENT))
-        weight_buffer.column(into_weight & _equals(resp.tag.dest, COLUMN), resp_slot,
+        weight_buffer.column(into_weight & _equals(resp.tag.dest, COLUMN), t_slot,
                              resp.tag.row, resp.tag.lane, _pieces(resp.data, ELEMENT))
         for s, piece in enumerate(_pieces(resp.data, rows * 32)):
             row = Signal(signed(self._format.row_bits + 1), name=f"cold_in_row_{s}")
             m.d.comb += row.eq(resp.tag.row.as_signed() + s)
-            cold.write_row(m, arriving & _equals(resp_buffer, OUTPUT)
-                           & _inside(row, resp.tag.width), resp_slot, row, piece)
+            cold.write_row(m, arriving & _equals(t_buffer, OUTPUT)
+                           & _inside(row, resp.tag.width), t_slot, row, piece)
 
         # --- DMA engine: FETCH -> GATE -> RUN (issue requests) ---------------------------
         dma_state = Signal(2)
@@ -521,15 +528,6 @@ def _inside(row, width):
     return ~row[-1] & (row < width)
 
 
-def _array(signals: list, index_bits: int) -> Array:
-    """Return an Array of ``signals`` padded (with the last one) to ``2**index_bits`` entries.
-
-    Padding makes every index value select something, so the generated case statements are
-    complete (lint-clean); the padded indices never occur.
-    """
-    return Array(signals + [signals[-1]] * ((1 << index_bits) - len(signals)))
-
-
 class _ResultQueue:
     """Result-queue entries of the SIMD ops: a ring of ``depth`` entries of tiles.
 
@@ -557,7 +555,7 @@ class _ResultQueue:
         front = claims[0]
         self.drain_entry, self.drain_part = front[:bits], front[bits]
         m.d.comb += [self.room.eq(~_equals(count, depth)),
-                     self.due.eq(count.any() & _array(list(complete), bits)[self.head])]
+                     self.due.eq(count.any() & select(list(complete), self.head))]
 
         def advance(pointer):
             return Mux(_equals(pointer, depth - 1), 0, pointer + 1)

@@ -1,6 +1,7 @@
 """``colsim demo``: the main job on its embedded default configuration.
 
-1. Verilog of every block for the reference hardware (lint-checked);
+1. Verilog of every block for the reference hardware, and of the FFN top as stage 5
+   co-simulates it (8×8 array, reference buffers), lint-checked;
 2. the systolic engine under Verilator through cocotb on a seeded int16 product (vs numpy);
 3. a column-sparsity profile of the project's trained tiny DiT (real denoising run);
 4. the fast cycle model on that model with the profile's ρ-calibrated masks vs the baseline;
@@ -51,38 +52,50 @@ def _header(index: int, text: str) -> None:
 
 def _verilog(args: argparse.Namespace, out: Path) -> int:
     from colsim.config import reference_hardware
-    from colsim.hw.verilog import write_verilog
+    from colsim.hw.verilog import block_names, write_verilog
 
     hw = reference_hardware()
-    folder = out / "verilog"
-    _header(1, f"Verilog for the reference hardware ({hw.systolic.rows}x{hw.systolic.cols} "
-               f"array, {hw.simd.lanes}-lane SIMD) -> {folder}")
-    manifest = write_verilog(folder, hw)
-    for entry in json.loads(manifest.read_text())["files"]:
-        path = folder / entry["file"]
-        clean = entry["lint"] == "clean"
-        print(f"      {path.name}: {path.stat().st_size / 1024:.0f} KiB, "
-              f"verilator -Wall {'clean' if clean else 'WARNINGS'}")
-        if not clean:
-            print(entry["lint"])
-            return 1
+    rows, cols = DEMO_ARRAY
+    folder, top_folder = out / "verilog", out / "verilog" / f"ffn_top_{rows}x{cols}"
+    _header(1, f"Verilog of the blocks for the reference hardware ({hw.systolic.rows}x"
+               f"{hw.systolic.cols} array, {hw.simd.lanes}-lane SIMD) -> {folder}, and of the "
+               f"FFN top with the {rows}x{cols} array of stage 5 -> {top_folder} (the reference "
+               f"top: `colsim verilog --block ffn_top`, several minutes)")
+    blocks = [name for name in block_names() if name != "ffn_top"]
+    manifests = [write_verilog(folder, hw, blocks=blocks),
+                 write_verilog(top_folder, _cosim_hardware(), blocks=["ffn_top"])]
+    for manifest in manifests:
+        for entry in json.loads(manifest.read_text())["files"]:
+            path = manifest.parent / entry["file"]
+            clean = entry["lint"] == "clean"
+            print(f"      {path.name}: {path.stat().st_size / 1024:.0f} KiB, "
+                  f"verilator -Wall {'clean' if clean else 'WARNINGS'}")
+            if not clean:
+                print(entry["lint"])
+                return 1
     return 0
 
 
-def _systolic(args: argparse.Namespace, out: Path) -> int:
+def _cosim_hardware():
+    """Return the hardware of the stage-5 co-simulation: the reference with DEMO_ARRAY."""
     from colsim.config import reference_hardware
+
+    rows, cols = DEMO_ARRAY
+    return reference_hardware().with_overrides({"systolic": {"rows": rows, "cols": cols}})
+
+
+def _systolic(args: argparse.Namespace, out: Path) -> int:
     from colsim.hw.systolic_model import ideal_cycles
     from colsim.testbench.runner import run_bench
 
-    hw = reference_hardware()
+    hw = _cosim_hardware()
     rows, cols = DEMO_ARRAY
     m, k, n = DEMO_PRODUCT
     _header(2, f"cocotb + Verilator: {rows}x{cols} systolic engine, "
                f"int16 {m}x{k} @ {k}x{n} (seed {args.seed})")
-    small = hw.with_overrides({"systolic": {"rows": rows, "cols": cols}})
     case = {"m": m, "k": k, "n": n, "kind": "random", "seed": args.seed,
             "source_stall": 0.0, "sink_stall": 0.0}
-    result = run_bench("systolic", small, "colsim.testbench.systolic_bench", case,
+    result = run_bench("systolic", hw, "colsim.testbench.systolic_bench", case,
                        waves=args.waves)
     report = result.report
     tiles = -(-m // rows) * -(-n // cols)
