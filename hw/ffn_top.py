@@ -95,9 +95,13 @@ class FfnTop(wiring.Component):
         top = FfnTopConfig() if top is None else top
         if not isinstance(top, FfnTopConfig):
             raise TypeError(f"`top` must be an FfnTopConfig, not {top!r}")
-        self._hw, self._format = hw, program_format(hw, top)
+        try:
+            self._hw, self._format = hw, program_format(hw, top)
+            self._check_banks()
+        except ConfigError:
+            self._MustUse__silence = True  # never built, so never "unused"
+            raise
         fmt, geo = self._format, self._format.geometry
-        self._check_banks()
         beat = geo.elements * ELEMENT
         request = data.StructLayout({
             "addr": top.address_bits, "write": 1, "tag": self.tag_layout,

@@ -9,6 +9,7 @@ import pytest
 from colsim.cli import main
 
 
+@pytest.mark.full  # about 7 minutes from a fresh clone (Verilog and two Verilator builds)
 @pytest.mark.cocotb
 def test_demo_runs_every_stage(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path)]) == 0

@@ -8,17 +8,21 @@ import pytest
 
 from colsim.cli import main
 from colsim.config import load_hardware_config, reference_hardware
-from colsim.errors import ColsimError
+from colsim.errors import ColsimError, ConfigError
 from colsim.hw.verilog import block_names, lint, write_verilog
 
 SMALL = {"systolic": {"rows": 3, "cols": 2}}
+SMALL_TOP = {"systolic": {"rows": 4, "cols": 2}}  # the FFN top needs powers of two
+BLOCKS = [name for name in block_names() if name != "ffn_top"]
 
 
-def test_every_block_is_written_with_a_manifest_and_lints_clean(tmp_path):
-    hw = reference_hardware().with_overrides(SMALL)
-    manifest = json.loads(write_verilog(tmp_path, hw).read_text())
+@pytest.mark.parametrize(("blocks", "overrides"), [(BLOCKS, SMALL), (["ffn_top"], SMALL_TOP)],
+                         ids=["blocks-3x2", "ffn_top-4x2"])
+def test_every_block_is_written_with_a_manifest_and_lints_clean(tmp_path, blocks, overrides):
+    hw = reference_hardware().with_overrides(overrides)
+    manifest = json.loads(write_verilog(tmp_path, hw, blocks=blocks).read_text())
     assert manifest["format"] == "colsim-verilog-manifest/1"
-    assert sorted(entry["block"] for entry in manifest["files"]) == block_names()
+    assert sorted(entry["block"] for entry in manifest["files"]) == sorted(blocks)
     for entry in manifest["files"]:
         path = tmp_path / entry["file"]
         assert path.read_text().count(f"module {entry['module']}(") == 1
@@ -38,6 +42,11 @@ def test_systolic_manifest_records_parameters_and_port_widths(tmp_path):
     assert widths["i_a__payload"] == ("in", 3 * 16 + 1)
     assert widths["i_b__payload"] == ("in", 2 * 16)
     assert widths["o_c__payload"] == ("out", 2 * 32 + 1)
+
+
+def test_a_top_the_datapath_cannot_hold_is_one_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="transaction must hold whole R-token int32 columns"):
+        write_verilog(tmp_path, reference_hardware().with_overrides(SMALL), blocks=["ffn_top"])
 
 
 def test_unknown_block_is_one_clear_error(tmp_path):
