@@ -3,6 +3,9 @@
 Three in-order engines execute the programs of :mod:`colsim.hw.program` (compiled from the
 schedule, the contract shared with the fast model):
 
+* the **DMA front end** (:mod:`colsim.hw.dma_front`) walks the mask store with the
+  column-skip logic into a hot list at ``start`` and resolves the address of every W1
+  column run through the hot list and the address remapper;
 * the **DMA engine** expands transfer runs into DRAM requests (address, write, tag, and for
   writes the data beat with byte strobes) in the schedule's stream order, after each
   transfer's gate (slot release, producing SIMD op, barrier) and once an in-flight table
@@ -29,10 +32,15 @@ last cycle of the current one (the DMA engine continues a transfer's next run at
 Control/status: ``start`` (one cycle) with the program lengths ``n_dma``/``n_array``/
 ``n_simd`` and the threshold register ``tau`` begins a layer-iteration; ``busy`` is high
 until every instruction has run and every transfer has completed, then ``done`` stays high
-until the next start. Counters: ``cycles`` (start to done), ``array_busy`` (cycles an array
-op ran), ``array_stall`` (cycles the array waited for operands or a result-queue entry) and
-``simd_busy``. ``mask_row`` selects a row of the mask store (C column hot bits of hidden tile
-``mask_row``), read on ``mask_bits``.
+until the next start. ``start`` also samples the front end's registers: ``sparse`` (walk
+the mask store; else every one of the ``columns`` slots is hot), ``columns`` (N), and the
+remapper's ``w1_base`` / ``w1_stride`` / ``remap_identity`` (its table is written through
+``i_table``). Counters: ``cycles`` (start to done), ``array_busy`` (cycles an array op ran),
+``array_stall`` (cycles the array waited for operands or a result-queue entry),
+``simd_busy``, and the skip logic's ``hot_issued`` / ``hot_skipped``. ``mask_row`` selects a
+row of the mask store (the hot bits of slots ``mask_row·C ..``), read on ``mask_bits`` and,
+while idle, written from ``mask_data`` when ``mask_write`` is high (the host programs the
+mask of a sparse iteration; a dense FFN-Reuse iteration derives it).
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ from amaranth.lib.wiring import In, Out
 
 from colsim.config import HardwareConfig
 from colsim.errors import ConfigError
+from colsim.hw.dma_front import DmaFront
 from colsim.hw.ffn_config import FfnTopConfig
 from colsim.hw.ffn_datapath import (
     ELEMENT,
@@ -56,8 +65,10 @@ from colsim.hw.ffn_datapath import (
 from colsim.hw.ffn_datapath import equals as _equals
 from colsim.hw.onchip import COLD, COLUMN, RESULT, ROWS
 from colsim.hw.program import B_COLD, B_PART0, Fields, ProgramFormat, program_format
+from colsim.hw.remap_model import address_bits
 from colsim.hw.simd import SimdUnit
 from colsim.hw.systolic import SystolicEngine
+from colsim.sim.dram import load_dram_config
 
 N_BUFFERS = 3
 CLAIMS = 4  # tiles between their last step and their last row (the array holds at most 2)
@@ -85,8 +96,10 @@ class FfnTop(wiring.Component):
     Ports: ``i_dma``/``i_array``/``i_simd`` (instruction streams), ``o_req`` (stream of
     {addr, write, tag, data, strobe}), ``i_resp`` (stream of {tag, data}, one beat per
     completed transaction, always ready; ``data`` is read data), control ``start``,
-    ``n_dma``, ``n_array``, ``n_simd``, ``tau``, ``mask_row``; status ``busy``, ``done``,
-    ``cycles``, ``array_busy``, ``array_stall``, ``simd_busy``, ``mask_bits``.
+    ``n_dma``, ``n_array``, ``n_simd``, ``tau``, ``sparse``, ``columns``, ``w1_base``,
+    ``w1_stride``, ``remap_identity``, ``i_table`` (stream), ``mask_row``, ``mask_write``,
+    ``mask_data``; status ``busy``, ``done``, ``cycles``, ``array_busy``, ``array_stall``,
+    ``simd_busy``, ``hot_issued``, ``hot_skipped``, ``mask_bits``.
     """
 
     def __init__(self, hw: HardwareConfig, top: FfnTopConfig | None = None) -> None:
@@ -120,15 +133,31 @@ class FfnTop(wiring.Component):
             "n_array": In(top.program_bits),
             "n_simd": In(top.program_bits),
             "tau": In(signed(ELEMENT)),
+            "sparse": In(1),
+            "columns": In(hw.layers.count_bits),
+            "w1_base": In(self.remap_address_bits),
+            "w1_stride": In(self.remap_address_bits),
+            "remap_identity": In(1),
+            "i_table": In(stream.Signature(data.StructLayout(
+                {"index": hw.layers.index_bits, "slot": hw.layers.index_bits}))),
             "mask_row": In(fmt.tile_bits),
+            "mask_write": In(1),
+            "mask_data": In(geo.cols),
             "busy": Out(1),
             "done": Out(1),
             "cycles": Out(status),
             "array_busy": Out(status),
             "array_stall": Out(status),
             "simd_busy": Out(status),
+            "hot_issued": Out(hw.layers.count_bits + 1),
+            "hot_skipped": Out(hw.layers.count_bits + 1),
             "mask_bits": Out(geo.cols),
         })
+
+    @property
+    def remap_address_bits(self) -> int:
+        """Width of the remapper's base and stride registers (DRAM byte addresses)."""
+        return address_bits(load_dram_config(self._hw.dram.preset, self._hw.dram.file or None))
 
     @property
     def format(self) -> ProgramFormat:
@@ -229,10 +258,23 @@ class FfnTop(wiring.Component):
         mask_write = mask_store.write_port()
         mask_old = mask_store.read_port(domain="comb")
         mask_host = mask_store.read_port(domain="comb")
+        mask_walk = mask_store.read_port(domain="comb")
         m.d.comb += [mask_host.addr.eq(self.mask_row), self.mask_bits.eq(mask_host.data)]
 
+        # --- DMA front end: skip walk over the mask store, hot list, remapper ------------
+        m.submodules.front = front = DmaFront(hw, self._format)
+        wiring.connect(m, wiring.flipped(self.i_dma), front.i_dma)
+        wiring.connect(m, wiring.flipped(self.i_table), front.i_table)
+        m.d.comb += [front.start.eq(self.start), front.count.eq(self.n_dma),
+                     front.sparse.eq(self.sparse), front.columns.eq(self.columns),
+                     front.w1_base.eq(self.w1_base), front.w1_stride.eq(self.w1_stride),
+                     front.identity.eq(self.remap_identity),
+                     mask_walk.addr.eq(front.mask_addr), front.mask_data.eq(mask_walk.data),
+                     self.hot_issued.eq(front.issued), self.hot_skipped.eq(front.skipped)]
+        instructions = front.o_dma
+
         # --- In-flight transfer table; responses count it down and deliver data ----------
-        dma = Signal(self.i_dma.payload.shape())
+        dma = Signal(instructions.payload.shape())
         t_valid = Signal(entries)
         table = {
             "left": [Signal(top.count_bits, name=f"t_left_{e}") for e in range(entries)],
@@ -315,9 +357,9 @@ class FfnTop(wiring.Component):
 
         def take_next_run():
             """Like ``take_next``; a transfer's continuation run starts issuing at once."""
-            take_next("dma", self.i_dma, dma, dma_state)
-            payload = self.i_dma.payload
-            with m.If(self.i_dma.valid & more["dma"] & ~payload.first):
+            take_next("dma", instructions, dma, dma_state)
+            payload = instructions.payload
+            with m.If(instructions.valid & more["dma"] & ~payload.first):
                 m.d.sync += [address.eq(payload.base), run_left.eq(payload.count),
                              dma_row.eq(payload.row), dma_state.eq(RUN)]
 
@@ -465,6 +507,9 @@ class FfnTop(wiring.Component):
             m.d.comb += [mask_write.addr.eq(simd.tile), mask_write.en.eq(1),
                          mask_write.data.eq(Mux(simd.first_tile, 0, mask_old.data)
                                             | (out.hot & width_mask))]
+        with m.Elif(self.mask_write & ~running):
+            m.d.comb += [mask_write.addr.eq(self.mask_row), mask_write.en.eq(1),
+                         mask_write.data.eq(self.mask_data)]
         simd_last = Signal()
         m.d.comb += simd_last.eq(simd_running & _at_most_one(simd_left) & _equals(written, rows))
         with m.If(_equals(simd_state, FETCH)):

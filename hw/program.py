@@ -8,6 +8,10 @@ with three in-order engines, each fed by its own instruction stream:
   expands them). The first run of a transfer carries its gate: a read waits until the
   ``wait``-th earlier occupant of its buffer slot has been released (``released >= wait``),
   a write until ``wait`` SIMD ops have finished, a barrier until no transfer is in flight.
+  A run inside one W1 column record is *remapped*: it names the column's position among the
+  iteration's computed columns (``column``) and its offset inside the record (``base``); the
+  top's front end (:mod:`colsim.hw.dma_front`) finds the slot at that position in the hot
+  list its skip logic compacts from the mask store, and the address through its remapper.
 * **array** — one instruction per array op: its cycles, the fills it needs (``filled`` of
   an input / weight slot ``>= fill``), which slots it releases when it finishes (it is
   their last reader), and whether it ends a tile whose result the SIMD unit waits for
@@ -33,6 +37,7 @@ from colsim.errors import ColsimError
 from colsim.hw.ffn_config import FfnTopConfig
 from colsim.hw.onchip import Geometry, geometry, plan_onchip
 from colsim.hw.simd_model import SimdOp
+from colsim.hw.skip_model import mask_words, skip_columns
 from colsim.sim.dram.config import load_dram_config
 from colsim.sim.schedule import ARRAY, BUFFERS, INPUT, OUTPUT, PHASES, SIMD, WEIGHT, Schedule
 
@@ -49,6 +54,7 @@ class ProgramFormat:
     slot_bits: int
     row_bits: int  # a buffer row index (signed in DMA runs: output tiles start mid-transaction)
     tile_bits: int  # a row of the mask store (hidden tile index)
+    column_bits: int  # a hidden position / slot (the hot list and the remapper's table)
 
     @property
     def lane_bits(self) -> int:
@@ -69,7 +75,8 @@ class ProgramFormat:
                 ("total", t.count_bits), ("base", t.address_bits), ("stride", t.address_bits),
                 ("count", t.count_bits), ("dest", 2), ("row", self.row_bits),
                 ("row_step", self.row_bits), ("mask", self.geometry.segments),
-                ("lane", self.lane_bits), ("width", self.width_bits))
+                ("lane", self.lane_bits), ("width", self.width_bits), ("remap", 1),
+                ("column", self.column_bits))
 
     @property
     def array_fields(self) -> Fields:
@@ -101,7 +108,8 @@ def program_format(hw: HardwareConfig, top: FfnTopConfig) -> ProgramFormat:
     return ProgramFormat(top=top, geometry=geo, slot_bits=max(1, (slots - 1).bit_length()),
                          row_bits=rows.bit_length() + 1,
                          tile_bits=max(1, (-(-hw.layers.max_hidden // geo.cols) - 1
-                                           ).bit_length()))
+                                           ).bit_length()),
+                         column_bits=hw.layers.index_bits)
 
 
 def transaction_bytes(hw: HardwareConfig) -> int:
@@ -138,6 +146,11 @@ class Program:
     dma: tuple[dict[str, int], ...]
     array: tuple[dict[str, int], ...]
     simd: tuple[dict[str, int], ...]
+    columns: int  # N: hidden slots the skip logic walks
+    sparse: bool  # walk the mask store (else every slot is hot)
+    mask_rows: tuple[int, ...]  # sparse: the mask store's rows (C slot bits each) to program
+    w1_base: int  # the remapper's base and stride registers: W1 records by slot
+    w1_stride: int
 
     def words(self) -> dict[str, list[int]]:
         """Return the packed instruction words of each stream (``dma``, ``array``, ``simd``)."""
@@ -147,6 +160,43 @@ class Program:
             "array": [pack(fmt.array_fields, i) for i in self.array],
             "simd": [pack(fmt.simd_fields, i) for i in self.simd],
         }
+
+    def registers(self) -> dict[str, int]:
+        """Return the top's control registers for this program (set them before ``start``)."""
+        return {"n_dma": len(self.dma), "n_array": len(self.array), "n_simd": len(self.simd),
+                "sparse": int(self.sparse), "columns": self.columns, "w1_base": self.w1_base,
+                "w1_stride": self.w1_stride, "remap_identity": 1}
+
+    def hot_list(self) -> np.ndarray:
+        """Return the slots the front end's skip walk lists, in order."""
+        return hot_list(self.mask_rows, self.columns, self.format.geometry.cols, self.sparse)
+
+
+def hot_list(mask_rows, columns: int, cols: int, sparse: bool) -> np.ndarray:
+    """Return the hot list of a walk over ``columns`` slots (reference model of the walk).
+
+    ``mask_rows`` are the mask store's rows (slot ``t·cols + j`` in bit j of row t); a dense
+    walk (``sparse`` false) lists every slot.
+    """
+    if not sparse:
+        return np.arange(columns, dtype=np.int64)
+    bits = [(int(row) >> j) & 1 for row in mask_rows for j in range(cols)]
+    if len(bits) < columns:
+        raise ColsimError(f"{len(mask_rows)} mask rows do not cover {columns} columns")
+    walked = skip_columns(np.array(bits[:columns], dtype=bool), cols)
+    return np.array([c.column for c in walked.columns], dtype=np.int64)
+
+
+def resolve_base(instruction: dict[str, int], hot: np.ndarray, w1_base: int,
+                 w1_stride: int) -> int:
+    """Return the first address of a DMA run (reference model of the front end's remap).
+
+    A remapped run starts at ``w1_base + slot · w1_stride + base`` for the slot at position
+    ``column`` of the hot list (the remapper's identity table); other runs at ``base``.
+    """
+    if not instruction["remap"]:
+        return instruction["base"]
+    return w1_base + int(hot[instruction["column"]]) * w1_stride + instruction["base"]
 
 
 def compile_schedule(schedule: Schedule, hw: HardwareConfig, top: FfnTopConfig) -> Program:
@@ -182,7 +232,10 @@ def compile_schedule(schedule: Schedule, hw: HardwareConfig, top: FfnTopConfig) 
         runs = _runs(schedule.addr[tx].astype(np.int64), plan.row[tx], plan.row_step[tx], keys,
                      (1 << top.count_bits) - 1)
         for i, (j, base, stride, count) in enumerate(runs):
-            dma.append({**head, "first": int(i == 0), "base": base, "stride": stride,
+            remapped = {"remap": 0, "column": 0, "base": base}
+            if not write and schedule.tr_buffer[f] == WEIGHT:
+                remapped = _w1_run(schedule, base, stride, count)
+            dma.append({**head, "first": int(i == 0), **remapped, "stride": stride,
                         "count": count, "dest": int(plan.dest[first + j]),
                         "row": int(plan.row[first + j]) % (1 << fmt.row_bits),
                         "row_step": int(plan.row_step[first + j]),
@@ -216,9 +269,34 @@ def compile_schedule(schedule: Schedule, hw: HardwareConfig, top: FfnTopConfig) 
                 "out_slot": int(simd_rank[o]) % schedule.slots[OUTPUT],
                 **_simd_operation(schedule, o, plan.geometry.cols),
             })
-    program = Program(fmt, tuple(dma), tuple(array), tuple(simd))
+    placement, n = schedule.placement, schedule.layer.hidden
+    sparse = schedule.mode == "sparse"
+    slot_mask = np.zeros(n, dtype=bool)
+    slot_mask[schedule.up_columns] = True
+    program = Program(fmt, tuple(dma), tuple(array), tuple(simd), columns=n, sparse=sparse,
+                      mask_rows=tuple(mask_words(slot_mask, fmt.geometry.cols)) if sparse
+                      else (), w1_base=placement.w1, w1_stride=placement.w1_record)
     program.words()  # validates every field against its width
+    if not np.array_equal(program.hot_list(), schedule.up_columns):
+        raise ColsimError("the schedule's computed columns are not its mask's slots in order")
     return program
+
+
+def _w1_run(schedule: Schedule, base: int, stride: int, count: int) -> dict[str, int]:
+    """Return the ``remap``/``column``/``base`` fields of a weight run at ``base``.
+
+    A run that stays inside one W1 record is remapped: ``column`` is the position of the
+    record's slot among ``schedule.up_columns`` and ``base`` the offset inside the record.
+    """
+    placement = schedule.placement
+    slot, offset = divmod(base - placement.w1, placement.w1_record)
+    last = offset + (count - 1) * stride
+    if not (0 <= slot < schedule.layer.hidden and 0 <= last < placement.w1_record):
+        return {"remap": 0, "column": 0, "base": base}
+    position = int(np.searchsorted(schedule.up_columns, slot))
+    if position == schedule.up_columns.size or schedule.up_columns[position] != slot:
+        raise ColsimError(f"W1 slot {slot} is fetched but not computed")
+    return {"remap": 1, "column": position, "base": offset}
 
 
 def _simd_operation(schedule: Schedule, op: int, cols: int) -> dict[str, int]:
@@ -310,7 +388,9 @@ def _runs(addr: np.ndarray, row: np.ndarray, row_step: np.ndarray, keys: np.ndar
 
 def expand_requests(program: Program) -> tuple[np.ndarray, np.ndarray]:
     """Return the (address, is_write) stream the DMA engine issues for ``program``, in order."""
-    addr = [i["base"] + np.arange(i["count"], dtype=np.int64) * i["stride"] for i in program.dma]
+    hot = program.hot_list()
+    addr = [resolve_base(i, hot, program.w1_base, program.w1_stride)
+            + np.arange(i["count"], dtype=np.int64) * i["stride"] for i in program.dma]
     write = [np.full(i["count"], bool(i["write"])) for i in program.dma]
     if not addr:
         return np.zeros(0, np.uint64), np.zeros(0, bool)

@@ -26,6 +26,7 @@ from amaranth.lib import wiring
 from colsim.config import HardwareConfig
 from colsim.config.loader import to_mapping
 from colsim.errors import ColsimError
+from colsim.hw.dma_front import front_for
 from colsim.hw.ffn_config import FfnTopConfig
 from colsim.hw.ffn_top import FfnTop
 from colsim.hw.remap import remapper_for
@@ -66,6 +67,13 @@ BLOCKS: dict[str, Block] = {
         build=lambda hw: FfnTop(hw),
         parameters=lambda hw: {"slots": [hw.sram.input.slots, hw.sram.weight.slots,
                                          hw.sram.output.slots], **to_mapping(FfnTopConfig())},
+    ),
+    "dma_front": Block(
+        module="dma_front",
+        build=front_for,
+        parameters=lambda hw: {"cols": hw.systolic.cols, "max_hidden": hw.layers.max_hidden,
+                               "dram": hw.dram.file or hw.dram.preset,
+                               **to_mapping(FfnTopConfig())},
     ),
     "skip": Block(
         module="column_skip",

@@ -68,8 +68,8 @@ class FfnTB:
         """Start the clock, hold reset, start the DRAM agent."""
         Clock(self.dut.clk, self.period, unit="ps").start()
         self.dut.rst.value = 1
-        self.dut.start.value = 0
-        for name in ("i_dma", "i_array", "i_simd", "i_resp"):
+        self.dut.start.value = self.dut.mask_write.value = 0
+        for name in ("i_dma", "i_array", "i_simd", "i_resp", "i_table"):
             port(self.dut, name, "valid").value = 0
         await ClockCycles(self.dut.clk, 3)
         self.dut.rst.value = 0
@@ -82,8 +82,9 @@ class FfnTB:
         words = program.words()
         dut = self.dut
         dut.tau.value = self.data.tau_q
-        dut.n_dma.value, dut.n_array.value = len(words["dma"]), len(words["array"])
-        dut.n_simd.value = len(words["simd"])
+        for name, value in program.registers().items():
+            getattr(dut, name).value = value
+        await self.program_mask(program.mask_rows)
         dut.start.value = 1
         begin = self.cycle()
         await RisingEdge(dut.clk)
@@ -101,9 +102,20 @@ class FfnTB:
             await feeder
         await ReadOnly()
         counters = {name: int(getattr(dut, name).value)
-                    for name in ("cycles", "array_busy", "array_stall", "simd_busy")}
+                    for name in ("cycles", "array_busy", "array_stall", "simd_busy",
+                                 "hot_issued", "hot_skipped")}
         await RisingEdge(dut.clk)
         return {**counters, "begin": begin, "end": self.cycle()}
+
+    async def program_mask(self, rows) -> None:
+        """Write ``rows`` into the top's mask store (one per cycle, while it is idle)."""
+        if not rows:
+            return
+        self.dut.mask_write.value = 1
+        for t, row in enumerate(rows):
+            self.dut.mask_row.value, self.dut.mask_data.value = t, row
+            await RisingEdge(self.dut.clk)
+        self.dut.mask_write.value = 0
 
     async def mask_rows(self, count: int) -> list[int]:
         """Return rows 0 .. count-1 of the top's mask store (read while it is idle)."""

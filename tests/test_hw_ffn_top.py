@@ -59,9 +59,14 @@ def run_top(spec: CosimSpec, *, stall: float, seed: int, top: FfnTopConfig | Non
         ctx.set(dut.tau, data.tau_q)
         for index, (schedule, program) in enumerate(zip(schedules, programs, strict=True)):
             data.begin(index)
-            ctx.set(dut.n_dma, len(program.dma))
-            ctx.set(dut.n_array, len(program.array))
-            ctx.set(dut.n_simd, len(program.simd))
+            for name, value in program.registers().items():
+                ctx.set(getattr(dut, name), value)
+            ctx.set(dut.mask_write, 1)
+            for t, row in enumerate(program.mask_rows):
+                ctx.set(dut.mask_row, t)
+                ctx.set(dut.mask_data, row)
+                await ctx.tick()
+            ctx.set(dut.mask_write, 0)
             ctx.set(dut.start, 1)
             await ctx.tick()
             ctx.set(dut.start, 0)
@@ -73,7 +78,8 @@ def run_top(spec: CosimSpec, *, stall: float, seed: int, top: FfnTopConfig | Non
             else:
                 raise AssertionError(f"iteration {index} did not finish in {limit} cycles")
             counters.append({name: ctx.get(getattr(dut, name))
-                             for name in ("cycles", "array_busy", "simd_busy")})
+                             for name in ("cycles", "array_busy", "simd_busy", "hot_issued",
+                                          "hot_skipped")})
 
             def mask_row(t, ctx=ctx):
                 ctx.set(dut.mask_row, t)
@@ -125,5 +131,8 @@ def test_top_computes_the_schedule_bit_exactly(name):
         assert counter["array_busy"] >= sum(max(1, i["cycles"]) for i in program.array)
         assert counter["simd_busy"] >= sum(max(1, i["cycles"]) for i in program.simd)
         assert counter["cycles"] >= counter["array_busy"]
+        listed = program.hot_list().size
+        assert (counter["hot_issued"], counter["hot_skipped"]) == (listed,
+                                                                   program.columns - listed)
     assert all(check["bit_exact"] for check in checks), checks
     assert checks[0].get("mask_equal", True) and checks[0]["float_within"], checks[0]

@@ -95,14 +95,15 @@ def _rtl_run(args: argparse.Namespace) -> int:
 
 def _print_result(result: dict) -> None:
     report = result["report"]
-    print("iter  mode    transactions  cycles  compute  stall  simd  fast-model  requests"
-          "  outputs    float-err  mask")
+    print("iter  mode    transactions  cycles  compute  stall  simd  hot/skip  fast-model"
+          "  requests  outputs    float-err  mask")
     for i, it in enumerate(report["iterations"]):
         fast = it["fast_model_cycles"]
         error = it.get("float_max_error")
         mask = it.get("mask_equal")
         print(f"{i:>4}  {it['mode']:<6} {it['transactions']:>13} {it['cycles']:>7} "
               f"{it['array_busy']:>8} {it['array_stall']:>6} {it['simd_busy']:>5} "
+              f"{str(it['hot_issued']) + '/' + str(it['hot_skipped']):>9} "
               f"{'-' if fast is None else fast:>11}  "
               f"{'equal' if it['request_stream_equal'] else 'DIFFER':<8}  "
               f"{'exact' if it['bit_exact'] else 'DIFFER':<9}  "
