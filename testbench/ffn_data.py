@@ -26,9 +26,15 @@ import numpy as np
 from colsim.config import HardwareConfig
 from colsim.errors import ColsimError
 from colsim.models.spec import FfnLayer
-from colsim.sim.functional.fixed_point import dequantise, ffn_reference, float_ffn, tau_register
-from colsim.sim.functional.image import new_store, place_operands, read_h, read_y, read_y_cold
-from colsim.sim.functional.verify import FloatLayer, float_tolerance
+from colsim.sim.functional.checks import (
+    FloatLayer,
+    check_iteration,
+    derives_mask,
+    h_logical_columns,
+    iteration_reference,
+)
+from colsim.sim.functional.fixed_point import tau_register
+from colsim.sim.functional.image import new_store, place_operands
 from colsim.sim.layout import Layout
 from colsim.sim.schedule import Schedule
 
@@ -98,52 +104,39 @@ class CosimData:
               mask_row: Callable[[int], int] | None) -> dict[str, Any]:
         """Return the checks of ``iteration`` after the engine ran ``schedule``.
 
-        ``mask_row(t)`` reads row t of the engine's mask store (C bits, column c in bit c).
+        ``mask_row(t)`` reads row t of the engine's mask store (C bits, column c in bit c);
+        ``None`` leaves the mask unchecked. The record is
+        :func:`~colsim.sim.functional.checks.check_iteration`'s.
         """
-        f = self.hw.simd.frac_bits
-        reference = ffn_reference(self._quantised, frac_bits=f,
-                                  segment_bits=self.hw.simd.gelu_segment_bits,
-                                  mode=schedule.mode, hot=self.hot if schedule.reuse else None,
-                                  tau_q=self.tau_q, y_cold=self._y_cold)
-        m, d = self.layer.tokens, self.layer.d_model
-        slots = schedule.up_columns
-        h = np.empty((m, self.layer.hidden), dtype=np.int64)
-        logical = np.argsort(self.layout.slot_of)[slots]  # logical column of each H position
-        h_got = read_h(self.store, self.placement, m, slots.size)
-        h[:, logical] = h_got
-        computed = np.sort(logical)
-        y = read_y(self.store, self.placement, m, d)
-        record: dict[str, Any] = {"iteration": iteration, "mode": schedule.mode,
-                                  "saturated": self.saturated}
-        first_mismatch = _first_difference(
-            (("H", h[:, computed], reference.h), ("Y", y, reference.y)))
+        reference = iteration_reference(self._quantised, self.hw, schedule, self.hot,
+                                        tau_q=self.tau_q, y_cold=self._y_cold)
+        derived = None
+        if mask_row is not None and derives_mask(schedule):
+            derived = self._derived_mask(schedule, mask_row)
+        record = check_iteration(self.store, self.layout, schedule, reference,
+                                 derived_mask=derived, operands=self.operands,
+                                 iteration=iteration, hw=self.hw, tau=self.tau,
+                                 saturated=self.saturated)
         if reference.y_cold is not None:
-            first_mismatch = first_mismatch or _first_difference(
-                (("Y_cold", read_y_cold(self.store, self.placement, m, d), reference.y_cold),))
             self._y_cold = reference.y_cold
-        record["bit_exact"] = first_mismatch is None
-        record["first_mismatch"] = first_mismatch
-        if schedule.mode == "dense":
-            error = np.abs(dequantise(y, f) - float_ffn(self.operands.x[iteration],
-                                                        self.operands.w1, self.operands.w2,
-                                                        self.layer.gated))
-            tolerance = float_tolerance(self.operands, iteration, self.hw)
-            record.update(float_max_error=float(error.max(initial=0)),
-                          float_max_tolerance=float(tolerance.max(initial=0)),
-                          float_within=bool((error <= tolerance).all()))
-        if schedule.mode == "dense" and schedule.reuse and mask_row is not None:
-            cols = self.hw.systolic.cols
-            bits = np.zeros(slots.size, dtype=bool)
-            for t in range(-(-slots.size // cols)):
-                word = mask_row(t)
-                for c in range(min(cols, slots.size - t * cols)):
-                    bits[t * cols + c] = bool((word >> c) & 1)
-            derived = np.zeros(self.layer.hidden, dtype=bool)
-            derived[logical] = bits
-            profiler = np.abs(dequantise(reference.h, f)).max(axis=0) > self.tau
-            record.update(mask_equal=bool(np.array_equal(derived, profiler)),
-                          hot_columns=int(profiler.sum()))
         return record
+
+    def _derived_mask(self, schedule: Schedule, mask_row: Callable[[int], int]) -> np.ndarray:
+        """Return the mask the engine derived, over logical columns, read via ``mask_row``.
+
+        Mask store row t holds H positions ``t·C .. t·C + C - 1`` (position ``t·C + c`` in
+        bit c); columns the schedule did not compute stay False.
+        """
+        cols = self.hw.systolic.cols
+        logical = h_logical_columns(self.layout, schedule)
+        bits = np.zeros(logical.size, dtype=bool)
+        for t in range(-(-logical.size // cols)):
+            word = mask_row(t)
+            for c in range(min(cols, logical.size - t * cols)):
+                bits[t * cols + c] = bool((word >> c) & 1)
+        derived = np.zeros(self.layer.hidden, dtype=bool)
+        derived[logical] = bits
+        return derived
 
 
 def _runs_of_ones(mask: int, length: int) -> list[tuple[int, int]]:
@@ -157,13 +150,3 @@ def _runs_of_ones(mask: int, length: int) -> list[tuple[int, int]]:
             runs.append((start, i))
             start = None
     return runs
-
-
-def _first_difference(pairs) -> str | None:
-    """Return where the first (name, got, expected) pair differs, or None."""
-    for name, got, expected in pairs:
-        if not np.array_equal(got, expected):
-            where = np.argwhere(got != expected)[0]
-            return (f"{name}{tuple(int(v) for v in where)}: got {int(got[tuple(where)])}, "
-                    f"expected {int(expected[tuple(where)])}")
-    return None
