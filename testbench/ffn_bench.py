@@ -246,7 +246,7 @@ async def cosimulate(dut):
             "mode": schedule.mode, "transactions": schedule.n_transactions,
             "instructions": {k: len(v) for k, v in program.words().items()},
             "request_stream_equal": got == expected,
-            "first_mismatch": mismatch if got != expected else None, **counters,
+            "request_mismatch": mismatch if got != expected else None, **counters,
             **{k: v for k, v in checks.items() if k not in ("iteration", "mode")},
         })
     simulated = sum(it["end"] - it["begin"] for it in iterations)
@@ -278,7 +278,7 @@ async def cosimulate(dut):
     dut._log.info("%d cycles in %.2f s (%.0f cycles/s); checks %s", simulated, wall,
                   report["cycles_per_second"], report["checks"])
     for it in iterations:
-        assert it["request_stream_equal"], f"request stream differs at {it['first_mismatch']}"
+        assert it["request_stream_equal"], f"request stream differs at {it['request_mismatch']}"
     assert report["checks"]["all_answered"], "a request was never answered"
     assert not violations, f"DRAM protocol violations: {violations[:3]}"
     for it in iterations:
