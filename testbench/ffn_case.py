@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from colsim.config import HardwareConfig, reference_hardware
+from colsim.config import HardwareConfig, load_hardware_config
+from colsim.config.hardware import TINY_TOML, packaged_config
 from colsim.config.loader import from_mapping, to_mapping
 from colsim.errors import ColsimError
 from colsim.hw.ffn_config import FfnTopConfig
@@ -24,20 +25,14 @@ from colsim.sim.layout import Layout, hotcold_layout, rowmajor_layout
 from colsim.sim.schedule import Schedule, build_schedule, plan_placement
 from colsim.testbench.ffn_data import CosimData, operands_from_profile, random_operands
 
-TINY_OVERRIDES = {
-    "systolic": {"rows": 4, "cols": 4}, "simd": {"lanes": 4},
-    "sram": {"input": {"kib": 1, "slots": 2}, "weight": {"kib": 3, "slots": 3},
-             "output": {"kib": 1, "slots": 2}},
-}
-"""The tiny test configuration: 4×4 array, 4 SIMD lanes, 1 / 3 / 1 KiB buffers (slots 2/3/2)."""
-
 STATIC_LAYOUTS = ("rowmajor", "hotcold", "perlayer")
 MEMORIES = ("gddr6", "random")
 
 
 def tiny_hardware(**overrides) -> HardwareConfig:
-    """Return the reference hardware with :data:`TINY_OVERRIDES` and then ``overrides``."""
-    return reference_hardware().with_overrides(TINY_OVERRIDES).with_overrides(overrides)
+    """Return the packaged ``tiny.toml`` (a 4×4 array, 4 SIMD lanes, 1 / 3 / 1 KiB buffers)
+    with ``overrides`` applied."""
+    return load_hardware_config(packaged_config(TINY_TOML)).with_overrides(overrides)
 
 
 @dataclass(frozen=True, eq=False)

@@ -2,7 +2,8 @@
 
 One build folder per (block, parameters, waves) under ``build_root`` is reused across cases
 and seeds; it is rebuilt when the generated Verilog changes, and the Verilog is not even
-regenerated while the design's fingerprint (:func:`design_fingerprint`) is unchanged. The bench reads its case from ``COLSIM_CASE`` (JSON) and may write a summary to
+regenerated while the design's fingerprint (:func:`design_fingerprint`) is unchanged. The
+bench reads its case from ``COLSIM_CASE`` (JSON) and may write a summary to
 ``COLSIM_REPORT``. Every run writes JUnit XML; :func:`run_bench` raises
 :class:`BenchFailure` when any cocotb test failed, so a failing bench fails its caller
 (pytest or the CLI). Waveforms (FST) are recorded when ``waves`` is true or the environment

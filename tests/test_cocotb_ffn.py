@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from colsim.cli import main
+from colsim.config.hardware import TINY_TOML, packaged_config
 from colsim.models.spec import FfnLayer
 from colsim.profiler.profile import CapturedInput, LayerInfo, Profile
 from colsim.testbench.ffn_case import CosimSpec, tiny_hardware
@@ -122,7 +123,7 @@ def test_rtl_run_cli_prints_checks_and_writes_json(profile_file, tmp_path, capsy
     out = tmp_path / "result.json"
     status = main(["rtl-run", "--profile", str(profile_file), "--layer", PLAIN.name,
                    "--iterations", "0,1", "--tau", "0.7", "--array", "4x4", "--config",
-                   str(_tiny_config(tmp_path)), "--out", str(out)])
+                   str(packaged_config(TINY_TOML)), "--out", str(out)])
     text = capsys.readouterr().out
     assert status == 0, text
     assert "check request_stream: pass" in text and "check dram_protocol: pass" in text
@@ -156,11 +157,3 @@ def test_regress_cli_runs_a_selection_and_writes_junit(tmp_path, capsys):
     cases = ET.parse(junit).getroot().findall(".//testcase")
     assert [c.get("name") for c in cases] == ["ffn-4x4-plain-rowmajor-d0.15-random-s1"]
     assert main(["regress", "-k", "no-such-case"]) == 2
-
-
-def _tiny_config(tmp_path):
-    path = tmp_path / "tiny.toml"
-    path.write_text(
-        "[simd]\nlanes = 4\n[sram.input]\nkib = 1\nslots = 2\n"
-        "[sram.weight]\nkib = 3\nslots = 3\n[sram.output]\nkib = 1\nslots = 2\n")
-    return path

@@ -146,6 +146,12 @@ class HardwareConfig:
 
 
 REFERENCE_TOML = "reference.toml"
+TINY_TOML = "tiny.toml"
+
+
+def packaged_config(name: str) -> Path:
+    """Return the path of a hardware TOML shipped in ``colsim.config`` (e.g. ``tiny.toml``)."""
+    return Path(str(resources.files("colsim.config").joinpath(name)))
 
 
 def reference_hardware() -> HardwareConfig:
