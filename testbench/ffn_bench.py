@@ -9,6 +9,13 @@ beat lands in the image (byte strobes) when the memory accepts it, a read return
 image's bytes when it completes. Python only wakes when an instruction is taken, a request
 is offered or a response is due, not every cycle.
 
+Timing: the clock is the simulator's (one model evaluation per edge, no Python task). The
+top has only rising-edge logic, so the bench drives its inputs at falling edges, written
+immediately so that they join the evaluation the edge causes anyway (writes right after a
+rising edge would cost one more evaluation of the whole input-driven logic), and samples
+handshakes in ReadOnly of that time step: what it sees there is what the next rising edge
+takes.
+
 Checks (each fails the test): the request stream equals the schedule's transactions address
 by address; every request was answered; the DRAM command log passes the protocol checker
 (GDDR6 memory); H, Y and Y_cold in DRAM equal the fixed-point reference bit for bit; dense
@@ -28,7 +35,8 @@ import time
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, First, ReadOnly, RisingEdge, Timer
+from cocotb.handle import Immediate
+from cocotb.triggers import ClockCycles, FallingEdge, First, ReadOnly, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
 from colsim.hw.ffn_top import FfnTop
@@ -59,6 +67,7 @@ class FfnTB:
         self.answered = 0
         self._due: collections.deque[int] = collections.deque()
         self._t0 = 0
+        self._falling = FallingEdge(dut.clk)
 
     def cycle(self) -> int:
         """Return the current core cycle (rising edges since the end of reset)."""
@@ -66,7 +75,9 @@ class FfnTB:
 
     async def reset(self) -> None:
         """Start the clock, hold reset, start the DRAM agent."""
-        Clock(self.dut.clk, self.period, unit="ps").start()
+        # The simulator's own clock (not a Python task) writing the clock immediately: one
+        # model evaluation per edge instead of two, and no Python wake-up per edge.
+        Clock(self.dut.clk, self.period, unit="ps", impl="gpi", set_action=Immediate).start()
         self.dut.rst.value = 1
         self.dut.start.value = self.dut.mask_write.value = 0
         for name in ("i_dma", "i_array", "i_simd", "i_resp", "i_table"):
@@ -127,19 +138,29 @@ class FfnTB:
         return rows
 
     async def _feed(self, name: str, words: list[int]) -> None:
-        """Offer ``words`` in order; sleep until ``ready`` rises instead of polling."""
+        """Offer ``words`` in order; sleep until ``ready`` rises instead of polling.
+
+        A word is driven at a falling edge and the handshake sampled in ReadOnly right after;
+        ``ready`` high there means the word transfers on the next rising edge.
+        """
         valid, ready = port(self.dut, name, "valid"), port(self.dut, name, "ready")
         payload = port(self.dut, name, "payload")
-        if words:
-            valid.value = 1
-        for word in words:
-            payload.value = word
+        if not words:
+            return
+        await self._falling
+        valid.set(Immediate(1))
+        for index, word in enumerate(words):
+            if index:
+                await self._falling  # the previous word transferred on the rising edge
+            payload.set(Immediate(word))
             await ReadOnly()
             while not ready.value:
                 await RisingEdge(ready)
+                if self.dut.clk.value:  # rose after a rising edge: sample after the fall
+                    await self._falling
                 await ReadOnly()
-            await RisingEdge(self.dut.clk)  # the transfer happens on this edge
-        valid.value = 0
+        await self._falling
+        valid.set(Immediate(0))
 
     async def _serve(self) -> None:
         """Take requests into the memory and return due tags, one response per cycle."""
@@ -148,28 +169,30 @@ class FfnTB:
         req_payload = port(dut, "o_req", "payload")
         resp_valid, resp_payload = port(dut, "i_resp", "valid"), port(dut, "i_resp", "payload")
         held = None  # a request the memory refused, retried every cycle (ready low meanwhile)
-        sampled = False  # this cycle's request sampling already happened (woken by valid)
+        at_fall = False  # already at (or past) this cycle's falling edge: do not wait for it
         driven = [False, True]  # resp valid, req ready as last written
         resp_valid.value, req_ready.value = 0, 1
         while True:
-            if not sampled:
-                await RisingEdge(dut.clk)
-                cycle = self.cycle()
-                self._due.extend(self.memory.pop_due(cycle))
-                responding = bool(self._due)
-                if responding != driven[0]:  # write a signal only when it changes
-                    resp_valid.value = driven[0] = responding
-                if responding:
-                    tag, addr, write = self._due.popleft()
-                    beat = 0 if write else self.data.read_beat(addr)
-                    if self.corrupt_data and not write and self.answered == 0:
-                        beat ^= 1 << 3
-                    resp_payload.value = tag | (beat << self.tag_bits)
-                    self.answered += 1
-                if (held is None) != driven[1]:
-                    req_ready.value = driven[1] = held is None
-                await ReadOnly()
-            sampled = False
+            if not at_fall:
+                await self._falling
+            at_fall = False
+            cycle = self.cycle()
+            self._due.extend(self.memory.pop_due(cycle))
+            responding = bool(self._due)
+            if responding != driven[0]:  # write a signal only when it changes
+                driven[0] = responding
+                resp_valid.set(Immediate(int(responding)))
+            if responding:
+                tag, addr, write = self._due.popleft()
+                beat = 0 if write else self.data.read_beat(addr)
+                if self.corrupt_data and not write and self.answered == 0:
+                    beat ^= 1 << 3
+                resp_payload.set(Immediate(tag | (beat << self.tag_bits)))
+                self.answered += 1
+            if (held is None) != driven[1]:
+                driven[1] = held is None
+                req_ready.set(Immediate(int(driven[1])))
+            await ReadOnly()
             if held is not None:
                 if self._offer(*held, cycle):
                     held = None
@@ -186,15 +209,15 @@ class FfnTB:
             if due is not None and due <= cycle + 1:
                 continue
             raised = RisingEdge(req_valid)
-            triggers = [raised]
-            if due is not None:
-                wake = self._t0 + due * self.period - self.period // 2 - get_sim_time("ps")
-                triggers.append(Timer(max(wake, 1), unit="ps"))
-            fired = await First(*triggers)
-            if fired is raised:
-                await ReadOnly()
-                cycle, sampled, responding = self.cycle(), True, False
-
+            if due is None:  # nothing outstanding: only a request can wake it (no First task)
+                await raised
+                fired = raised
+            else:  # wake at the falling edge of cycle ``due``
+                wake = self._t0 + due * self.period + self.period // 2 - get_sim_time("ps")
+                fired = await First(raised, Timer(max(wake, 1), unit="ps"))
+            # A timer wakes at the falling edge itself; a request raised after a falling
+            # edge is sampled in this cycle, one raised after a rising edge at the next fall.
+            at_fall = fired is not raised or not dut.clk.value
 
     def _decode(self, word: int) -> tuple[int, bool, int, int, int]:
         """Return (addr, write, tag, data, strobe) of a request payload."""
