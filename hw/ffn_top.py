@@ -11,8 +11,9 @@ schedule, the contract shared with the fast model):
   transfer's gate (slot release, producing SIMD op, barrier) and once an in-flight table
   entry is free. The tag names the entry and where the beat's data goes on chip
   (:mod:`colsim.hw.onchip`); every response (one per transaction, any order) carries it
-  back with the read data, which is scattered into the buffer slot, and counts the transfer
-  down until it completes;
+  back with the read data, which is scattered into the buffer slot (in the cycle after the
+  response is presented: the port is registered), and counts the transfer down until it
+  completes;
 * the **array engine** runs each array op once the input and weight fills it needs have
   completed: it streams its K steps (rows ``a_row + s`` / ``b_row + s`` of its slots) into
   the systolic engine, one per cycle, for the op's scheduled cycles (K plus fill/drain
@@ -284,15 +285,19 @@ class FfnTop(wiring.Component):
             "release": [Signal(name=f"t_release_{e}") for e in range(entries)],
         }
 
+        # Responses are registered at the boundary (one cycle), so the scatter logic below
+        # is driven by flip-flops, not by the port.
         m.d.comb += self.i_resp.ready.eq(1)
-        resp = self.i_resp.payload
+        resp_valid = Signal(name="resp_valid")
+        resp = Signal(self.i_resp.payload.shape(), name="resp")
+        m.d.sync += [resp_valid.eq(self.i_resp.valid), resp.eq(self.i_resp.payload)]
         resp_tag = resp.tag.entry
         # The responding transfer's table fields.
         t_left, t_buffer, t_slot, t_read, t_release = (
             materialise(m, select(table[key], resp_tag), f"resp_{key}")
             for key in ("left", "buffer", "slot", "read", "release"))
         retire = Signal()  # this response completes its transfer
-        m.d.comb += retire.eq(self.i_resp.valid & _equals(t_left, 1))
+        m.d.comb += retire.eq(resp_valid & _equals(t_left, 1))
         free_mask, alloc_mask = Signal(entries), Signal(entries)
         allocate = Signal()  # the DMA engine takes ``free_entry`` for a new transfer
         free_entry, has_free = Signal(top.tag_bits), Signal()
@@ -305,7 +310,7 @@ class FfnTop(wiring.Component):
                 m.d.sync += [table["left"][e].eq(dma.total), table["buffer"][e].eq(dma.buffer),
                              table["slot"][e].eq(dma.slot), table["read"][e].eq(~dma.write),
                              table["release"][e].eq(dma.release_on_done)]
-            with m.Elif(self.i_resp.valid & _equals(resp_tag, e)):
+            with m.Elif(resp_valid & _equals(resp_tag, e)):
                 m.d.sync += table["left"][e].eq(table["left"][e] - 1)
         m.d.sync += t_valid.eq((t_valid | alloc_mask) & ~free_mask)
         for b in range(N_BUFFERS):
@@ -313,7 +318,7 @@ class FfnTop(wiring.Component):
                 here = retire & _equals(t_buffer, b) & _equals(t_slot, s)
                 m.d.comb += [fill_inc[b][s].eq(here & t_read),
                              done_release[b][s].eq(here & t_release)]
-        arriving = materialise(m, self.i_resp.valid & t_read, "resp_arriving")
+        arriving = materialise(m, resp_valid & t_read, "resp_arriving")
         input_buffer.gather(arriving & _equals(t_buffer, INPUT) & _equals(resp.tag.dest, ROWS),
                             t_slot, resp.tag.row, resp.tag.mask,
                             _pieces(resp.data, rows * ELEMENT))

@@ -65,7 +65,8 @@ BLOCKS: dict[str, Block] = {
     "ffn_top": Block(
         module="ffn_top",
         build=lambda hw: FfnTop(hw),
-        parameters=lambda hw: {"slots": [hw.sram.input.slots, hw.sram.weight.slots,
+        parameters=lambda hw: {"rows": hw.systolic.rows, "cols": hw.systolic.cols,
+                               "slots": [hw.sram.input.slots, hw.sram.weight.slots,
                                          hw.sram.output.slots], **to_mapping(FfnTopConfig())},
     ),
     "dma_front": Block(

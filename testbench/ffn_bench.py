@@ -40,7 +40,6 @@ from cocotb.triggers import ClockCycles, FallingEdge, First, ReadOnly, RisingEdg
 from cocotb.utils import get_sim_time
 
 from colsim.hw.ffn_top import FfnTop
-from colsim.hw.program import compile_schedule
 from colsim.sim.dram.checker import check_protocol
 from colsim.sim.fast.run import MemorySystem, run_schedule
 from colsim.testbench.cocotb_streams import port
@@ -245,7 +244,7 @@ async def cosimulate(dut):
     spec = CosimSpec.from_case(case)
     tb = FfnTB(dut, spec, corrupt=case.get("corrupt"))
     schedules = spec.schedules()
-    programs = [compile_schedule(s, spec.hw, spec.top) for s in schedules]
+    programs = spec.programs(schedules)
     tb.memory.warm_up()  # keep kernel loading out of the measured speed
     await tb.reset()
     wall = 0.0  # simulation time only: data placement and result checks run between runs

@@ -19,6 +19,7 @@ from colsim.config.hardware import TINY_TOML, packaged_config
 from colsim.config.loader import from_mapping, to_mapping
 from colsim.errors import ColsimError
 from colsim.hw.ffn_config import FfnTopConfig
+from colsim.hw.program import Program, compile_schedule
 from colsim.models.spec import FfnLayer
 from colsim.sim.dram.config import DramConfig, load_dram_config
 from colsim.sim.layout import Layout, hotcold_layout, rowmajor_layout
@@ -33,6 +34,17 @@ def tiny_hardware(**overrides) -> HardwareConfig:
     """Return the packaged ``tiny.toml`` (a 4×4 array, 4 SIMD lanes, 1 / 3 / 1 KiB buffers)
     with ``overrides`` applied."""
     return load_hardware_config(packaged_config(TINY_TOML)).with_overrides(overrides)
+
+
+def tiny_array_hardware(size: int) -> HardwareConfig:
+    """Return the tiny configuration with a ``size``×``size`` array (``size`` a multiple of 4).
+
+    The weight buffer grows with the array so that its slots keep the tiny 4×4 top's 128
+    rows: a W1 column fill writes whole DRAM beats (64 K positions) down a lane, so a gated
+    layer's two parts need 128 rows even when d is smaller.
+    """
+    return tiny_hardware(systolic={"rows": size, "cols": size},
+                         sram={"weight": {"kib": 3 * size // 4}})
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,6 +128,11 @@ class CosimSpec:
             out.append(build_schedule(self.layer, self.hw, hot if self.reuse else None, layout,
                                       placement, mode="sparse" if sparse else "dense"))
         return out
+
+    def programs(self, schedules: list[Schedule]) -> list[Program]:
+        """Return the top's programs of ``schedules``; a schedule the top cannot hold on
+        chip (e.g. a weight fill larger than a slot) raises one clear error."""
+        return [compile_schedule(s, self.hw, self.top) for s in schedules]
 
     def to_case(self) -> dict:
         """Return the spec as JSON-ready values (the bench's ``COLSIM_CASE``)."""

@@ -69,6 +69,7 @@ def run_cosim(spec: CosimSpec, *, waves: bool = False, results_xml: Path | None 
     ``corrupt`` is a self-test (the run must fail): ``"requests"`` shifts the expected
     request stream, ``"data"`` flips a bit of the first read beat.
     """
+    spec.programs(spec.schedules())  # the top can run them: else one error before building
     case = spec.to_case()
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "report.json"

@@ -24,7 +24,7 @@ import numpy as np
 from colsim.config import HardwareConfig, reference_hardware
 from colsim.config.loader import from_mapping, to_mapping
 from colsim.models.spec import FfnLayer
-from colsim.testbench.ffn_case import CosimSpec, tiny_hardware
+from colsim.testbench.ffn_case import CosimSpec, tiny_array_hardware, tiny_hardware
 from colsim.testbench.runner import BenchFailure, build_block, run_bench
 
 
@@ -63,7 +63,7 @@ def regression_matrix() -> list[RegressionCase]:
     layers = {"plain": FfnLayer("plain", 8, 16, 64, False),
               "gated": FfnLayer("gated", 6, 12, 48, True)}
     for array in (4, 8):
-        hw = tiny_hardware(systolic={"rows": array, "cols": array})
+        hw = tiny_array_hardware(array)
         for layer_name, layer in layers.items():
             for layout in ("rowmajor", "hotcold"):
                 for density in (0.0, 0.15, 0.5, 1.0):

@@ -1,9 +1,9 @@
 """Build a hardware block with Verilator and run a cocotb bench on it (cocotb_tools.runner).
 
-One build folder per (block, parameters, waves) under ``build_root`` is reused across cases
-and seeds; it is rebuilt when the generated Verilog changes, and the Verilog is not even
-regenerated while the design's fingerprint (:func:`design_fingerprint`) is unchanged. The
-bench reads its case from ``COLSIM_CASE`` (JSON) and may write a summary to
+One build folder per (block, hardware configuration, waves) under ``build_root`` is reused
+across cases and seeds; it is rebuilt when the generated Verilog changes, and the Verilog
+is not even regenerated while the design's fingerprint (:func:`design_fingerprint`) is
+unchanged. The bench reads its case from ``COLSIM_CASE`` (JSON) and may write a summary to
 ``COLSIM_REPORT``. Every run writes JUnit XML; :func:`run_bench` raises
 :class:`BenchFailure` when any cocotb test failed, so a failing bench fails its caller
 (pytest or the CLI). Waveforms (FST) are recorded when ``waves`` is true or the environment
@@ -92,7 +92,7 @@ def build_block(block: str, hw: HardwareConfig, *, waves: bool = False,
     """Generate ``block``'s Verilog for ``hw`` and compile it with Verilator; return the folder."""
     spec = BLOCKS[block]
     parameters = spec.parameters(hw)
-    key = json.dumps([parameters, VERILATOR_BUILD_ARGS], sort_keys=True)
+    key = json.dumps([to_mapping(hw), parameters, VERILATOR_BUILD_ARGS], sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:10]
     fmt = waves_format() if waves else ""
     build_dir = Path(build_root).resolve() / f"{spec.module}-{digest}{'-' + fmt if fmt else ''}"

@@ -12,7 +12,7 @@ from colsim.cli import main
 from colsim.config.hardware import TINY_TOML, packaged_config
 from colsim.models.spec import FfnLayer
 from colsim.profiler.profile import CapturedInput, LayerInfo, Profile
-from colsim.testbench.ffn_case import CosimSpec, tiny_hardware
+from colsim.testbench.ffn_case import CosimSpec, tiny_array_hardware, tiny_hardware
 from colsim.testbench.ffn_data import random_operands
 from colsim.testbench.ffn_run import run_cosim
 
@@ -90,7 +90,7 @@ SLOW = [
 @pytest.mark.slow
 @pytest.mark.parametrize("params", SLOW, ids=lambda p: f"{p['layer'].name}-d{p['density']}")
 def test_matrix_sample_against_gddr6(params, tmp_path):
-    hw = tiny_hardware(systolic={"rows": params["array"], "cols": params["array"]})
+    hw = tiny_array_hardware(params["array"])
     spec = CosimSpec(hw, params["layer"], hot_mask(params["layer"], params["density"]),
                      layout=params["layout"], iterations=3)
     assert_passed(run_cosim(spec, results_xml=tmp_path / "results.xml"))
