@@ -10,6 +10,7 @@ import pytest
 
 from colsim.cli import main
 from colsim.config.hardware import TINY_TOML, packaged_config
+from colsim.errors import ColsimError
 from colsim.models.spec import FfnLayer
 from colsim.profiler.profile import CapturedInput, LayerInfo, Profile
 from colsim.testbench.ffn_case import CosimSpec, tiny_array_hardware, tiny_hardware
@@ -132,6 +133,14 @@ def test_rtl_run_cli_prints_checks_and_writes_json(profile_file, tmp_path, capsy
     hot = np.array(result["config"]["hot"])
     colmax = Profile.load(profile_file).colmax[PLAIN.name][0]
     np.testing.assert_array_equal(hot, colmax > np.float32(0.7))
+
+
+def test_a_schedule_the_top_cannot_hold_fails_before_the_build():
+    # 8×8 with the tiny 1 KiB weight slots: 64 rows, but a gated W1 fill writes 2 × 64.
+    hw = tiny_hardware(systolic={"rows": 8, "cols": 8})
+    spec = CosimSpec(hw, GATED, hot_mask(GATED, 0.5), iterations=1)
+    with pytest.raises(ColsimError, match="a fill needs 128 rows of a 64-row slot"):
+        run_cosim(spec)  # raised by the compiler, not from inside a simulation
 
 
 def test_rtl_run_cli_errors_name_the_bad_value(profile_file, capsys):
