@@ -37,7 +37,7 @@ from colsim.errors import ColsimError
 from colsim.hw.ffn_config import FfnTopConfig
 from colsim.hw.onchip import Geometry, geometry, plan_onchip
 from colsim.hw.simd_model import SimdOp
-from colsim.hw.skip_model import mask_words, skip_columns
+from colsim.hw.skip_model import mask_from_words, mask_words, skip_columns
 from colsim.sim.dram.config import load_dram_config
 from colsim.sim.schedule import ARRAY, BUFFERS, INPUT, OUTPUT, PHASES, SIMD, WEIGHT, Schedule
 
@@ -180,10 +180,7 @@ def hot_list(mask_rows, columns: int, cols: int, sparse: bool) -> np.ndarray:
     """
     if not sparse:
         return np.arange(columns, dtype=np.int64)
-    bits = [(int(row) >> j) & 1 for row in mask_rows for j in range(cols)]
-    if len(bits) < columns:
-        raise ColsimError(f"{len(mask_rows)} mask rows do not cover {columns} columns")
-    walked = skip_columns(np.array(bits[:columns], dtype=bool), cols)
+    walked = skip_columns(mask_from_words(mask_rows, cols, columns), cols)
     return np.array([c.column for c in walked.columns], dtype=np.int64)
 
 

@@ -64,3 +64,13 @@ def mask_words(hot: np.ndarray, width: int) -> list[int]:
     padded[: hot.size] = hot
     return [sum(1 << j for j in range(width) if padded[w * width + j])
             for w in range(padded.size // width)]
+
+
+def mask_from_words(words, width: int, count: int) -> np.ndarray:
+    """Return the first ``count`` bits of ``width``-bit ``words`` as a bool mask (inverse of
+    :func:`mask_words`: column ``w·width + j`` from bit j of word w)."""
+    words = list(words)
+    if len(words) * width < count:
+        raise ColsimError(f"{len(words)} mask words of {width} bits do not cover {count} columns")
+    bits = [(int(word) >> j) & 1 for word in words for j in range(width)]
+    return np.array(bits[:count], dtype=bool)

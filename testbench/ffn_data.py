@@ -25,6 +25,7 @@ import numpy as np
 
 from colsim.config import HardwareConfig
 from colsim.errors import ColsimError
+from colsim.hw.skip_model import mask_from_words
 from colsim.models.spec import FfnLayer
 from colsim.sim.functional.checks import (
     FloatLayer,
@@ -129,13 +130,9 @@ class CosimData:
         """
         cols = self.hw.systolic.cols
         logical = h_logical_columns(self.layout, schedule)
-        bits = np.zeros(logical.size, dtype=bool)
-        for t in range(-(-logical.size // cols)):
-            word = mask_row(t)
-            for c in range(min(cols, logical.size - t * cols)):
-                bits[t * cols + c] = bool((word >> c) & 1)
+        rows = [mask_row(t) for t in range(-(-logical.size // cols))]
         derived = np.zeros(self.layer.hidden, dtype=bool)
-        derived[logical] = bits
+        derived[logical] = mask_from_words(rows, cols, logical.size)
         return derived
 
 

@@ -10,7 +10,7 @@ import pytest
 from colsim.config import reference_hardware
 from colsim.errors import ColsimError
 from colsim.hw.skip import ColumnSkip, skip_for
-from colsim.hw.skip_model import IssuedColumn, mask_words, skip_columns
+from colsim.hw.skip_model import IssuedColumn, mask_from_words, mask_words, skip_columns
 from colsim.testbench.amaranth_streams import collect, drive, simulation
 from colsim.testbench.skip_bench import make_mask
 
@@ -39,6 +39,14 @@ def test_model_compacts_hot_columns_into_tiles(n, tile, kind):
 
 def test_mask_words_sets_padding_bits():
     assert mask_words(np.array([1, 0, 1, 1, 0], bool), 4) == [0b1101, 0b1110]
+
+
+@pytest.mark.parametrize(("n", "width"), [(5, 4), (37, 8), (1, 1), (64, 4)])
+def test_mask_from_words_inverts_mask_words(n, width):
+    hot = np.random.default_rng(n).random(n) < 0.4
+    np.testing.assert_array_equal(mask_from_words(mask_words(hot, width), width, n), hot)
+    with pytest.raises(ColsimError, match="do not cover"):
+        mask_from_words(mask_words(hot, width)[:-1], width, n)
 
 
 def test_bad_inputs_are_named():
