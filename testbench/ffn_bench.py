@@ -10,11 +10,12 @@ image's bytes when it completes. Python only wakes when an instruction is taken,
 is offered or a response is due, not every cycle.
 
 Timing: the clock is the simulator's (one model evaluation per edge, no Python task). The
-top has only rising-edge logic, so the bench drives its inputs at falling edges, written
+top has only rising-edge logic, so the instruction feeders and the DRAM agent (which act
+almost every cycle) drive their inputs at falling edges, written
 immediately so that they join the evaluation the edge causes anyway (writes right after a
 rising edge would cost one more evaluation of the whole input-driven logic), and samples
 handshakes in ReadOnly of that time step: what it sees there is what the next rising edge
-takes.
+takes. Control registers and the mask store are written once per iteration, between runs.
 
 Checks (each fails the test): the request stream equals the schedule's transactions address
 by address; every request was answered; the DRAM command log passes the protocol checker
