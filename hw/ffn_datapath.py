@@ -91,18 +91,46 @@ class RowBuffer:
         return select(data, g[:self._shift]) if self.banks > 1 else data[0]
 
     def gather(self, enable, slot, row, mask, segments: list) -> None:
-        """Write the ``mask``-selected ``segments`` to consecutive rows from ``row``."""
+        """Write the ``mask``-selected ``segments`` to consecutive rows from ``row``.
+
+        The k-th selected segment lands in row ``row + k``, so bank ``b`` receives item
+        ``k = (b - row) mod banks`` when ``k`` is below the number selected: one multiplexer
+        per bank over the compacted segments (needs ``banks >= len(segments)``: a beat writes
+        each bank at most once).
+        """
+        assert self.banks >= len(segments), "a beat would write one bank twice"
         m = self._m
         enable, mask = materialise(m, enable, "gather_en"), materialise(m, mask, "gather_mask")
         g0 = self.global_row(slot, row)
-        for s, segment in enumerate(segments):
-            g = Signal(range(self.total))
-            m.d.comb += g.eq(g0 + popcount_below(mask, s))
-            for b, port in enumerate(self._writes):
-                bank_hit = equals(g[:self._shift], b) if self.banks > 1 else Const(1, 1)
-                with m.If(enable & mask[s] & bank_hit):
-                    m.d.comb += [port.addr.eq(g >> self._shift), port.data.eq(segment),
-                                 port.en.eq((1 << self.lanes) - 1)]
+        items = self._compacted(mask, segments)
+        count = materialise(m, popcount_below(mask, len(segments)), "gather_count")
+        for b, port in enumerate(self._writes):
+            item = Signal(max(1, self._shift), name=f"gather_item_{b}")  # k of bank b
+            m.d.comb += item.eq(b - g0[:self._shift])
+            with m.If(enable & (item < count)):
+                m.d.comb += [port.addr.eq(self._bank_address(g0, b)),
+                             port.data.eq(select(items, item)),
+                             port.en.eq((1 << self.lanes) - 1)]
+
+    def _compacted(self, mask, segments: list) -> list:
+        """Return the ``mask``-selected ``segments`` in order (item k = the k-th selected)."""
+        m = self._m
+        prefix = [materialise(m, popcount_below(mask, s), f"gather_prefix_{s}")
+                  for s in range(len(segments))]
+        items = []
+        for k in range(len(segments)):
+            item = Signal.like(segments[0], name=f"gather_compact_{k}")
+            for s in range(k, len(segments)):  # the k-th selected lies at segment k or later
+                with m.If(mask[s] & equals(prefix[s], k)):
+                    m.d.comb += item.eq(segments[s])
+            items.append(item)
+        return items
+
+    def _bank_address(self, g0, bank: int):
+        """Return the address in ``bank`` of the first row at or after row ``g0`` it holds."""
+        if bank == self.banks - 1:  # every row group reaches the last bank (lint-clean)
+            return g0 >> self._shift
+        return (g0 >> self._shift) + (g0[:self._shift] > bank)
 
     def column(self, enable, slot, row, lane, elements: list) -> None:
         """Write ``elements`` (one per bank) into ``lane`` of consecutive rows from ``row``."""
@@ -113,7 +141,7 @@ class RowBuffer:
             offset = Signal(max(1, self._shift))  # which element lands in bank b
             m.d.comb += offset.eq(b - g0[:self._shift])
             with m.If(enable):
-                m.d.comb += [port.addr.eq((g0 + offset) >> self._shift),
+                m.d.comb += [port.addr.eq(self._bank_address(g0, b)),
                              port.data.eq(Cat(*[select(elements, offset)] * self.lanes)),
                              port.en.eq(select([1 << c for c in range(self.lanes)], lane))]
 
