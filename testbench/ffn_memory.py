@@ -33,6 +33,7 @@ class Gddr6Memory:
         self.ratio = ClockRatio(core_mhz, config.timing.clock_mhz)
         self.model = DramModel(config, record_commands=True)
         self._last_accept = -1
+        self._quiet_until: int | None = 0  # nothing can complete before this core cycle
 
     def warm_up(self) -> None:
         """Run one request through a throwaway model (loads the compiled kernels first)."""
@@ -48,24 +49,37 @@ class Gddr6Memory:
         if not self.model.submit(addr, is_write, dram_cycle, tag):
             return False
         self._last_accept = dram_cycle
+        self._quiet_until = self._first_due_cycle(core_cycle)  # it may come sooner
         return True
 
     def pop_due(self, core_cycle: int) -> list[Any]:
-        """Return the tags of requests that completed before core cycle ``core_cycle``."""
+        """Return the tags of requests that completed before core cycle ``core_cycle``.
+
+        The model is only advanced from the cycle :meth:`next_due` named on: before it no
+        command issues, so nothing can complete (a bench may call this every cycle).
+        """
+        if self._quiet_until is None or core_cycle < self._quiet_until:
+            return []
         target = self.ratio.to_dram(core_cycle)
         if target > self.model.cycle:
             self.model.advance(target)
-        return [done.tag for done in self.model.pop_completed()]
+        done = [completion.tag for completion in self.model.pop_completed()]
+        self._quiet_until = self._first_due_cycle(core_cycle)
+        return done
 
     def next_due(self, core_cycle: int) -> int | None:
         """Return the first core cycle after ``core_cycle`` worth calling :meth:`pop_due` at."""
-        event = self.model.next_event_cycle()
+        if self._quiet_until is not None and core_cycle < self._quiet_until:
+            return self._quiet_until  # nothing submitted since it was computed
+        return self._first_due_cycle(core_cycle)
+
+    def _first_due_cycle(self, core_cycle: int) -> int | None:
+        """Return the first core cycle after ``core_cycle`` that starts after the earliest
+        cycle a request may complete in (``None``: nothing outstanding)."""
+        event = self.model.next_completion_cycle()
         if event is None:
             return None
-        cycle = max(core_cycle + 1, self.ratio.to_core(event))
-        while self.ratio.to_dram(cycle) <= event:
-            cycle += 1
-        return cycle
+        return max(core_cycle + 1, self.ratio.core_after(event))
 
     def stats(self) -> dict[str, float]:
         """Return the DRAM statistics so far as a plain dict."""

@@ -97,7 +97,7 @@ def test_pop_completed_and_next_event():
     assert model.submit(0, False, 0, tag="a")
     model.advance(58)
     assert model.pop_completed() == []  # data returns at cycle 58
-    assert model.next_event_cycle() == 59
+    assert model.next_event_cycle() == 58  # popped once cycle 58 has been simulated
     model.advance(59)
     [done] = model.pop_completed()
     assert (done.tag, done.cycle, done.is_write) == ("a", 58, False)
@@ -108,6 +108,9 @@ def test_clock_ratio():
     ratio = ClockRatio(800.0, 1000.0)
     assert [ratio.to_dram(c) for c in (0, 1, 4, 5)] == [0, 2, 5, 7]  # ceil(c × 1.25)
     assert [ratio.to_core(d) for d in (0, 1, 5, 58)] == [0, 1, 4, 47]  # ceil(d × 0.8)
+    for d in range(40):  # the first core cycle whose DRAM cycle lies after d
+        after = ratio.core_after(d)
+        assert ratio.to_dram(after) > d >= ratio.to_dram(after - 1)
     for core in range(200):
         assert ratio.to_core(ratio.to_dram(core)) >= core
     with pytest.raises(ColsimError, match="must be positive"):

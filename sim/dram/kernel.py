@@ -378,13 +378,19 @@ def _next_cycle(params, chs, c):
     """Return the next cycle after ``c`` at which some channel has something to do."""
     if params[P_EVERY_CYCLE]:
         return c + 1
+    return max(earliest_wake(params, chs), c + 1)
+
+
+@compiled
+def earliest_wake(params, chs):
+    """Return the earliest cycle a channel wakes at or refreshes (``INF``: none)."""
     nxt = INF
     refresh = params[P_REFRESH] != REFRESH_OFF
     for ch in range(params[P_CHANNELS]):
         nxt = min(nxt, chs[ch, S_WAKE])
         if refresh:
             nxt = min(nxt, chs[ch, S_NEXT_REFRESH])
-    return max(nxt, c + 1)
+    return nxt
 
 
 @compiled

@@ -43,16 +43,22 @@ class ClockRatio:
             raise ColsimError(f"clock frequencies must be positive, not {core_mhz}, {dram_mhz}")
         self.core_mhz, self.dram_mhz = core_mhz, dram_mhz
         dram = Fraction(dram_mhz).limit_denominator(10**6)
-        self._dram_per_core = dram / Fraction(core_mhz).limit_denominator(10**6)
+        dram_per_core = dram / Fraction(core_mhz).limit_denominator(10**6)
+        # Integer arithmetic only (these run per request in the benches).
+        self._num, self._den = dram_per_core.numerator, dram_per_core.denominator
 
     def to_dram(self, core_cycle: int) -> int:
         """Return the first DRAM cycle that starts at or after core cycle ``core_cycle``."""
-        return -((-core_cycle * self._dram_per_core.numerator) // self._dram_per_core.denominator)
+        return -((-core_cycle * self._num) // self._den)
 
     def to_core(self, dram_cycle: int) -> int:
         """Return the first core cycle that starts at or after DRAM cycle ``dram_cycle``."""
-        ratio = 1 / self._dram_per_core
-        return -((-dram_cycle * ratio.numerator) // ratio.denominator)
+        return -((-dram_cycle * self._den) // self._num)
+
+    def core_after(self, dram_cycle: int) -> int:
+        """Return the first core cycle ``c`` with ``to_dram(c) > dram_cycle``: the first that
+        starts after DRAM cycle ``dram_cycle`` has begun."""
+        return dram_cycle * self._den // self._num + 1
 
 
 class DramModel:
@@ -81,6 +87,8 @@ class DramModel:
         self._live: dict[int, tuple[Any, int, bool, bytes | None]] = {}
         self._finished: list[tuple[int, int, Completion]] = []
         self._order = 0
+        self._columns_seen = 0  # RD + WR issued when the live requests were last scanned
+        self._read_latency = int(self._state.params[k.P_READ_LATENCY])
 
     @property
     def cycle(self) -> int:
@@ -124,8 +132,11 @@ class DramModel:
 
     def _harvest(self) -> None:
         """Move requests whose last command issued to the finished list, moving their data."""
-        if not self._live:
+        g = self._state.g
+        columns = int(g[k.G_READS] + g[k.G_WRITES])  # a request finishes with its RD or WR
+        if not self._live or columns == self._columns_seen:
             return
+        self._columns_seen = columns
         slots = np.fromiter(self._live, dtype=np.int64, count=len(self._live))
         done = slots[self._reqs[slots, k.R_DONE] >= 0]
         for slot in done[np.argsort(self._reqs[done, k.R_ISSUE], kind="stable")]:
@@ -158,22 +169,38 @@ class DramModel:
     def next_event_cycle(self) -> int | None:
         """Return the next cycle at which a command may issue or a request completes.
 
-        ``None`` when nothing is outstanding (refresh alone does not count as an event).
+        The event takes effect once that cycle has been simulated (``advance(cycle + 1)``):
+        a request completing at ``d`` is popped once :attr:`cycle` is past ``d``. ``None``
+        when nothing is outstanding (refresh alone does not count as an event).
         """
         if not self.outstanding:
             return None
-        candidates = [int(self._finished[0][0]) + 1] if self._finished else []
+        candidates = [int(self._finished[0][0])] if self._finished else []
         if self._live:
-            candidates.append(int(self._state.chs[:, k.S_WAKE].min()))
-            if self.config.controller.refresh != "off":
-                candidates.append(int(self._state.chs[:, k.S_NEXT_REFRESH].min()))
+            candidates.append(int(k.earliest_wake(self._state.params, self._state.chs)))
+        return max(self.cycle, min(candidates))
+
+    def next_completion_cycle(self) -> int | None:
+        """Return a cycle before which no outstanding request can complete.
+
+        A read completes the read latency after its RD issues and a write when its WR
+        issues, and no command issues before :meth:`next_event_cycle`; so a bench may leave
+        the model alone until then. ``None`` when nothing is outstanding.
+        """
+        if not self.outstanding:
+            return None
+        candidates = [int(self._finished[0][0])] if self._finished else []
+        if self._live:
+            issue = self.next_event_cycle()
+            writes = any(is_write for _, _, is_write, _ in self._live.values())
+            candidates.append(issue + (0 if writes else self._read_latency))
         return max(self.cycle, min(candidates))
 
     def drain(self) -> list[Completion]:
         """Run until every accepted request has completed; return the completions."""
         out: list[Completion] = []
         while (nxt := self.next_event_cycle()) is not None:
-            self.advance(max(nxt, self.cycle + 1))
+            self.advance(nxt + 1)
             out += self.pop_completed()
         return out
 
