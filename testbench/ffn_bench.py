@@ -1,21 +1,22 @@
-"""cocotb bench of the FFN engine top: program feeders, DRAM agent, scoreboard, report.
+"""cocotb bench of the FFN engine top: program loader, DRAM agent, scoreboard, report.
 
 Run through :mod:`colsim.testbench.runner` with a :class:`~colsim.testbench.ffn_case.CosimSpec`
 as ``COLSIM_CASE``. For every layer-iteration the bench writes the iteration's quantised
 operands into the DRAM image (:class:`~colsim.testbench.ffn_data.CosimData`), compiles the
-schedule into the top's programs, starts the top, feeds the three instruction streams and
-answers DRAM requests from a memory agent (:mod:`colsim.testbench.ffn_memory`): a write
-beat lands in the image (byte strobes) when the memory accepts it, a read returns the
-image's bytes when it completes. Python only wakes when an instruction is taken, a request
-is offered or a response is due, not every cycle.
+schedule into the top's programs, loads them into the harness's program memories, starts
+the top and answers DRAM requests from a memory agent (:mod:`colsim.testbench.ffn_memory`):
+a write beat lands in the image (byte strobes) when the memory accepts it, a read returns
+the image's bytes when it completes. Python only wakes when a request is offered or a
+response is due, not every cycle.
 
 Timing: the clock is the simulator's (one model evaluation per edge, no Python task). The
-top has only rising-edge logic, so the instruction feeders and the DRAM agent (which act
-almost every cycle) drive their inputs at falling edges, written
+three instruction streams are fed by the harness around the top
+(:func:`~colsim.testbench.runner.with_port_wrapper`): the words are written into its
+program memories through VPI before the start, and it offers them back to back. The top
+has only rising-edge logic, so the DRAM agent drives its inputs at falling edges, written
 immediately so that they join the evaluation the edge causes anyway (writes right after a
-rising edge would cost one more evaluation of the whole input-driven logic), and samples
-handshakes in ReadOnly of that time step: what it sees there is what the next rising edge
-takes. Control registers and the mask store are written once per iteration, between runs.
+rising edge would cost one more evaluation of the whole input-driven logic). Control
+registers and the mask store are written once per iteration, between runs.
 
 Checks (each fails the test): the request stream equals the schedule's transactions address
 by address; every request was answered; the DRAM command log passes the protocol checker
@@ -45,8 +46,12 @@ from colsim.hw.ffn_top import FfnTop
 from colsim.sim.dram.checker import check_protocol
 from colsim.sim.fast.run import MemorySystem, run_schedule
 from colsim.testbench.cocotb_streams import port
-from colsim.testbench.ffn_case import CosimSpec
+from colsim.testbench.ffn_case import STREAMS, CosimSpec
 from colsim.testbench.ffn_memory import Gddr6Memory, RandomLatencyMemory
+
+SHORT_SLEEP = 4
+"""Idle gaps up to this many cycles are slept through edge by edge: waiting on the first of a
+request and a timer starts two tasks, which cost more than a few falling edges (measured)."""
 
 
 class FfnTB:
@@ -69,6 +74,7 @@ class FfnTB:
         self._due: collections.deque[int] = collections.deque()
         self._t0 = 0
         self._falling = FallingEdge(dut.clk)
+        self._program_words: dict[str, list] = {name: [] for name in STREAMS}  # handles
 
     def cycle(self) -> int:
         """Return the current core cycle (rising edges since the end of reset)."""
@@ -80,8 +86,10 @@ class FfnTB:
         # model evaluation per edge instead of two, and no Python wake-up per edge.
         Clock(self.dut.clk, self.period, unit="ps", impl="gpi", set_action=Immediate).start()
         self.dut.rst.value = 1
-        self.dut.start.value = self.dut.mask_write.value = 0
-        for name in ("i_dma", "i_array", "i_simd", "i_resp", "i_table"):
+        self.dut.start.value = self.dut.mask_write.value = self.dut.program_restart.value = 0
+        for name in STREAMS:
+            getattr(self.dut, f"i_{name}__count").value = 0
+        for name in ("i_resp", "i_table"):
             port(self.dut, name, "valid").value = 0
         await ClockCycles(self.dut.clk, 3)
         self.dut.rst.value = 0
@@ -97,12 +105,11 @@ class FfnTB:
         for name, value in program.registers().items():
             getattr(dut, name).value = value
         await self.program_mask(program.mask_rows)
-        dut.start.value = 1
+        self.load_programs(words)
+        dut.start.value = dut.program_restart.value = 1
         begin = self.cycle()
         await RisingEdge(dut.clk)
-        dut.start.value = 0
-        feeders = [cocotb.start_soon(self._feed(f"i_{name}", words[name]))
-                   for name in ("dma", "array", "simd")]
+        dut.start.value = dut.program_restart.value = 0
         # Watchdog: every op and transaction serialised with a generous latency each.
         limit = 1000 * (program.format.top.transfers_in_flight + len(words["dma"])) + 100 * sum(
             op["cycles"] + op.get("latency", 0) + 8 for op in program.array + program.simd)
@@ -110,8 +117,6 @@ class FfnTB:
         if await First(finished, Timer(limit * self.period, unit="ps")) is not finished:
             raise AssertionError(f"the top did not finish within {limit} cycles; "
                                  f"{len(self.requests)} requests so far")
-        for feeder in feeders:
-            await feeder
         await ReadOnly()
         counters = {name: int(getattr(dut, name).value)
                     for name in ("cycles", "array_busy", "array_stall", "simd_busy",
@@ -138,30 +143,23 @@ class FfnTB:
             rows.append(int(self.dut.mask_bits.value))
         return rows
 
-    async def _feed(self, name: str, words: list[int]) -> None:
-        """Offer ``words`` in order; sleep until ``ready`` rises instead of polling.
+    def load_programs(self, words: dict[str, list[int]]) -> None:
+        """Write each stream's ``words`` into the harness's program memory (no sim time).
 
-        A word is driven at a falling edge and the handshake sampled in ReadOnly right after;
-        ``ready`` high there means the word transfers on the next rising edge.
+        The harness (:func:`~colsim.testbench.runner.with_port_wrapper`) offers them to the
+        top back to back from the next ``program_restart``, as the top's ``ready`` allows.
         """
-        valid, ready = port(self.dut, name, "valid"), port(self.dut, name, "ready")
-        payload = port(self.dut, name, "payload")
-        if not words:
-            return
-        await self._falling
-        valid.set(Immediate(1))
-        for index, word in enumerate(words):
-            if index:
-                await self._falling  # the previous word transferred on the rising edge
-            payload.set(Immediate(word))
-            await ReadOnly()
-            while not ready.value:
-                await RisingEdge(ready)
-                if self.dut.clk.value:  # rose after a rising edge: sample after the fall
-                    await self._falling
-                await ReadOnly()
-        await self._falling
-        valid.set(Immediate(0))
+        for name in STREAMS:
+            memory = getattr(self.dut, f"i_{name}__program")
+            handles = self._program_words[name]
+            if len(words[name]) > len(memory):
+                raise AssertionError(
+                    f"the {name} program has {len(words[name])} words; the harness holds "
+                    f"{len(memory)} (see harness_programs)")
+            handles.extend(memory[i] for i in range(len(handles), len(words[name])))
+            for handle, word in zip(handles, words[name], strict=False):
+                handle.set(Immediate(word))
+            getattr(self.dut, f"i_{name}__count").value = len(words[name])
 
     async def _serve(self) -> None:
         """Take requests into the memory and return due tags, one response per cycle.
@@ -212,7 +210,7 @@ class FfnTB:
                 continue
             # Idle: sleep until the next response is due or the top raises a request.
             due = self.memory.next_due(cycle)
-            if due is not None and due <= cycle + 1:
+            if due is not None and due <= cycle + SHORT_SLEEP:
                 continue
             raised = RisingEdge(req_valid)
             if due is None:  # nothing outstanding: only a request can wake it (no First task)

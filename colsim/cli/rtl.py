@@ -50,7 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def register_bench(subparsers: argparse._SubParsersAction) -> None:
     """Add ``colsim bench rtl``."""
     bench = subparsers.add_parser("rtl", help="simulated core cycles/s of the co-simulation")
-    bench.add_argument("--iterations", type=int, default=3, help="layer-iterations (default 3)")
+    bench.add_argument("--iterations", type=int, default=10,
+                       help="layer-iterations (default 10: about a second of simulation, "
+                            "long enough for a steady figure)")
     bench.add_argument("--density", type=float, default=0.3, help="hot column share")
     bench.add_argument("--seed", type=int, default=0, help="seed of the hot mask")
     bench.set_defaults(func=_bench)
