@@ -89,8 +89,7 @@ class FfnTB:
         self.dut.start.value = self.dut.mask_write.value = self.dut.program_restart.value = 0
         for name in STREAMS:
             getattr(self.dut, f"i_{name}__count").value = 0
-        for name in ("i_resp", "i_table"):
-            port(self.dut, name, "valid").value = 0
+        self.dut.i_table__valid.value = self.dut.i_resp__toggle.value = 0
         await ClockCycles(self.dut.clk, 3)
         self.dut.rst.value = 0
         await RisingEdge(self.dut.clk)
@@ -167,16 +166,17 @@ class FfnTB:
         The top's request port is driven by its state alone (``valid`` never waits on
         ``ready``, responses are registered at the port), so a request is sampled at the
         falling edge itself, with no ReadOnly step: what it shows there is what the next
-        rising edge takes when ``ready`` (driven here) is high.
+        rising edge takes when ``ready`` (driven here) is high. A response is offered by
+        toggling ``i_resp__toggle`` (the harness turns each change into one valid cycle).
         """
         dut = self.dut
         req_valid, req_ready = port(dut, "o_req", "valid"), port(dut, "o_req", "ready")
         req_payload = port(dut, "o_req", "payload")
-        resp_valid, resp_payload = port(dut, "i_resp", "valid"), port(dut, "i_resp", "payload")
+        resp_toggle, resp_payload = dut.i_resp__toggle, port(dut, "i_resp", "payload")
         held = None  # a request the memory refused, retried every cycle (ready low meanwhile)
         at_fall = False  # already at (or past) this cycle's falling edge: do not wait for it
-        driven = [False, True]  # resp valid, req ready as last written
-        resp_valid.value, req_ready.value = 0, 1
+        ready, toggle = True, 0  # as last written
+        req_ready.value = 1
         while True:
             if not at_fall:
                 await self._falling
@@ -184,20 +184,18 @@ class FfnTB:
             cycle = self.cycle()
             requesting = bool(req_valid.value)
             self._due.extend(self.memory.pop_due(cycle))
-            responding = bool(self._due)
-            if responding != driven[0]:  # write a signal only when it changes
-                driven[0] = responding
-                resp_valid.set(Immediate(int(responding)))
-            if responding:
+            if self._due:
                 tag, addr, write = self._due.popleft()
                 beat = 0 if write else self.data.read_beat(addr)
                 if self.corrupt_data and not write and self.answered == 0:
                     beat ^= 1 << 3
                 resp_payload.set(Immediate(tag | (beat << self.tag_bits)))
+                toggle ^= 1
+                resp_toggle.set(Immediate(toggle))
                 self.answered += 1
-            if (held is None) != driven[1]:
-                driven[1] = held is None
-                req_ready.set(Immediate(int(driven[1])))
+            if (held is None) != ready:  # write a signal only when it changes
+                ready = held is None
+                req_ready.set(Immediate(int(ready)))
             if held is not None:
                 if self._offer(*held, cycle):
                     held = None
@@ -206,7 +204,7 @@ class FfnTB:
                 self.requests.append(request[:2])
                 if not self._offer(*request, cycle):
                     held = request
-            if held is not None or self._due or responding or requesting or not driven[1]:
+            if held is not None or self._due or requesting or not ready:
                 continue
             # Idle: sleep until the next response is due or the top raises a request.
             due = self.memory.next_due(cycle)

@@ -25,6 +25,7 @@ from colsim.sim.dram.config import DramConfig, load_dram_config
 from colsim.sim.layout import Layout, hotcold_layout, rowmajor_layout
 from colsim.sim.schedule import Schedule, build_schedule, plan_placement
 from colsim.testbench.ffn_data import CosimData, operands_from_profile, random_operands
+from colsim.testbench.runner import Harness
 
 STATIC_LAYOUTS = ("rowmajor", "hotcold", "perlayer")
 MEMORIES = ("gddr6", "random")
@@ -34,15 +35,18 @@ MIN_PROGRAM_DEPTH = 4096
 of the regression matrix fits, so they all share one Verilator build per array size."""
 
 
-def harness_programs(programs: list[Program] = ()) -> dict[str, int]:
-    """Return the program memories the top's harness needs for ``programs``: ``{port: depth}``.
+def top_harness(programs: list[Program] = ()) -> Harness:
+    """Return the harness the top's bench needs for ``programs``.
 
-    The depth is the longest stream rounded up to a power of two, at least
-    :data:`MIN_PROGRAM_DEPTH`; the bench loads each layer-iteration's words into them.
+    The instruction streams come from program memories as deep as the longest stream,
+    rounded up to a power of two and at least :data:`MIN_PROGRAM_DEPTH` (the bench loads
+    each layer-iteration's words into them); responses are offered by toggling (the top
+    always accepts them).
     """
     longest = max((len(w) for p in programs for w in p.words().values()), default=0)
     depth = max(MIN_PROGRAM_DEPTH, 1 << max(0, longest - 1).bit_length())
-    return {f"i_{name}": depth for name in STREAMS}
+    return Harness(programs=tuple((f"i_{name}", depth) for name in STREAMS),
+                   toggled=("i_resp",))
 
 
 def tiny_hardware(**overrides) -> HardwareConfig:

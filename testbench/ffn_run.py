@@ -16,7 +16,7 @@ from typing import Any
 from colsim.config import HardwareConfig
 from colsim.errors import ColsimError
 from colsim.models.spec import FfnLayer
-from colsim.testbench.ffn_case import CosimSpec, harness_programs
+from colsim.testbench.ffn_case import CosimSpec, top_harness
 from colsim.testbench.runner import BenchFailure, run_bench
 
 BENCH = "colsim.testbench.ffn_bench"
@@ -76,7 +76,7 @@ def run_cosim(spec: CosimSpec, *, waves: bool = False, results_xml: Path | None 
         case_run = {**case, "report_copy": str(copy), "corrupt": corrupt}
         try:
             result = run_bench("ffn_top", spec.hw, BENCH, case_run, waves=waves,
-                               results_xml=results_xml, programs=harness_programs(programs))
+                               results_xml=results_xml, harness=top_harness(programs))
             passed, waveform = True, result.waveform
         except BenchFailure:
             passed, waveform = False, None

@@ -26,11 +26,11 @@ from colsim.config.loader import from_mapping, to_mapping
 from colsim.models.spec import FfnLayer
 from colsim.testbench.ffn_case import (
     CosimSpec,
-    harness_programs,
     tiny_array_hardware,
     tiny_hardware,
+    top_harness,
 )
-from colsim.testbench.runner import BenchFailure, build_block, run_bench
+from colsim.testbench.runner import BenchFailure, Harness, build_block, run_bench
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class RegressionCase:
     hw: HardwareConfig
     module: str
     case: dict[str, Any]
-    programs: dict[str, int] | None = None  # the harness's program memories, if any
+    harness: Harness | None = None  # input streams the harness drives, if any
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def regression_matrix() -> list[RegressionCase]:
                                     f"{memory}-s{seed}")
                             cases.append(RegressionCase(name, "ffn_top", hw,
                                                         "colsim.testbench.ffn_bench",
-                                                        spec.to_case(), harness_programs()))
+                                                        spec.to_case(), top_harness()))
     return cases
 
 
@@ -128,12 +128,12 @@ def select(cases: list[RegressionCase], pattern: str | None) -> list[RegressionC
 
 
 def _run_one(name: str, block: str, hw: dict, module: str, case: dict,
-             programs: dict[str, int] | None, xml: str) -> Outcome:
+             harness: Harness | None, xml: str) -> Outcome:
     """Run one case in a worker process (arguments are plain values)."""
     start = time.perf_counter()
     try:
         run_bench(block, from_mapping(HardwareConfig, hw), module, case, results_xml=Path(xml),
-                  programs=programs)
+                  harness=harness)
         passed, message = True, ""
     except BenchFailure as exc:
         passed, message = False, str(exc)
@@ -149,16 +149,16 @@ def run_regression(cases: list[RegressionCase], *, jobs: int, junit: str | Path,
     """
     built = set()
     for case in cases:
-        key = (case.block, repr(to_mapping(case.hw)), repr(case.programs))
+        key = (case.block, repr(to_mapping(case.hw)), case.harness)
         if key not in built:
-            build_block(case.block, case.hw, programs=case.programs)
+            build_block(case.block, case.hw, harness=case.harness)
             built.add(key)
     outcomes: list[Outcome] = []
     with tempfile.TemporaryDirectory() as tmp:
         xmls = [str(Path(tmp) / f"{i}.xml") for i in range(len(cases))]
         with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
             futures = [pool.submit(_run_one, c.name, c.block, to_mapping(c.hw), c.module,
-                                   c.case, c.programs, xml)
+                                   c.case, c.harness, xml)
                        for c, xml in zip(cases, xmls, strict=True)]
             for future in futures:
                 outcome = future.result()

@@ -47,6 +47,19 @@ header empty, so split builds fail (``Vtop__pch.h.fast: linker input file not fo
 build's make gets it as a command-line variable (through ``MAKEFLAGS``)."""
 
 
+@dataclass(frozen=True)
+class Harness:
+    """Input streams the harness around a block drives itself (:func:`with_port_wrapper`):
+    ``programs`` as ``(port, depth)`` pairs, ``toggled`` ports offered once per toggle."""
+
+    programs: tuple[tuple[str, int], ...] = ()
+    toggled: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the harness as plain values (part of the build folder's key)."""
+        return {"programs": dict(sorted(self.programs)), "toggled": sorted(self.toggled)}
+
+
 class BenchFailure(AssertionError):
     """A cocotb bench reported failing tests (the JUnit XML names them)."""
 
@@ -88,18 +101,16 @@ def has_c_header(header: str) -> bool:
 
 
 def build_block(block: str, hw: HardwareConfig, *, waves: bool = False,
-                build_root: Path = DEFAULT_BUILD_ROOT,
-                programs: dict[str, int] | None = None) -> Path:
+                build_root: Path = DEFAULT_BUILD_ROOT, harness: Harness | None = None) -> Path:
     """Generate ``block``'s Verilog for ``hw`` and compile it with Verilator; return the folder.
 
-    ``programs`` maps input stream ports to program memories of the harness (see
-    :func:`with_port_wrapper`): ``{port: depth}``.
+    ``harness`` names the input streams the harness drives itself (:class:`Harness`).
     """
     spec = BLOCKS[block]
     parameters = spec.parameters(hw)
-    programs = dict(sorted((programs or {}).items()))
+    harness = harness or Harness()
     key = json.dumps([to_mapping(hw), parameters, VERILATOR_BUILD_ARGS]
-                     + ([programs] if programs else []), sort_keys=True)
+                     + ([harness.to_json()] if harness != Harness() else []), sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:10]
     fmt = waves_format() if waves else ""
     build_dir = Path(build_root).resolve() / f"{spec.module}-{digest}{'-' + fmt if fmt else ''}"
@@ -112,7 +123,7 @@ def build_block(block: str, hw: HardwareConfig, *, waves: bool = False,
         return build_dir  # same design sources and configuration: the same Verilog
     component = spec.build(hw)
     verilog = with_port_wrapper(to_verilog(component, f"{spec.module}_core"), spec.module,
-                                port_list(component), programs)
+                                port_list(component), dict(harness.programs), harness.toggled)
     if source.exists() and source.read_text() == verilog and simulator.exists():
         stamp.write_text(fingerprint)
         return build_dir  # same Verilog, already compiled
@@ -180,22 +191,36 @@ class PortsOnlyVerilator(Verilator):
 
 
 def with_port_wrapper(verilog: str, module: str, ports: list[dict[str, Any]],
-                      programs: dict[str, int] | None = None) -> str:
+                      programs: dict[str, int] | None = None, toggled: tuple[str, ...] = ()
+                      ) -> str:
     """Return ``verilog`` (module ``<module>_core``) plus a harness module ``module`` around it.
 
-    The harness has the core's ports (``port_list`` entries), except that each input stream
-    named in ``programs`` (``{port: depth}``, a power of two) is fed from a program memory
-    in the harness instead: ``<port>__program`` (``depth`` payload words, written by the
-    bench through VPI while the clock runs, no simulated time), an input ``<port>__count``
-    (words to send) and one input ``program_restart``: while it is high the streams offer
-    nothing, and at a rising edge with it high every stream rewinds to word 0. After that
-    a stream offers its words in order, back to back, as its ``ready`` allows.
+    The harness has the core's ports (``port_list`` entries), except:
+
+    * each input stream named in ``programs`` (``{port: depth}``, a power of two) is fed
+      from a program memory in the harness instead: ``<port>__program`` (``depth`` payload
+      words, written by the bench through VPI while the clock runs, no simulated time), an
+      input ``<port>__count`` (words to send) and one input ``program_restart``: while it is
+      high the streams offer nothing, and at a rising edge with it high every stream rewinds
+      to word 0. After that a stream offers its words in order, back to back, as its
+      ``ready`` allows;
+    * each input stream named in ``toggled`` (one the core always accepts) takes an input
+      ``<port>__toggle`` instead of ``valid``: every change of it offers ``payload`` for one
+      rising edge, so a bench writes once per beat and never has to lower ``valid``.
     """
     programs = programs or {}
     widths = {p["name"]: p["width"] for p in ports}
     fed = {f"{name}__{member}" for name in programs for member in ("valid", "payload", "ready")}
+    fed |= {f"{name}__valid" for name in toggled}
     outer = [p for p in ports if p["name"] not in fed]
     body = []
+    for name in toggled:
+        outer.append({"name": f"{name}__toggle", "direction": "in", "width": 1})
+        body += [
+            f"  reg {name}__toggled;",
+            f"  wire {name}__valid = {name}__toggle ^ {name}__toggled;",
+            f"  always @(posedge clk) {name}__toggled <= ~rst & {name}__toggle;",
+        ]
     for name, depth in programs.items():
         bits = log2_depth(depth)
         outer.append({"name": f"{name}__count", "direction": "in", "width": bits + 1})
@@ -249,14 +274,13 @@ def _make_variables(assignments: str):
 
 def run_bench(block: str, hw: HardwareConfig, test_module: str, case: dict[str, Any], *,
               waves: bool = False, build_root: Path = DEFAULT_BUILD_ROOT,
-              results_xml: Path | None = None,
-              programs: dict[str, int] | None = None) -> BenchResult:
+              results_xml: Path | None = None, harness: Harness | None = None) -> BenchResult:
     """Run the cocotb ``test_module`` on ``block`` for one ``case``; raise on failing tests.
 
-    ``programs``: the harness's program memories (:func:`with_port_wrapper`).
+    ``harness``: the input streams the harness drives itself (:class:`Harness`).
     """
     waves = waves_requested(waves)
-    build_dir = build_block(block, hw, waves=waves, build_root=build_root, programs=programs)
+    build_dir = build_block(block, hw, waves=waves, build_root=build_root, harness=harness)
     test_dir = build_dir / "runs" / hashlib.sha256(
         json.dumps(case, sort_keys=True).encode()).hexdigest()[:10]
     test_dir.mkdir(parents=True, exist_ok=True)

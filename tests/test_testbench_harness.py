@@ -11,8 +11,8 @@ from amaranth.lib.wiring import In, Out
 
 from colsim.errors import ColsimError
 from colsim.hw.verilog import port_list, to_verilog
-from colsim.testbench.ffn_case import MIN_PROGRAM_DEPTH, STREAMS, harness_programs
-from colsim.testbench.runner import with_port_wrapper
+from colsim.testbench.ffn_case import MIN_PROGRAM_DEPTH, STREAMS, top_harness
+from colsim.testbench.runner import Harness, with_port_wrapper
 from colsim.toolchain import verilator_environment, verilator_executable
 
 
@@ -40,19 +40,25 @@ class _Program:
         return {name: [0] * self.lengths.get(name, 0) for name in STREAMS}
 
 
-def test_harness_programs_round_up_to_a_power_of_two():
-    assert harness_programs() == {f"i_{name}": MIN_PROGRAM_DEPTH for name in STREAMS}
+def test_top_harness_rounds_programs_up_to_a_power_of_two():
+    assert top_harness() == Harness(
+        programs=tuple((f"i_{name}", MIN_PROGRAM_DEPTH) for name in STREAMS),
+        toggled=("i_resp",))
     longest = MIN_PROGRAM_DEPTH + 1
-    depths = harness_programs([_Program(dma=10), _Program(array=longest)])
+    depths = dict(top_harness([_Program(dma=10), _Program(array=longest)]).programs)
     assert set(depths.values()) == {2 * MIN_PROGRAM_DEPTH}
-    assert harness_programs([_Program(dma=2 * MIN_PROGRAM_DEPTH)])["i_dma"] == 2 * MIN_PROGRAM_DEPTH
+    depths = dict(top_harness([_Program(dma=2 * MIN_PROGRAM_DEPTH)]).programs)
+    assert depths["i_dma"] == 2 * MIN_PROGRAM_DEPTH
 
 
-@pytest.mark.parametrize("programs", [None, {"i_word": 8}], ids=["ports", "program"])
-def test_wrapper_is_lint_clean(tmp_path, programs):
+@pytest.mark.parametrize("harness", [Harness(), Harness(programs=(("i_word", 8),)),
+                                     Harness(toggled=("i_word",))],
+                         ids=["ports", "program", "toggled"])
+def test_wrapper_builds_clean(tmp_path, harness):
     component = _Echo()
     ports = port_list(component)
-    verilog = with_port_wrapper(to_verilog(component, "echo_core"), "echo", ports, programs)
+    verilog = with_port_wrapper(to_verilog(component, "echo_core"), "echo", ports,
+                                dict(harness.programs), harness.toggled)
     path = tmp_path / "echo.v"
     path.write_text(verilog)
     # The warnings the bench's Verilator build stops on (its defaults, not -Wall: the
@@ -63,11 +69,15 @@ def test_wrapper_is_lint_clean(tmp_path, programs):
     assert result.returncode == 0 and "%Warning" not in result.stderr, result.stderr
     start = verilog.index("module echo (")
     header = verilog[start:verilog.index(");", start)]
-    if programs:  # the stream is fed inside: its count and the restart are the new inputs
+    if harness.programs:  # the stream is fed inside: its count and the restart are inputs
         assert "i_word__valid" not in header and "i_word__payload" not in header
         assert "input wire [3:0] i_word__count" in header and "program_restart" in header
         assert "reg [11:0] i_word__program [0:7];" in verilog
+    elif harness.toggled:  # valid is made from the toggle; the payload is still a port
+        assert "i_word__valid" not in header and "input wire i_word__toggle" in header
+        assert "input wire [11:0] i_word__payload" in header
     else:
+        assert "input wire i_word__valid" in header
         assert "input wire [11:0] i_word__payload" in header
 
 
