@@ -41,12 +41,12 @@ def top_harness(programs: list[Program] = ()) -> Harness:
     The instruction streams come from program memories as deep as the longest stream,
     rounded up to a power of two and at least :data:`MIN_PROGRAM_DEPTH` (the bench loads
     each layer-iteration's words into them); responses are offered by toggling (the top
-    always accepts them).
+    always accepts them); the DRAM agent sleeps on ``wake``: a request or its alarm.
     """
     longest = max((len(w) for p in programs for w in p.words().values()), default=0)
     depth = max(MIN_PROGRAM_DEPTH, 1 << max(0, longest - 1).bit_length())
     return Harness(programs=tuple((f"i_{name}", depth) for name in STREAMS),
-                   toggled=("i_resp",))
+                   toggled=("i_resp",), wake=("o_req__valid",))
 
 
 def tiny_hardware(**overrides) -> HardwareConfig:

@@ -49,15 +49,21 @@ build's make gets it as a command-line variable (through ``MAKEFLAGS``)."""
 
 @dataclass(frozen=True)
 class Harness:
-    """Input streams the harness around a block drives itself (:func:`with_port_wrapper`):
-    ``programs`` as ``(port, depth)`` pairs, ``toggled`` ports offered once per toggle."""
+    """What the harness around a block adds (:func:`with_port_wrapper`): ``programs`` as
+    ``(port, depth)`` pairs, ``toggled`` ports offered once per toggle, ``wake`` outputs
+    that (with the alarm) raise ``wake``."""
 
     programs: tuple[tuple[str, int], ...] = ()
     toggled: tuple[str, ...] = ()
+    wake: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """Return the harness as plain values (part of the build folder's key)."""
-        return {"programs": dict(sorted(self.programs)), "toggled": sorted(self.toggled)}
+        return {"programs": dict(sorted(self.programs)), "toggled": sorted(self.toggled),
+                "wake": sorted(self.wake)}
+
+
+ALARM_BITS = 32  # the harness's cycle counter (2^32 cycles: hours of simulation)
 
 
 class BenchFailure(AssertionError):
@@ -123,7 +129,8 @@ def build_block(block: str, hw: HardwareConfig, *, waves: bool = False,
         return build_dir  # same design sources and configuration: the same Verilog
     component = spec.build(hw)
     verilog = with_port_wrapper(to_verilog(component, f"{spec.module}_core"), spec.module,
-                                port_list(component), dict(harness.programs), harness.toggled)
+                                port_list(component), dict(harness.programs), harness.toggled,
+                                harness.wake)
     if source.exists() and source.read_text() == verilog and simulator.exists():
         stamp.write_text(fingerprint)
         return build_dir  # same Verilog, already compiled
@@ -191,8 +198,8 @@ class PortsOnlyVerilator(Verilator):
 
 
 def with_port_wrapper(verilog: str, module: str, ports: list[dict[str, Any]],
-                      programs: dict[str, int] | None = None, toggled: tuple[str, ...] = ()
-                      ) -> str:
+                      programs: dict[str, int] | None = None, toggled: tuple[str, ...] = (),
+                      wake: tuple[str, ...] = ()) -> str:
     """Return ``verilog`` (module ``<module>_core``) plus a harness module ``module`` around it.
 
     The harness has the core's ports (``port_list`` entries), except:
@@ -206,7 +213,11 @@ def with_port_wrapper(verilog: str, module: str, ports: list[dict[str, Any]],
       ``ready`` allows;
     * each input stream named in ``toggled`` (one the core always accepts) takes an input
       ``<port>__toggle`` instead of ``valid``: every change of it offers ``payload`` for one
-      rising edge, so a bench writes once per beat and never has to lower ``valid``.
+      rising edge, so a bench writes once per beat and never has to lower ``valid``;
+    * with ``wake`` (output bits of the core) the harness has an output ``wake``, high while
+      any of them is or while the alarm rings: ``harness_cycle`` (rising edges since reset)
+      equals the input ``alarm_at`` and ``alarm_on`` is high. A bench then sleeps on one
+      edge of ``wake`` instead of the first of a signal's edge and a timer.
     """
     programs = programs or {}
     widths = {p["name"]: p["width"] for p in ports}
@@ -238,6 +249,16 @@ def with_port_wrapper(verilog: str, module: str, ports: list[dict[str, Any]],
         ]
     if programs:
         outer.append({"name": "program_restart", "direction": "in", "width": 1})
+    if wake:
+        outer += [{"name": "alarm_at", "direction": "in", "width": ALARM_BITS},
+                  {"name": "alarm_on", "direction": "in", "width": 1},
+                  {"name": "wake", "direction": "out", "width": 1}]
+        body += [
+            f"  reg [{ALARM_BITS - 1}:0] harness_cycle;",
+            f"  always @(posedge clk) harness_cycle <= rst ? {ALARM_BITS}'d0 "
+            f": harness_cycle + 1'b1;",
+            f"  assign wake = (alarm_on & (harness_cycle == alarm_at)) | {' | '.join(wake)};",
+        ]
 
     def declaration(port: dict[str, Any]) -> str:
         direction = "input" if port["direction"] == "in" else "output"

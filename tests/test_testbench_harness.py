@@ -43,7 +43,7 @@ class _Program:
 def test_top_harness_rounds_programs_up_to_a_power_of_two():
     assert top_harness() == Harness(
         programs=tuple((f"i_{name}", MIN_PROGRAM_DEPTH) for name in STREAMS),
-        toggled=("i_resp",))
+        toggled=("i_resp",), wake=("o_req__valid",))
     longest = MIN_PROGRAM_DEPTH + 1
     depths = dict(top_harness([_Program(dma=10), _Program(array=longest)]).programs)
     assert set(depths.values()) == {2 * MIN_PROGRAM_DEPTH}
@@ -52,13 +52,13 @@ def test_top_harness_rounds_programs_up_to_a_power_of_two():
 
 
 @pytest.mark.parametrize("harness", [Harness(), Harness(programs=(("i_word", 8),)),
-                                     Harness(toggled=("i_word",))],
-                         ids=["ports", "program", "toggled"])
+                                     Harness(toggled=("i_word",)), Harness(wake=("o_word[0]",))],
+                         ids=["ports", "program", "toggled", "wake"])
 def test_wrapper_builds_clean(tmp_path, harness):
     component = _Echo()
     ports = port_list(component)
     verilog = with_port_wrapper(to_verilog(component, "echo_core"), "echo", ports,
-                                dict(harness.programs), harness.toggled)
+                                dict(harness.programs), harness.toggled, harness.wake)
     path = tmp_path / "echo.v"
     path.write_text(verilog)
     # The warnings the bench's Verilator build stops on (its defaults, not -Wall: the
@@ -76,6 +76,9 @@ def test_wrapper_builds_clean(tmp_path, harness):
     elif harness.toggled:  # valid is made from the toggle; the payload is still a port
         assert "i_word__valid" not in header and "input wire i_word__toggle" in header
         assert "input wire [11:0] i_word__payload" in header
+    elif harness.wake:  # the alarm's inputs and the wake output join the ports
+        assert "input wire [31:0] alarm_at" in header and "output wire wake" in header
+        assert "input wire i_word__valid" in header
     else:
         assert "input wire i_word__valid" in header
         assert "input wire [11:0] i_word__payload" in header
