@@ -11,7 +11,7 @@ response is due, not every cycle.
 
 Timing: the clock is the simulator's (one model evaluation per edge, no Python task). The
 three instruction streams are fed by the harness around the top
-(:func:`~colsim.testbench.runner.with_port_wrapper`): the words are written into its
+(:mod:`~colsim.testbench.harness`): the words are written into its
 program memories through VPI before the start, and it offers them back to back. The top
 has only rising-edge logic, so the DRAM agent drives its inputs at falling edges, written
 immediately so that they join the evaluation the edge causes anyway (writes right after a
@@ -147,7 +147,7 @@ class FfnTB:
     def load_programs(self, words: dict[str, list[int]]) -> None:
         """Write each stream's ``words`` into the harness's program memory (no sim time).
 
-        The harness (:func:`~colsim.testbench.runner.with_port_wrapper`) offers them to the
+        The harness (:mod:`~colsim.testbench.harness`) offers them to the
         top back to back from the next ``program_restart``, as the top's ``ready`` allows.
         """
         for name in STREAMS:
@@ -156,7 +156,7 @@ class FfnTB:
             if len(words[name]) > len(memory):
                 raise AssertionError(
                     f"the {name} program has {len(words[name])} words; the harness holds "
-                    f"{len(memory)} (see harness_programs)")
+                    f"{len(memory)} (see top_harness)")
             handles.extend(memory[i] for i in range(len(handles), len(words[name])))
             for handle, word in zip(handles, words[name], strict=False):
                 handle.set(Immediate(word))

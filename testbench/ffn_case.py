@@ -25,7 +25,7 @@ from colsim.sim.dram.config import DramConfig, load_dram_config
 from colsim.sim.layout import Layout, hotcold_layout, rowmajor_layout
 from colsim.sim.schedule import Schedule, build_schedule, plan_placement
 from colsim.testbench.ffn_data import CosimData, operands_from_profile, random_operands
-from colsim.testbench.runner import Harness
+from colsim.testbench.harness import Harness
 
 STATIC_LAYOUTS = ("rowmajor", "hotcold", "perlayer")
 MEMORIES = ("gddr6", "random")

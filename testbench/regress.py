@@ -30,7 +30,8 @@ from colsim.testbench.ffn_case import (
     tiny_hardware,
     top_harness,
 )
-from colsim.testbench.runner import BenchFailure, Harness, build_block, run_bench
+from colsim.testbench.harness import Harness
+from colsim.testbench.runner import BenchFailure, build_block, run_bench
 
 
 @dataclass(frozen=True)

