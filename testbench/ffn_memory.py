@@ -33,7 +33,8 @@ class Gddr6Memory:
         self.ratio = ClockRatio(core_mhz, config.timing.clock_mhz)
         self.model = DramModel(config, record_commands=True)
         self._last_accept = -1
-        self._quiet_until: int | None = 0  # nothing can complete before this core cycle
+        # Nothing can complete before this core cycle (None: nothing is outstanding).
+        self._quiet_until: int | None = 0
 
     def warm_up(self) -> None:
         """Run one request through a throwaway model (loads the compiled kernels first)."""

@@ -43,7 +43,7 @@ class RegressionCase:
     hw: HardwareConfig
     module: str
     case: dict[str, Any]
-    harness: Harness | None = None  # input streams the harness drives, if any
+    harness: Harness | None = None  # what the Verilator harness adds, if anything
 
 
 @dataclass(frozen=True)

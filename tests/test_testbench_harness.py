@@ -1,4 +1,5 @@
-"""The Verilator harness around a block: port wrapper, program memories and their depth."""
+"""The Verilator harness around a block: pass-through ports, program memories (and their
+depth), toggled streams and the wake alarm build clean; bad depths are one clear error."""
 
 from __future__ import annotations
 
