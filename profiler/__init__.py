@@ -5,9 +5,8 @@
   into per-column maxima and element histograms per layer × iteration;
 * :mod:`~colsim.profiler.profile`: the versioned HDF5 profile file;
 * :mod:`~colsim.profiler.metrics` / :mod:`~colsim.profiler.report`: element and column
-  sparsity, Jaccard, τ sweep, ρ calibration with threshold inflation, mask export;
-* :mod:`~colsim.profiler.masks` / :mod:`~colsim.profiler.synthetic`: mask sets, from a profile
-  or generated to match target statistics;
+  sparsity, Jaccard, τ sweep (the thresholds, ρ calibration, threshold inflation and the
+  mask sets derived from a profile or synthesised live in :mod:`colsim.masks`);
 * :mod:`~colsim.profiler.masked` / :mod:`~colsim.profiler.quality`: masked reruns
   (FFN-Reuse or zeroing) and their offline quality gap.
 """

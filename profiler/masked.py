@@ -21,10 +21,10 @@ import numpy as np
 import torch
 
 from colsim.errors import ColsimError
+from colsim.masks import MaskSet
 from colsim.models.driver import Denoiser, run_denoising
 from colsim.profiler import feature_metrics, quality
 from colsim.profiler.capture import ActivationHooks
-from colsim.profiler.masks import MaskSet
 
 MASK_MODES = ("reuse", "zero")
 IMAGE_LIKE = ("image", "video", "audio")

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from colsim.errors import ColsimError
+from colsim.masks import first_counted_iteration, layer_thresholds
 from colsim.profiler import metrics
-from colsim.profiler.histogram import REFERENCE_THRESHOLD
 from colsim.profiler.profile import Profile
 
 
@@ -82,22 +82,11 @@ def sparsity_report(
 ) -> SparsityReport:
     """Evaluate ``profile`` at a uniform ``tau`` or a per-layer hot ratio ``rho``.
 
-    Neither given means τ = 0.164, the reference point of DESIGN.md §1.
+    Neither given means τ = 0.164, the reference point of DESIGN.md §1 (:mod:`colsim.masks`).
     """
-    if tau is not None and rho is not None:
-        raise ColsimError("give either `tau` or `rho`, not both")
-    if rho is None:
-        axis, value = "tau", REFERENCE_THRESHOLD if tau is None else metrics.check_tau(tau)
-        thresholds = metrics.uniform_thresholds(profile, value)
-        ranges = {n: metrics.natural_range(profile, n) for n in profile.layer_names}
-        inflated = {n: value > ranges[n] for n in profile.layer_names}
-    else:
-        axis, value = "rho", metrics.check_rho(rho)
-        calibration = metrics.calibrate_rho(profile, value)
-        thresholds = {n: c.threshold for n, c in calibration.items()}
-        ranges = {n: c.natural_range for n, c in calibration.items()}
-        inflated = {n: c.inflated for n, c in calibration.items()}
-    start = metrics.first_counted_iteration(profile)
+    chosen = layer_thresholds(profile, tau=tau, rho=rho)
+    thresholds, ranges, inflated = chosen.threshold, chosen.natural_range, chosen.inflated
+    start = first_counted_iteration(profile)
     element = metrics.element_sparsity(profile, thresholds)
     column = metrics.column_sparsity(profile, thresholds)
     jaccard = metrics.jaccard(profile, thresholds)
@@ -121,7 +110,7 @@ def sparsity_report(
         "jaccard_min": float(np.min([r.jaccard_min for r in rows])),
         "inflated_layers": sum(r.inflated for r in rows),
     }
-    return SparsityReport(axis, value, exact, tuple(rows), summary)
+    return SparsityReport(chosen.axis, chosen.value, exact, tuple(rows), summary)
 
 
 def threshold_sweep(profile: Profile, axis: str, values: tuple[float, ...]) -> str:

@@ -1,15 +1,17 @@
 """Library entry points of the FFN co-simulation: build a spec, run it, summarise it.
 
 :func:`spec_from_profile` derives a :class:`~colsim.testbench.ffn_case.CosimSpec` from a
-profile file (layer shape, and the hot mask of the first listed iteration at ``tau``);
-:func:`run_cosim` runs the cocotb bench on Verilator and returns its report, also when a
-check failed (``passed`` is then false).
+profile file (layer shape, and the hot mask of the first listed iteration at ``tau`` or
+``rho``, :func:`colsim.masks.masks_from_profile`); :func:`run_cosim` runs the cocotb bench on
+Verilator and returns its :class:`CosimReport`, also when a check failed (``passed`` is then
+false).
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +22,84 @@ from colsim.testbench.ffn_case import CosimSpec, top_harness
 from colsim.testbench.runner import BenchFailure, run_bench
 
 BENCH = "colsim.testbench.ffn_bench"
+
+
+@dataclass(frozen=True)
+class IterationReport:
+    """One layer-iteration of a co-simulation: the top's counters and its checks."""
+
+    mode: str  # "dense" or "sparse"
+    transactions: int  # DRAM transactions of the schedule
+    cycles: int
+    array_busy: int
+    array_stall: int
+    simd_busy: int
+    hot_issued: int
+    hot_skipped: int
+    fast_model_cycles: int | None  # None with the random memory
+    request_stream_equal: bool
+    bit_exact: bool
+    float_max_error: float | None  # dense iterations of profile operands only
+    mask_equal: bool | None  # dense FFN-Reuse iterations with a reference mask only
+
+    @classmethod
+    def from_bench(cls, values: dict[str, Any]) -> IterationReport:
+        """Return the typed view of one entry of the bench's ``iterations`` list."""
+        return cls(
+            values["mode"], values["transactions"], values["cycles"], values["array_busy"],
+            values["array_stall"], values["simd_busy"], values["hot_issued"],
+            values["hot_skipped"], values["fast_model_cycles"], values["request_stream_equal"],
+            values["bit_exact"], values.get("float_max_error"), values.get("mask_equal"),
+        )
+
+
+@dataclass(frozen=True)
+class CosimReport:
+    """What a co-simulation measured and checked.
+
+    ``config`` is the case the bench ran (:meth:`CosimSpec.to_case`); ``bench`` the bench's
+    whole report as it wrote it (with the request mismatches, protocol violations and
+    instruction counts the typed fields leave out).
+    """
+
+    config: dict[str, Any]
+    iterations: tuple[IterationReport, ...]
+    dram: dict[str, int | float]  # DRAM statistics (empty with the random memory)
+    checks: dict[str, bool]
+    passed: bool
+    simulated_cycles: int
+    wall_seconds: float
+    cycles_per_second: float
+    waveform: str | None
+    bench: dict[str, Any]
+
+    @property
+    def cycles(self) -> tuple[int, ...]:
+        """Return the core cycles of every layer-iteration."""
+        return tuple(it.cycles for it in self.iterations)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON record: ``{config, report, passed, waveform}``."""
+        return {"config": dict(self.config), "report": self.bench, "passed": self.passed,
+                "waveform": self.waveform}
+
+
 def spec_from_profile(
-    path: str | Path, layer: str, iterations: list[int], *, tau: float, hw: HardwareConfig,
-    layout: str = "rowmajor", memory: str = "gddr6", seed: int = 0,
-    operands: str = "profile",
+    path: str | Path, layer: str, iterations: list[int], *, tau: float | None = None,
+    rho: float | None = None, hw: HardwareConfig, layout: str = "rowmajor",
+    memory: str = "gddr6", seed: int = 0, operands: str = "profile",
 ) -> CosimSpec:
     """Return the co-simulation of ``layer`` of the profile at ``path``.
 
     The first of ``iterations`` is the dense iteration whose column maxima give the hot mask
-    ``colmax > tau``; the others run sparse with that mask (FFN-Reuse). ``operands`` is
-    ``"profile"`` (the captured FFN inputs of those iterations and the layer's weights,
-    recorded with ``colsim profile --capture-inputs``) or ``"random"`` (seeded operands).
+    at ``tau`` or ``rho`` (:func:`colsim.masks.masks_from_profile`, neither: τ = 0.164); the
+    others run sparse with that mask (FFN-Reuse). ``operands`` is ``"profile"`` (the
+    captured FFN inputs of those iterations and the layer's weights, recorded with
+    ``colsim profile --capture-inputs``) or ``"random"`` (seeded operands).
     """
-    from colsim.profiler.metrics import check_tau
+    from colsim.masks import masks_from_profile
     from colsim.profiler.profile import Profile
 
-    tau = check_tau(tau)
     if operands not in ("profile", "random"):
         raise ColsimError(f"`operands` must be 'profile' or 'random', not {operands!r}")
     profile = Profile.load(path)
@@ -52,19 +116,20 @@ def spec_from_profile(
             listed = ",".join(f"{layer}:{t}" for t in iterations)
             raise ColsimError(
                 f"profile {path} has no captured inputs/weights of {layer!r} at iterations "
-                f"{missing or iterations}; record them with `colsim profile --capture-inputs "
-                f"{listed}` or pass `--operands random`")
-    hot = profile.colmax[layer][iterations[0]] > tau
+                f"{missing or iterations}; capture them when profiling (`capture_inputs` "
+                f"{listed!r}) or use `operands` 'random'")
+    masks = masks_from_profile(profile, tau=tau, rho=rho)
     ffn = FfnLayer(info.name, info.tokens, info.d_model, info.hidden, info.gated)
-    return CosimSpec(hw, ffn, hot, layout=layout, iterations=len(iterations), memory=memory,
-                     seed=seed, tau=tau,
+    return CosimSpec(hw, ffn, masks.hot[layer][iterations[0]], layout=layout,
+                     iterations=len(iterations), memory=memory, seed=seed,
+                     tau=masks.meta["thresholds"][layer],
                      profile=str(path) if operands == "profile" else None,
                      profile_iterations=tuple(iterations) if operands == "profile" else ())
 
 
 def run_cosim(spec: CosimSpec, *, waves: bool = False, results_xml: Path | None = None,
-              corrupt: str | None = None) -> dict[str, Any]:
-    """Run ``spec`` on Verilator; return {config, report, passed, waveform}.
+              corrupt: str | None = None) -> CosimReport:
+    """Run ``spec`` on Verilator; return its report.
 
     ``corrupt`` is a self-test (the run must fail): ``"requests"`` shifts the expected
     request stream, ``"data"`` flips a bit of the first read beat.
@@ -83,5 +148,10 @@ def run_cosim(spec: CosimSpec, *, waves: bool = False, results_xml: Path | None 
         if not copy.exists():
             raise ColsimError("the co-simulation ended without a report; see build/cocotb")
         report = json.loads(copy.read_text())
-    return {"config": case, "report": report, "passed": passed,
-            "waveform": str(waveform) if waveform else None}
+    return CosimReport(
+        config=case, iterations=tuple(map(IterationReport.from_bench, report["iterations"])),
+        dram=report["dram"], checks=report["checks"], passed=passed,
+        simulated_cycles=report["simulated_cycles"], wall_seconds=report["wall_seconds"],
+        cycles_per_second=report["cycles_per_second"],
+        waveform=str(waveform) if waveform else None, bench=report,
+    )

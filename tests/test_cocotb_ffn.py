@@ -15,7 +15,7 @@ from colsim.models.spec import FfnLayer
 from colsim.profiler.profile import CapturedInput, LayerInfo, Profile
 from colsim.testbench.ffn_case import CosimSpec, tiny_array_hardware, tiny_hardware
 from colsim.testbench.ffn_data import random_operands
-from colsim.testbench.ffn_run import run_cosim
+from colsim.testbench.ffn_run import CosimReport, run_cosim
 
 pytestmark = pytest.mark.cocotb
 
@@ -27,30 +27,28 @@ def hot_mask(layer: FfnLayer, density: float, seed: int = 3) -> np.ndarray:
     return np.random.default_rng(seed).random(layer.hidden) < density
 
 
-def assert_passed(result: dict) -> None:
-    report = result["report"]
-    assert result["passed"], report["checks"]
-    assert all(report["checks"].values())
-    for it in report["iterations"]:
-        assert it["request_stream_equal"]
-        assert it["cycles"] >= it["array_busy"] and it["cycles"] > 0
+def assert_passed(report: CosimReport) -> None:
+    assert report.passed, report.checks
+    assert all(report.checks.values())
+    for it in report.iterations:
+        assert it.request_stream_equal
+        assert it.cycles >= it.array_busy and it.cycles > 0
 
 
 def test_dense_then_sparse_against_gddr6(tmp_path):
     spec = CosimSpec(tiny_hardware(), PLAIN, hot_mask(PLAIN, 0.3), iterations=2)
-    result = run_cosim(spec, results_xml=tmp_path / "results.xml")
-    assert_passed(result)
-    report = result["report"]
-    assert [it["mode"] for it in report["iterations"]] == ["dense", "sparse"]
-    assert report["dram"]["reads"] + report["dram"]["writes"] == sum(
-        it["transactions"] for it in report["iterations"])
-    for it in report["iterations"]:
+    report = run_cosim(spec, results_xml=tmp_path / "results.xml")
+    assert_passed(report)
+    assert [it.mode for it in report.iterations] == ["dense", "sparse"]
+    assert report.dram["reads"] + report.dram["writes"] == sum(
+        it.transactions for it in report.iterations)
+    for it in report.iterations:
         # The RTL executes the same schedule under the same rules as the fast model, plus a
         # gate cycle per instruction and a bounded in-flight table: its cycles must stay
         # close (a sequencer that stopped overlapping transfers with compute would not).
-        assert 0.9 * it["fast_model_cycles"] <= it["cycles"] <= 1.2 * it["fast_model_cycles"]
-        assert it["cycles"] >= it["array_busy"]
-    assert report["iterations"][1]["transactions"] < report["iterations"][0]["transactions"]
+        assert 0.9 * it.fast_model_cycles <= it.cycles <= 1.2 * it.fast_model_cycles
+        assert it.cycles >= it.array_busy
+    assert report.iterations[1].transactions < report.iterations[0].transactions
 
 
 def test_random_latency_and_back_pressure_gated_hotcold(tmp_path):
@@ -64,9 +62,9 @@ def test_random_latency_and_back_pressure_gated_hotcold(tmp_path):
 def test_a_wrong_expected_stream_fails_the_run(tmp_path):
     spec = CosimSpec(tiny_hardware(), PLAIN, hot_mask(PLAIN, 0.3), iterations=1,
                      memory="random")
-    result = run_cosim(spec, results_xml=tmp_path / "results.xml", corrupt="requests")
-    assert not result["passed"]
-    assert not result["report"]["checks"]["request_stream"]
+    report = run_cosim(spec, results_xml=tmp_path / "results.xml", corrupt="requests")
+    assert not report.passed
+    assert not report.checks["request_stream"]
     testcase = ET.parse(tmp_path / "results.xml").getroot().find(".//testcase")
     assert testcase is not None and testcase.find("failure") is not None
 
@@ -74,10 +72,10 @@ def test_a_wrong_expected_stream_fails_the_run(tmp_path):
 def test_a_flipped_data_bit_fails_the_output_check(tmp_path):
     spec = CosimSpec(tiny_hardware(), PLAIN, hot_mask(PLAIN, 0.3), iterations=1,
                      memory="random")
-    result = run_cosim(spec, results_xml=tmp_path / "results.xml", corrupt="data")
-    assert not result["passed"]
-    assert result["report"]["checks"]["request_stream"]
-    assert not result["report"]["checks"]["outputs_bit_exact"]
+    report = run_cosim(spec, results_xml=tmp_path / "results.xml", corrupt="data")
+    assert not report.passed
+    assert report.checks["request_stream"]
+    assert not report.checks["outputs_bit_exact"]
 
 
 SLOW = [

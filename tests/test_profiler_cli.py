@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from colsim.cli import main
-from colsim.profiler.masks import MaskSet
+from colsim.masks import MaskSet
 from colsim.profiler.profile import Profile
 
 

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from test_profiler_metrics import captured  # noqa: F401 - the shared module-scoped fixture
 
 from colsim.errors import ColsimError
-from colsim.profiler.masks import MaskSet
+from colsim.masks import MaskSet
 from colsim.profiler.profile import Profile
 
 

@@ -11,11 +11,11 @@ import torch.nn.functional as F
 from diffusers.models.attention import FeedForward
 
 from colsim.errors import ColsimError
+from colsim.masks import MaskSet
 from colsim.models.driver import build_denoiser, run_denoising
 from colsim.profiler import quality
 from colsim.profiler.capture import ActivationHooks
 from colsim.profiler.masked import ColumnMasking, masked_accuracy, run_masked
-from colsim.profiler.masks import MaskSet
 
 
 @pytest.mark.parametrize("mode", ["reuse", "zero"])

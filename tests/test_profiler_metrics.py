@@ -8,6 +8,7 @@ import torch
 from test_profiler_capture import TOY_LAYERS, ToyDenoiser, toy_layer_infos
 
 from colsim.errors import ColsimError
+from colsim.masks import calibrate_rho, masks_from_profile, natural_range, uniform_thresholds
 from colsim.profiler import metrics
 from colsim.profiler.capture import ActivationHooks
 from colsim.profiler.histogram import SWEEP_THRESHOLDS, HistogramBins, share_at_most
@@ -56,7 +57,7 @@ def test_column_maxima_and_histograms_are_exact(captured):
 @pytest.mark.parametrize("tau", [*SWEEP_THRESHOLDS, 0.0, 0.0123, 0.5, 3.3])
 def test_element_and_column_sparsity_match_brute_force(captured, tau):
     profile, raw, _ = captured
-    thresholds = metrics.uniform_thresholds(profile, tau)
+    thresholds = uniform_thresholds(profile, tau)
     element = metrics.element_sparsity(profile, thresholds)
     column = metrics.column_sparsity(profile, thresholds)
     tau32 = np.float32(tau)
@@ -93,7 +94,7 @@ def test_jaccard_matches_set_arithmetic(captured):
     profile, raw, _ = captured
     colmax = brute_colmax(raw)
     for tau in (0.05, 0.164, 0.4):
-        values = metrics.jaccard(profile, metrics.uniform_thresholds(profile, tau))
+        values = metrics.jaccard(profile, uniform_thresholds(profile, tau))
         for i, name in enumerate(TOY_LAYERS):
             sets = [set(np.flatnonzero(c > np.float32(tau))) for c in colmax[name]]
             for t in range(ITERATIONS - 1):
@@ -104,7 +105,7 @@ def test_jaccard_matches_set_arithmetic(captured):
 
 def test_weighted_average_uses_iterations_one_plus_and_layer_work(captured):
     profile = captured[0]
-    thresholds = metrics.uniform_thresholds(profile, 0.164)
+    thresholds = uniform_thresholds(profile, 0.164)
     column = metrics.column_sparsity(profile, thresholds)
     work = np.array([3 * 3 * 8 * 32, 2 * 3 * 8 * 16, 2 * 3 * 8 * 24, 2 * 3 * 8 * 40], float)
     expected = sum(w * column[i, 1:].mean() for i, w in enumerate(work)) / work.sum()
@@ -114,7 +115,7 @@ def test_weighted_average_uses_iterations_one_plus_and_layer_work(captured):
 @pytest.mark.parametrize("rho", [0.0, *SWEEP_THRESHOLDS, 0.5, 1.0])
 def test_rho_calibration_equals_linear_scan(captured, rho):
     profile, raw, _ = captured
-    calibration = metrics.calibrate_rho(profile, rho)
+    calibration = calibrate_rho(profile, rho)
     for name in TOY_LAYERS:
         colmax = np.abs(raw[name]).max(axis=1)[1:]
         candidates = sorted({0.0, *colmax.ravel().tolist()})
@@ -131,14 +132,14 @@ def test_natural_range_bounds_the_99th_percentile(captured):
     for name in TOY_LAYERS:
         magnitudes = np.sort(np.abs(raw[name]).ravel())
         q99 = magnitudes[int(np.ceil(0.99 * magnitudes.size)) - 1]
-        bound = metrics.natural_range(profile, name)
+        bound = natural_range(profile, name)
         position = int(np.searchsorted(edges, bound))
         assert edges[position - 1] < q99 <= bound
 
 
-def test_export_masks_and_report_summary(captured):
+def test_masks_from_profile_and_report_summary(captured):
     profile, raw, _ = captured
-    masks = metrics.export_masks(profile, metrics.uniform_thresholds(profile, 0.164))
+    masks = masks_from_profile(profile, tau=0.164)
     for name, colmax in brute_colmax(raw).items():
         np.testing.assert_array_equal(masks.hot[name], colmax > np.float32(0.164))
     report = sparsity_report(profile, tau=0.164)

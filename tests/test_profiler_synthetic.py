@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from colsim.errors import ColsimError
+from colsim.masks import overlap_for, synthesize_masks
 from colsim.models.registry import get_workload
 from colsim.models.spec import FfnLayer, WorkloadSpec
-from colsim.profiler.synthetic import overlap_for, synthesize_masks
 
 SPEC = WorkloadSpec(
     name="toy", group="pure", modality="image", source="test",

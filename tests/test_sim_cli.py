@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from colsim.cli import main
+from colsim.masks import MaskSet
 from colsim.models.registry import workload_spec
-from colsim.profiler.masks import MaskSet
 
 
 def test_simulate_writes_a_traceable_record(tmp_path, capsys) -> None:
@@ -54,7 +54,7 @@ def test_simulate_reads_a_mask_file(tmp_path, capsys) -> None:
     [
         (["--model", "nope"], "unknown model 'nope'"),
         (["--model", "tiny-dit", "--synthetic", "sparsity=0.5", "--tau", "0.1"],
-         "`--tau` needs a profile"),
+         "`tau` needs a profile"),
         (["--model", "tiny-dit", "--synthetic", "colour=red"], "bad synthetic mask item"),
         (["--model", "tiny-dit", "--layout", "hotcold"], "layout 'hotcold' needs hot masks"),
         (["--model", "tiny-dit", "--masks", "missing.h5", "--tau", "0.1"],
@@ -91,7 +91,7 @@ def test_sweep_writes_a_tidy_table_and_per_run_records(tmp_path) -> None:
 def test_sweep_needs_profiles_for_taus(tmp_path, capsys) -> None:
     code = main(["sweep", "--models", "tiny-dit", "--taus", "0.1", "--out", str(tmp_path)])
     assert code == 2
-    assert "`--taus` need profiles" in capsys.readouterr().err
+    assert "`taus` need profiles" in capsys.readouterr().err
 
 
 def test_bench_simulate_reports_wall_time_and_memory(capsys) -> None:

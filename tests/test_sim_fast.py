@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from colsim.config import reference_hardware
+from colsim.masks import MaskSet
 from colsim.models.spec import FfnLayer, WorkloadSpec
-from colsim.profiler.masks import MaskSet
 from colsim.sim.dram import load_dram_config
 from colsim.sim.dram.model import ClockRatio
 from colsim.sim.fast.reference import execute_reference

@@ -7,14 +7,17 @@
 4. the fast cycle model on that model with the profile's ρ-calibrated masks vs the baseline;
 5. the FFN top's RTL co-simulated on one of its layers with the GDDR6 model answering.
 
-Every stage goes through the same library calls and commands a user runs by hand.
+Every stage calls the library (stages 3-5 through :mod:`colsim.api`) and prints what the
+matching command prints.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 DEMO_ARRAY = (8, 8)
@@ -22,6 +25,7 @@ DEMO_PRODUCT = (64, 64, 64)
 DEMO_MODEL = "tiny-dit"
 DEMO_STEPS = 20
 DEMO_RHO = 0.164  # the reference point of the threshold axis (DESIGN.md §1)
+DEMO_ITERATIONS = (0, 1, 2)  # stage 5: one dense iteration, two sparse ones
 STAGES = 5
 
 
@@ -111,38 +115,55 @@ def _systolic(args: argparse.Namespace, out: Path) -> int:
 
 
 def _profile(args: argparse.Namespace, out: Path) -> int:
-    from colsim.cli import main
+    from colsim import api
+    from colsim.cli.profile import print_profile_written
 
     _header(3, f"profile of the trained {DEMO_MODEL} ({DEMO_STEPS} DDIM steps, seed "
                f"{args.seed}); sparsity at per-layer rho = {DEMO_RHO}")
-    status = main(["profile", "--model", DEMO_MODEL, "--steps", str(DEMO_STEPS),
-                   "--seed", str(args.seed), "--capture-inputs", "0:0,0:1,0:2",
-                   "--out", str(out / "profile.h5")])
-    return status or main(["sparsity", str(out / "profile.h5"), "--rho", str(DEMO_RHO)])
+    profile = api.profile(model=DEMO_MODEL, steps=DEMO_STEPS, seed=args.seed,
+                          capture_inputs="0:0,0:1,0:2")
+    profile.save(out / "profile.h5")
+    print_profile_written(out / "profile.h5", profile)
+    print(api.sparsity(profile, rho=DEMO_RHO).to_text(), end="")
+    return 0
 
 
 def _simulate(args: argparse.Namespace, out: Path) -> int:
-    from colsim.cli import main
+    from colsim import api
+    from colsim.cli.simulate import progress_bar, report_simulation
+    from colsim.models.registry import workload_spec
 
     _header(4, f"fast cycle model of {DEMO_MODEL} on the reference hardware with the "
                f"profile's masks (hot-cold layout) vs the all-dense row-major baseline")
-    return main(["simulate", "--model", DEMO_MODEL, "--masks", str(out / "profile.h5"),
-                 "--rho", str(DEMO_RHO), "--layout", "hotcold", "--iterations",
-                 str(DEMO_STEPS), "--compare-baseline", "--out", str(out / "simulate.json")])
+    started = time.perf_counter()
+    spec = workload_spec(DEMO_MODEL, "full")
+    masks, source = api.resolve_masks(spec, path=out / "profile.h5", rho=DEMO_RHO,
+                                      iterations=DEMO_STEPS)
+    run = api.workload_run(spec, masks=masks, layout="hotcold", iterations=DEMO_STEPS)
+    result = api.simulate(run, progress=progress_bar(DEMO_MODEL))
+    baseline = api.simulate(api.baseline(run), progress=progress_bar("baseline"))
+    inputs = {"model": DEMO_MODEL, "size": "full", "config": None, **source,
+              "command": sys.argv}
+    report_simulation(result, baseline, inputs=inputs, started=started,
+                      out=out / "simulate.json")
+    return 0
 
 
 def _cosimulate(args: argparse.Namespace, out: Path) -> int:
-    from colsim.cli import main
-    from colsim.profiler.metrics import calibrate_rho
-    from colsim.profiler.profile import Profile
+    from colsim import api
+    from colsim.cli.rtl import print_cosim_report, write_cosim_record
+    from colsim.models.registry import workload_spec
 
-    profile = Profile.load(out / "profile.h5")
-    layer = profile.layer_names[0]
-    tau = calibrate_rho(profile, DEMO_RHO)[layer].threshold
+    layer = workload_spec(DEMO_MODEL, "tiny").layer_names[0]
+    case = api.cosim_case(profile=out / "profile.h5", layer=layer, iterations=DEMO_ITERATIONS,
+                          rho=DEMO_RHO, array=DEMO_ARRAY)
     rows, cols = DEMO_ARRAY
     _header(5, f"RTL co-simulation: FFN top ({rows}x{cols} array) on {layer} with its captured "
-               f"inputs and weights, iterations 0 (dense) and 1-2 (sparse), tau = {tau:.3f}, "
-               f"GDDR6 model answering")
-    return main(["rtl-run", "--profile", str(out / "profile.h5"), "--layer", layer,
-                 "--iterations", "0,1,2", "--tau", f"{tau:.6f}", "--array", f"{rows}x{cols}",
-                 "--out", str(out / "rtl-run.json")] + (["--waves"] if args.waves else []))
+               f"inputs and weights, iterations 0 (dense) and 1-2 (sparse), tau = "
+               f"{case.tau:.3f}, GDDR6 model answering")
+    report = api.cosimulate(case, waves=args.waves)
+    print_cosim_report(report)
+    write_cosim_record(out / "rtl-run.json", report, profile={
+        "file": str(out / "profile.h5"), "layer": layer,
+        "iterations": ",".join(map(str, DEMO_ITERATIONS)), "tau": case.tau, "rho": DEMO_RHO})
+    return 0 if report.passed else 1

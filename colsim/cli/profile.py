@@ -5,6 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from colsim.profiler.profile import Profile
 
 # colsim.profiler.histogram compiles its kernel with numba, so the parser does not import it:
 # this is its REFERENCE_THRESHOLD, for the help text only.
@@ -103,28 +108,32 @@ def _run_options(args: argparse.Namespace) -> dict:
 
 
 def _profile(args: argparse.Namespace) -> int:
-    from colsim.profiler.run import profile_model
+    from colsim import api
 
-    options = _run_options(args)
-    profile = profile_model(args.model, size=args.size, weights=args.weights,
-                            capture_inputs=args.capture_inputs, **options)
+    profile = api.profile(model=args.model, size=args.size, weights=args.weights,
+                          capture_inputs=args.capture_inputs, **_run_options(args))
     profile.save(args.out)
-    print(f"wrote {args.out}: {len(profile.layers)} FFN layers x {profile.iterations} "
-          f"iterations, {len(profile.inputs)} captured inputs")
+    print_profile_written(args.out, profile)
     return 0
 
 
+def print_profile_written(path: str | Path, profile: Profile) -> None:
+    """Print what the profile file at ``path`` holds."""
+    print(f"wrote {path}: {len(profile.layers)} FFN layers x {profile.iterations} "
+          f"iterations, {len(profile.inputs)} captured inputs")
+
+
 def _sparsity(args: argparse.Namespace) -> int:
+    from colsim import api
     from colsim.profiler.histogram import SWEEP_THRESHOLDS
-    from colsim.profiler.metrics import export_masks
     from colsim.profiler.profile import Profile
-    from colsim.profiler.report import sparsity_report, threshold_sweep
+    from colsim.profiler.report import threshold_sweep
 
     profile = Profile.load(args.file)
     if args.sweep:
         sys.stdout.write(threshold_sweep(profile, args.sweep, SWEEP_THRESHOLDS))
         return 0
-    report = sparsity_report(profile, tau=args.tau, rho=args.rho)
+    report = api.sparsity(profile, tau=args.tau, rho=args.rho)
     if args.json:
         sys.stdout.write(report.to_json() + "\n")
     elif args.csv:
@@ -132,8 +141,7 @@ def _sparsity(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(report.to_text())
     if args.masks:
-        thresholds = {row.layer: row.threshold for row in report.rows}
-        export_masks(profile, thresholds, {report.axis: report.value}).save(args.masks)
+        api.masks_from_profile(profile, tau=args.tau, rho=args.rho).save(args.masks)
     return 0
 
 
@@ -147,20 +155,16 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _accuracy(args: argparse.Namespace) -> int:
+    from colsim import api
+    from colsim.masks import MaskSet
     from colsim.models.driver import build_denoiser
     from colsim.profiler.masked import masked_accuracy
-    from colsim.profiler.masks import MaskSet
-    from colsim.profiler.metrics import export_masks
     from colsim.profiler.profile import Profile
-    from colsim.profiler.report import sparsity_report
 
     if args.masks:
         masks = MaskSet.load(args.masks)
     else:
-        profile = Profile.load(args.profile)
-        report = sparsity_report(profile, tau=args.tau, rho=args.rho)
-        thresholds = {row.layer: row.threshold for row in report.rows}
-        masks = export_masks(profile, thresholds, {report.axis: report.value})
+        masks = api.masks_from_profile(Profile.load(args.profile), tau=args.tau, rho=args.rho)
     denoiser = build_denoiser(args.model, size=args.size, weights=args.weights, seed=args.seed)
     result = masked_accuracy(denoiser, masks, mode=args.mode, joint_dims=args.joint_dims,
                              samples=args.samples, fid_network=args.fid_network,

@@ -15,8 +15,13 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from colsim.cli.profile import REFERENCE_THRESHOLD_TEXT
 from colsim.errors import ColsimError
+
+if TYPE_CHECKING:
+    from colsim.testbench.ffn_run import CosimReport
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,7 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--layer", required=True, help="FFN layer name in the profile")
     run.add_argument("--iterations", default="0", help="comma-separated, first is dense "
                      "(default: 0)")
-    run.add_argument("--tau", type=float, default=0.164, help="hot threshold (default 0.164)")
+    threshold = run.add_mutually_exclusive_group()
+    threshold.add_argument("--tau", type=float,
+                           help=f"uniform hot threshold (default {REFERENCE_THRESHOLD_TEXT})")
+    threshold.add_argument("--rho", type=float,
+                           help="target hot ratio (the layer's calibrated threshold)")
     run.add_argument("--layout", default="rowmajor", help="rowmajor, hotcold or perlayer")
     run.add_argument("--array", help="systolic array RxC (default: from the config)")
     run.add_argument("--config", help="hardware TOML (default: the reference hardware)")
@@ -58,12 +67,12 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:
     bench.set_defaults(func=_bench)
 
 
-def _parse_array(text: str) -> dict[str, int]:
+def _parse_array(text: str) -> tuple[int, int]:
     try:
         rows, cols = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise ColsimError(f"`--array` must look like 4x4, not {text!r}") from None
-    return {"rows": rows, "cols": cols}
+    return rows, cols
 
 
 def _parse_iterations(text: str) -> list[int]:
@@ -76,59 +85,59 @@ def _parse_iterations(text: str) -> list[int]:
 
 def _rtl_run(args: argparse.Namespace) -> int:
     """Run the co-simulation; print the summary; exit 1 when a check failed."""
-    from colsim.config import load_hardware_config
-    from colsim.testbench.ffn_run import run_cosim, spec_from_profile
+    from colsim import api
 
-    hw = load_hardware_config(args.config)
-    if args.array:
-        hw = hw.with_overrides({"systolic": _parse_array(args.array)})
-    spec = spec_from_profile(args.profile, args.layer, _parse_iterations(args.iterations),
-                             tau=args.tau, hw=hw, layout=args.layout, memory=args.memory,
-                             seed=args.seed, operands=args.operands)
-    result = run_cosim(spec, waves=args.waves)
-    result["config"]["profile"] = {"file": str(args.profile), "layer": args.layer,
-                                   "iterations": args.iterations, "tau": args.tau}
-    _print_result(result)
+    case = api.cosim_case(
+        profile=args.profile, layer=args.layer, iterations=_parse_iterations(args.iterations),
+        tau=args.tau, rho=args.rho, config=args.config,
+        array=_parse_array(args.array) if args.array else None, layout=args.layout,
+        memory=args.memory, seed=args.seed, operands=args.operands,
+    )
+    report = api.cosimulate(case, waves=args.waves)
+    print_cosim_report(report)
     if args.out:
-        _write_json(Path(args.out), result)
-        print(f"wrote {args.out}")
-    return 0 if result["passed"] else 1
+        write_cosim_record(args.out, report, profile={
+            "file": str(args.profile), "layer": args.layer, "iterations": args.iterations,
+            "tau": case.tau, "rho": args.rho})
+    return 0 if report.passed else 1
 
 
-def _print_result(result: dict) -> None:
-    report = result["report"]
+def print_cosim_report(report: CosimReport) -> None:
+    """Print the per-iteration table, the DRAM statistics, the checks and the speed."""
     print("iter  mode    transactions  cycles  compute  stall  simd  hot/skip  fast-model"
           "  requests  outputs    float-err  mask")
-    for i, it in enumerate(report["iterations"]):
-        fast = it["fast_model_cycles"]
-        error = it.get("float_max_error")
-        mask = it.get("mask_equal")
-        print(f"{i:>4}  {it['mode']:<6} {it['transactions']:>13} {it['cycles']:>7} "
-              f"{it['array_busy']:>8} {it['array_stall']:>6} {it['simd_busy']:>5} "
-              f"{str(it['hot_issued']) + '/' + str(it['hot_skipped']):>9} "
+    for i, it in enumerate(report.iterations):
+        fast, error, mask = it.fast_model_cycles, it.float_max_error, it.mask_equal
+        print(f"{i:>4}  {it.mode:<6} {it.transactions:>13} {it.cycles:>7} "
+              f"{it.array_busy:>8} {it.array_stall:>6} {it.simd_busy:>5} "
+              f"{str(it.hot_issued) + '/' + str(it.hot_skipped):>9} "
               f"{'-' if fast is None else fast:>11}  "
-              f"{'equal' if it['request_stream_equal'] else 'DIFFER':<8}  "
-              f"{'exact' if it['bit_exact'] else 'DIFFER':<9}  "
+              f"{'equal' if it.request_stream_equal else 'DIFFER':<8}  "
+              f"{'exact' if it.bit_exact else 'DIFFER':<9}  "
               f"{'-' if error is None else f'{error:.4f}':>9}  "
               f"{'-' if mask is None else ('equal' if mask else 'DIFFER')}")
-    dram = report["dram"]
-    if dram:
+    if report.dram:
         print("DRAM: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                   for k, v in dram.items()))
-    for name, ok in report["checks"].items():
+                                   for k, v in report.dram.items()))
+    for name, ok in report.checks.items():
         print(f"check {name}: {'pass' if ok else 'FAIL'}")
-    print(f"speed: {report['simulated_cycles']} core cycles in {report['wall_seconds']:.2f} s "
-          f"= {report['cycles_per_second']:.0f} cycles/s")
-    if result["waveform"]:
-        print(f"waveform: {result['waveform']}")
+    print(f"speed: {report.simulated_cycles} core cycles in {report.wall_seconds:.2f} s "
+          f"= {report.cycles_per_second:.0f} cycles/s")
+    if report.waveform:
+        print(f"waveform: {report.waveform}")
 
 
-def _write_json(path: Path, value: dict) -> None:
+def write_cosim_record(path: str | Path, report: CosimReport, *, profile: dict) -> None:
+    """Write the JSON record of ``report``, with the ``profile`` it came from, to ``path``."""
+    record = report.to_dict()
+    record["config"]["profile"] = profile
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "w") as handle:
-        json.dump(value, handle, indent=2)
+        json.dump(record, handle, indent=2)
     os.replace(tmp, path)
+    print(f"wrote {path}")
 
 
 def _regress(args: argparse.Namespace) -> int:
@@ -168,18 +177,16 @@ def _bench(args: argparse.Namespace) -> int:
     """Co-simulate the tiny configuration against GDDR6 and print the speed."""
     import numpy as np
 
+    from colsim import api
     from colsim.models.spec import FfnLayer
     from colsim.testbench.ffn_case import CosimSpec, tiny_hardware
-    from colsim.testbench.ffn_run import run_cosim
 
     layer = FfnLayer("tiny", 8, 16, 64, False)
     hot = np.random.default_rng(args.seed).random(layer.hidden) < args.density
-    spec = CosimSpec(tiny_hardware(), layer, hot, iterations=args.iterations)
-    result = run_cosim(spec)
-    report = result["report"]
+    report = api.cosimulate(CosimSpec(tiny_hardware(), layer, hot, iterations=args.iterations))
     print(f"config: 4x4 array, layer M=8 d=16 N=64, hot density {args.density}, "
           f"{args.iterations} iterations (1 dense + sparse), GDDR6, seed {args.seed}")
-    print(f"simulated {report['simulated_cycles']} core cycles in "
-          f"{report['wall_seconds']:.3f} s: {report['cycles_per_second']:.0f} cycles/s "
-          f"(checks: {'pass' if result['passed'] else 'FAIL'})")
-    return 0 if result["passed"] else 1
+    print(f"simulated {report.simulated_cycles} core cycles in "
+          f"{report.wall_seconds:.3f} s: {report.cycles_per_second:.0f} cycles/s "
+          f"(checks: {'pass' if report.passed else 'FAIL'})")
+    return 0 if report.passed else 1

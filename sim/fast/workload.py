@@ -29,8 +29,8 @@ import numpy as np
 
 from colsim.config import HardwareConfig
 from colsim.errors import ColsimError
+from colsim.masks import MaskSet
 from colsim.models.spec import FfnLayer, WorkloadSpec
-from colsim.profiler.masks import MaskSet
 from colsim.sim.dram.config import DramConfig
 from colsim.sim.fast.run import IterationStats, MemorySystem, run_schedule
 from colsim.sim.layout import (

@@ -1,0 +1,149 @@
+"""The colsim pipeline on one page (DESIGN.md contract 9): each function is one stage.
+
+::
+
+    profile = api.profile(model="tiny-dit", steps=20)                # run the model, reduce h
+    report = api.sparsity(profile, rho=0.164)                        # element/column sparsity
+    masks = api.masks_from_profile(profile, rho=0.164)               # hot columns (or:
+    masks = api.synthetic_masks(spec, iterations=50, seed=0, ...)    #  seeded, no weights)
+    result = api.simulate(api.workload_run(spec, masks=masks))       # fast cycle model
+    table = api.sweep(SweepGrid(models=("mdm",), rhos=(0.164,), out=...))  # a grid of those
+    report = api.cosimulate(api.cosim_case(profile=..., layer=...))  # the RTL on Verilator
+
+The command line, the demo and the tests call these; the work happens in the parts
+(:mod:`colsim.profiler`, :mod:`colsim.masks`, :mod:`colsim.sim.fast`,
+:mod:`colsim.analysis.sweep`, :mod:`colsim.testbench`). Heavy parts (torch, cocotb) are
+imported when their stage runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from colsim import masks as _masks
+from colsim.analysis.sweep import SweepGrid, SweepTable, run_sweep
+from colsim.config import HardwareConfig, load_hardware_config
+from colsim.masks import MaskSet
+from colsim.models.spec import WorkloadSpec
+from colsim.profiler.profile import Profile
+from colsim.profiler.report import SparsityReport, sparsity_report
+from colsim.sim.dram.config import DramConfig, load_dram_config
+from colsim.sim.fast.workload import WorkloadResult, WorkloadRun, simulate_workload
+
+if TYPE_CHECKING:
+    from colsim.testbench.ffn_case import CosimSpec
+    from colsim.testbench.ffn_run import CosimReport
+
+Progress = Callable[[int, int], None]
+
+
+def profile(
+    *, model: str, size: str = "tiny", weights: str | None = None, steps: int = 50,
+    seed: int = 0, guidance_scale: float | None = None, scheduler: str = "ddim",
+    capture_inputs: str = "",
+) -> Profile:
+    """Run the denoiser and reduce every FFN activation to column maxima and histograms."""
+    from colsim.profiler.run import profile_model
+
+    return profile_model(model, size=size, weights=weights, capture_inputs=capture_inputs,
+                         seed=seed, steps=steps, guidance_scale=guidance_scale,
+                         scheduler=scheduler)
+
+
+def sparsity(
+    profile: Profile, *, tau: float | None = None, rho: float | None = None
+) -> SparsityReport:
+    """Measure element and column sparsity and Jaccard per layer at ``tau`` or ``rho``."""
+    return sparsity_report(profile, tau=tau, rho=rho)
+
+
+def masks_from_profile(
+    profile: Profile, *, tau: float | None = None, rho: float | None = None
+) -> MaskSet:
+    """Derive the hot columns at a uniform ``tau`` or per-layer ``rho`` (neither: τ = 0.164)."""
+    return _masks.masks_from_profile(profile, tau=tau, rho=rho)
+
+
+def synthetic_masks(
+    spec: WorkloadSpec, *, iterations: int, seed: int, column_sparsity: float | Sequence[float],
+    jaccard: float = 1.0, regime: str = "concentration",
+) -> MaskSet:
+    """Synthesise seeded hot columns matching target column sparsity, Jaccard and regime."""
+    return _masks.synthesize_masks(spec, iterations=iterations, seed=seed,
+                                   column_sparsity=column_sparsity, jaccard=jaccard,
+                                   regime=regime)
+
+
+def resolve_masks(
+    spec: WorkloadSpec, *, path: str | Path | None = None, synthetic: str | None = None,
+    tau: float | None = None, rho: float | None = None, iterations: int, seed: int = 0,
+) -> tuple[MaskSet | None, dict[str, Any]]:
+    """Pick a run's masks: a profile at τ/ρ, a mask file, a synthetic SPEC, or none (dense)."""
+    return _masks.resolve_masks(spec, path=path, synthetic=synthetic, tau=tau, rho=rho,
+                                iterations=iterations, seed=seed)
+
+
+def workload_run(
+    spec: WorkloadSpec, *, config: str | Path | None = None, masks: MaskSet | None = None,
+    layout: str | None = None, iterations: int = 50, mask_policy: str = "fixed",
+) -> WorkloadRun:
+    """Place the workload on the hardware (``config``, None: reference) with its masks.
+
+    ``layout`` defaults to ``hotcold`` with masks and ``rowmajor`` (the baseline) without.
+    """
+    hw, dram = _hardware(config)
+    layout = layout or ("rowmajor" if masks is None else "hotcold")
+    return WorkloadRun(spec=spec, hw=hw, dram=dram, layout=layout, iterations=iterations,
+                       masks=masks, mask_policy=mask_policy)
+
+
+def baseline(run: WorkloadRun) -> WorkloadRun:
+    """Return the all-dense row-major baseline of ``run`` (same workload and hardware)."""
+    return replace(run, layout="rowmajor", masks=None, mask_policy="fixed")
+
+
+def simulate(
+    run: WorkloadRun, *, jobs: int = 1, progress: Progress | None = None
+) -> WorkloadResult:
+    """Count the cycles of every layer-iteration on the fast model with exact DRAM timing."""
+    return simulate_workload(run, jobs=jobs, progress=progress)
+
+
+def sweep(grid: SweepGrid, *, jobs: int = 1, progress: Progress | None = None) -> SweepTable:
+    """Simulate models × layouts × thresholds and tabulate the cycle reductions."""
+    hw, dram = _hardware(grid.config)
+    return run_sweep(grid, hw=hw, dram=dram, jobs=jobs, progress=progress)
+
+
+def cosim_case(
+    *, profile: str | Path, layer: str, iterations: Sequence[int] = (0,),
+    tau: float | None = None, rho: float | None = None, config: str | Path | None = None,
+    array: tuple[int, int] | None = None, layout: str = "rowmajor", memory: str = "gddr6",
+    seed: int = 0, operands: str = "profile",
+) -> CosimSpec:
+    """Pick one profiled layer for the RTL: its shape, operands and first iteration's mask."""
+    from colsim.testbench.ffn_run import spec_from_profile
+
+    hw, _ = _hardware(config)
+    if array is not None:
+        hw = hw.with_overrides({"systolic": {"rows": array[0], "cols": array[1]}})
+    return spec_from_profile(profile, layer, list(iterations), tau=tau, rho=rho, hw=hw,
+                             layout=layout, memory=memory, seed=seed, operands=operands)
+
+
+def cosimulate(
+    case: CosimSpec, *, waves: bool = False, results_xml: Path | None = None
+) -> CosimReport:
+    """Run the FFN top's RTL on Verilator with the DRAM model answering; check it."""
+    from colsim.testbench.ffn_run import run_cosim
+
+    return run_cosim(case, waves=waves, results_xml=results_xml)
+
+
+def _hardware(path: str | Path | None) -> tuple[HardwareConfig, DramConfig]:
+    """Return the hardware config at ``path`` (reference if None) and its DRAM config."""
+    hw = load_hardware_config(path)
+    return hw, load_dram_config(hw.dram.preset, file=hw.dram.file or None)
