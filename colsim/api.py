@@ -8,7 +8,7 @@
     masks = api.synthetic_masks(spec, iterations=50, seed=0, ...)    #  seeded, no weights)
     result = api.simulate(api.workload_run(spec, masks=masks))       # fast cycle model
     table = api.sweep(SweepGrid(models=("mdm",), rhos=(0.164,), out=...))  # a grid of those
-    report = api.cosimulate(api.cosim_case(profile=..., layer=...))  # the RTL on Verilator
+    cosim = api.cosimulate(api.cosim_case(profile=..., layer=...))   # the RTL on Verilator
 
 The command line, the demo and the tests call these; the work happens in the parts
 (:mod:`colsim.profiler`, :mod:`colsim.masks`, :mod:`colsim.sim.fast`,

@@ -284,16 +284,7 @@ def resolve_masks(
     if synthetic is not None:
         if tau is not None:
             raise ColsimError("`tau` needs a profile, not synthetic masks")
-        values = parse_synthetic(synthetic)
-        if "sparsity" not in values:
-            if rho is None:
-                raise ColsimError("synthetic masks need `sparsity=` in SPEC or `rho`")
-            values["sparsity"] = 1.0 - rho
-        mask_set = synthesize_masks(
-            spec, iterations=iterations, seed=seed, column_sparsity=values["sparsity"],
-            jaccard=values.get("jaccard", 1.0), regime=values.get("regime", "concentration"),
-        )
-        return mask_set, {"masks": "synthetic", "synthetic": values, "seed": seed, "rho": rho}
+        return _synthetic(spec, synthetic, rho=rho, iterations=iterations, seed=seed)
     path = Path(path)
     if path.suffix == ".npz":
         if tau is not None or rho is not None:
@@ -303,6 +294,21 @@ def resolve_masks(
     axis = "rho" if rho is not None else "tau"
     return mask_set, {"masks": str(path), axis: mask_set.meta[axis],
                       "inflated_layers": mask_set.meta["inflated_layers"]}
+
+
+def _synthetic(
+    spec: WorkloadSpec, text: str, *, rho: float | None, iterations: int, seed: int
+) -> tuple[MaskSet, dict[str, Any]]:
+    values = parse_synthetic(text)
+    if "sparsity" not in values:
+        if rho is None:
+            raise ColsimError("synthetic masks need `sparsity=` in SPEC or `rho`")
+        values["sparsity"] = 1.0 - rho
+    mask_set = synthesize_masks(
+        spec, iterations=iterations, seed=seed, column_sparsity=values["sparsity"],
+        jaccard=values.get("jaccard", 1.0), regime=values.get("regime", "concentration"),
+    )
+    return mask_set, {"masks": "synthetic", "synthetic": values, "seed": seed, "rho": rho}
 
 
 def parse_synthetic(text: str) -> dict[str, Any]:

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from colsim.cli.profile import REFERENCE_THRESHOLD_TEXT
-from colsim.errors import ColsimError
 from colsim.models.registry import workload_spec
 from colsim.sim.layout import LAYOUT_KINDS
 
@@ -141,11 +140,8 @@ def report_simulation(
 def run_sweep(args: argparse.Namespace) -> int:
     """Run ``colsim sweep``: the grid in ``-j`` processes, then one tidy CSV."""
     from colsim import api
-    from colsim.analysis.sweep import SweepGrid
 
-    if args.jobs < 1:
-        raise ColsimError(f"`-j` must be a positive integer, not {args.jobs}")
-    grid = SweepGrid(
+    grid = api.SweepGrid(
         models=tuple(args.models), out=Path(args.out), layouts=tuple(args.layouts),
         taus=tuple(args.taus), rhos=tuple(args.rhos), profiles=args.profiles,
         synthetic=args.synthetic, size=args.size, iterations=args.iterations, seed=args.seed,
