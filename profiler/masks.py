@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from colsim.errors import ColsimError
-from colsim.profiler.atomic import atomic_output
+from colsim.fileio import atomic_output
 
 FORMAT_NAME = "colsim-masks"
 FORMAT_VERSION = 1

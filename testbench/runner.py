@@ -29,6 +29,7 @@ from cocotb_tools.runner import Verilator, get_results, get_runner
 from colsim.config import HardwareConfig
 from colsim.config.loader import to_mapping
 from colsim.errors import ColsimError
+from colsim.fileio import write_text
 from colsim.hw.verilog import BLOCKS, port_list, to_verilog
 from colsim.testbench import harness as harness_module
 from colsim.testbench.harness import Harness, harness_verilog
@@ -114,11 +115,11 @@ def build_block(block: str, hw: HardwareConfig, *, waves: bool = False,
     verilog = harness_verilog(to_verilog(component, f"{spec.module}_core"), spec.module,
                               port_list(component), harness)
     if source.exists() and source.read_text() == verilog and simulator.exists():
-        stamp.write_text(fingerprint)
+        write_text(stamp, fingerprint)
         return build_dir  # same Verilog, already compiled
     simulator.unlink(missing_ok=True)  # a failed build must not leave the old one to reuse
     stamp.unlink(missing_ok=True)
-    source.write_text(verilog)
+    write_text(source, verilog)
     runner = PortsOnlyVerilator()
     with _make_variables(MAKE_VARIABLES):
         runner.build(
@@ -130,7 +131,7 @@ def build_block(block: str, hw: HardwareConfig, *, waves: bool = False,
             waves=waves,
             log_file=build_dir / "build.log",
         )
-    stamp.write_text(fingerprint)
+    write_text(stamp, fingerprint)
     return build_dir
 
 

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
-from pathlib import Path
 
 from colsim.errors import ColsimError
+from colsim.fileio import write_text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -90,7 +88,7 @@ def _rtl_run(args: argparse.Namespace) -> int:
                                    "iterations": args.iterations, "tau": args.tau}
     _print_result(result)
     if args.out:
-        _write_json(Path(args.out), result)
+        write_text(args.out, json.dumps(result, indent=2))
         print(f"wrote {args.out}")
     return 0 if result["passed"] else 1
 
@@ -121,14 +119,6 @@ def _print_result(result: dict) -> None:
           f"= {report['cycles_per_second']:.0f} cycles/s")
     if result["waveform"]:
         print(f"waveform: {result['waveform']}")
-
-
-def _write_json(path: Path, value: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(value, handle, indent=2)
-    os.replace(tmp, path)
 
 
 def _regress(args: argparse.Namespace) -> int:
