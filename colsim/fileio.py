@@ -86,8 +86,12 @@ def atomic_output(path: str | Path, *, suffix: str = "") -> Iterator[Path]:
 def write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (see :func:`atomic_output`); return ``path``."""
     path = Path(path)
-    with atomic_output(path) as temporary, open(temporary, "wb") as stream:
-        stream.write(data)
+    with atomic_output(path) as temporary:
+        try:
+            temporary.write_bytes(data)
+        except OSError as exc:  # a full disk, a quota
+            raise ColsimError(f"cannot write output file {str(path)!r}: {exc.strerror or exc}") \
+                from None
     return path
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -69,6 +70,16 @@ def test_the_temporary_file_is_removed_when_the_writer_fails(tmp_path, error) ->
         raise error
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.h5"]
     assert path.read_text() == "previous"
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, monkeypatch) -> None:
+    def full(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(ColsimError, match=r"^cannot write output file '.*a\.txt': No space left"):
+        write_text(tmp_path / "a.txt", "text")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_folder_at_the_destination_is_refused_without_leftovers(tmp_path) -> None:
