@@ -72,6 +72,8 @@ def atomic_output(path: str | Path, *, suffix: str = "") -> Iterator[Path]:
     insist on an extension (``np.savez`` appends ``.npz`` to any other name).
     """
     path = Path(path)
+    if os.path.isdir(path):
+        raise ColsimError(f"output file {str(path)!r} is a folder")
     temporary = _create_temporary(path, suffix)
     try:
         yield temporary
