@@ -11,8 +11,8 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 import numpy as np
 
+from colsim.fileio import atomic_output
 from colsim.profiler import metrics
-from colsim.profiler.atomic import atomic_output
 from colsim.profiler.profile import Profile
 from colsim.profiler.report import SparsityReport, sparsity_report
 

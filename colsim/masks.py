@@ -43,8 +43,8 @@ from typing import Any
 import numpy as np
 
 from colsim.errors import ColsimError
+from colsim.fileio import atomic_output
 from colsim.models.spec import WorkloadSpec
-from colsim.profiler.atomic import atomic_output
 from colsim.profiler.histogram import REFERENCE_THRESHOLD, quantile_upper_bound
 from colsim.profiler.profile import Profile
 

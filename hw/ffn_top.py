@@ -51,6 +51,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from colsim.compat import silence_unused
 from colsim.config import HardwareConfig
 from colsim.errors import ConfigError
 from colsim.hw.dma_front import DmaFront
@@ -113,7 +114,7 @@ class FfnTop(wiring.Component):
             self._hw, self._format = hw, program_format(hw, top)
             self._check_banks()
         except ConfigError:
-            self._MustUse__silence = True  # never built, so never "unused"
+            silence_unused(self)  # never built, so never "unused"
             raise
         fmt, geo = self._format, self._format.geometry
         beat = geo.elements * ELEMENT

@@ -3,14 +3,13 @@
 :data:`BLOCKS` is the registry of generatable tops: each entry builds the block's Amaranth
 Component from a :class:`~colsim.config.HardwareConfig` and lists the parameters it used.
 :func:`write_verilog` writes one ``<module>.v`` per block plus ``manifest.json`` (parameters
-and port list of each file); files are written under temporary names and renamed, so an
+and port list of each file); files are written through :mod:`colsim.fileio`, so an
 interrupted run leaves no file that looks complete.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import tempfile
@@ -26,6 +25,7 @@ from amaranth.lib import wiring
 from colsim.config import HardwareConfig
 from colsim.config.loader import to_mapping
 from colsim.errors import ColsimError
+from colsim.fileio import check_output_dir, write_text
 from colsim.hw.dma_front import front_for
 from colsim.hw.ffn_config import FfnTopConfig
 from colsim.hw.ffn_top import FfnTop
@@ -196,15 +196,14 @@ def write_verilog(
     for name in names:
         if name not in BLOCKS:
             raise ColsimError(f"unknown block {name!r} (known: {', '.join(block_names())})")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_dir(out_dir)
     entries = []
     for name in names:
         block = BLOCKS[name]
         component = block.build(hw)
         path = out / f"{block.module}.v"
         verilog, diagnostics = to_verilog_linted(component, block.module)
-        _write_atomic(path, verilog)
+        write_text(path, verilog)
         entries.append({
             "block": name,
             "module": block.module,
@@ -214,7 +213,7 @@ def write_verilog(
             "lint": diagnostics or "clean",
         })
     manifest = out / MANIFEST_NAME
-    _write_atomic(manifest, json.dumps({"format": MANIFEST_FORMAT, "files": entries}, indent=2))
+    write_text(manifest, json.dumps({"format": MANIFEST_FORMAT, "files": entries}, indent=2))
     return manifest
 
 
@@ -231,14 +230,3 @@ def lint(path: str | Path) -> str:
     if result.returncode == 0 and "%Warning" not in output:
         return ""
     return output
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise

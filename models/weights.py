@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -11,6 +9,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from colsim.errors import ColsimError
+from colsim.fileio import atomic_output
 
 DIFFUSERS_WEIGHTS = "diffusion_pytorch_model.safetensors"
 DIFFUSERS_SUBFOLDERS = (".", "transformer", "unet")
@@ -65,17 +64,9 @@ def load_weights(module: torch.nn.Module, path: str | Path, *, model: str) -> No
 
 
 def save_weights(module: torch.nn.Module, path: str | Path, metadata: dict[str, str]) -> Path:
-    """Write ``module``'s weights to ``path`` atomically (temp file, then rename)."""
+    """Write ``module``'s weights to ``path`` atomically (:func:`colsim.fileio.atomic_output`)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        save_file(state, temp, metadata=metadata)
-        os.chmod(temp, 0o644)  # mkstemp creates 0600; weight files are shared data
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as temporary:
+        save_file(state, temporary, metadata=metadata)
     return path

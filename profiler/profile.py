@@ -28,7 +28,7 @@ import h5py
 import numpy as np
 
 from colsim.errors import ColsimError
-from colsim.profiler.atomic import atomic_output
+from colsim.fileio import atomic_output
 
 FORMAT_NAME = "colsim-profile"
 FORMAT_VERSION = 1

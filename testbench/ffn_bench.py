@@ -42,6 +42,7 @@ from cocotb.handle import Immediate
 from cocotb.triggers import ClockCycles, FallingEdge, First, ReadOnly, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
+from colsim.compat import handle_logger
 from colsim.hw.ffn_top import FfnTop
 from colsim.sim.dram.checker import check_protocol
 from colsim.sim.fast.run import MemorySystem, run_schedule
@@ -303,8 +304,8 @@ async def cosimulate(dut):
         if path:
             with open(path, "w") as handle:
                 json.dump(report, handle)
-    dut._log.info("%d cycles in %.2f s (%.0f cycles/s); checks %s", simulated, wall,
-                  report["cycles_per_second"], report["checks"])
+    handle_logger(dut).info("%d cycles in %.2f s (%.0f cycles/s); checks %s", simulated, wall,
+                            report["cycles_per_second"], report["checks"])
     for it in iterations:
         assert it["request_stream_equal"], f"request stream differs at {it['request_mismatch']}"
     assert report["checks"]["all_answered"], "a request was never answered"

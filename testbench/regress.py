@@ -10,7 +10,6 @@ one JUnit XML file with a test case per regression case and returns the outcomes
 from __future__ import annotations
 
 import fnmatch
-import os
 import tempfile
 import time
 import xml.etree.ElementTree as ET
@@ -23,6 +22,7 @@ import numpy as np
 
 from colsim.config import HardwareConfig, reference_hardware
 from colsim.config.loader import from_mapping, to_mapping
+from colsim.fileio import check_output_file, write_bytes
 from colsim.models.spec import FfnLayer
 from colsim.testbench.ffn_case import (
     CosimSpec,
@@ -146,8 +146,10 @@ def run_regression(cases: list[RegressionCase], *, jobs: int, junit: str | Path,
     """Run ``cases`` with ``jobs`` worker processes; write the JUnit XML; return outcomes.
 
     Each distinct Verilator model is built once first (serially), so workers only simulate.
-    ``progress`` (optional) is called with each finished :class:`Outcome`.
+    ``progress`` (optional) is called with each finished :class:`Outcome`. A ``junit`` path
+    that cannot be written is refused before anything is built.
     """
+    check_output_file(junit)
     built = set()
     for case in cases:
         key = (case.block, repr(to_mapping(case.hw)), case.harness)
@@ -171,7 +173,7 @@ def run_regression(cases: list[RegressionCase], *, jobs: int, junit: str | Path,
 
 
 def _write_junit(path: str | Path, outcomes: list[Outcome], xmls: list[str]) -> None:
-    """Merge the per-case results into one test suite (written atomically)."""
+    """Merge the per-case results into one test suite (written with :mod:`colsim.fileio`)."""
     suite = ET.Element("testsuite", name="colsim-regress", tests=str(len(outcomes)),
                        failures=str(sum(not o.passed for o in outcomes)))
     for outcome, xml in zip(outcomes, xmls, strict=True):
@@ -181,11 +183,6 @@ def _write_junit(path: str | Path, outcomes: list[Outcome], xmls: list[str]) -> 
             failure = ET.SubElement(testcase, "failure", message=outcome.message)
             if Path(xml).exists():
                 failure.text = Path(xml).read_text()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as handle:
-        root = ET.Element("testsuites")
-        root.append(suite)
-        ET.ElementTree(root).write(handle, encoding="utf-8", xml_declaration=True)
-    os.replace(tmp, path)
+    root = ET.Element("testsuites")
+    root.append(suite)
+    write_bytes(path, ET.tostring(root, encoding="utf-8", xml_declaration=True))

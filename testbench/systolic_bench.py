@@ -17,6 +17,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
+from colsim.compat import handle_logger
 from colsim.hw.systolic_model import (
     ResultRow,
     SystolicEngineModel,
@@ -100,9 +101,9 @@ async def matmul(dut):
     if case["source_stall"] == 0 and case["sink_stall"] == 0:
         tiles = -(-case["m"] // tb.rows) * -(-case["n"] // tb.cols)
         assert cycles == ideal_cycles(tiles, case["k"], tb.rows, tb.cols)
-    dut._log.info("%dx%d engine, %s product: %d cycles, %.2f s wall, %.0f cycles/s",
-                  tb.rows, tb.cols, (case["m"], case["k"], case["n"]), cycles, wall,
-                  cycles / wall)
+    handle_logger(dut).info("%dx%d engine, %s product: %d cycles, %.2f s wall, %.0f cycles/s",
+                            tb.rows, tb.cols, (case["m"], case["k"], case["n"]), cycles, wall,
+                            cycles / wall)
     if os.environ.get("COLSIM_REPORT"):
         with open(os.environ["COLSIM_REPORT"], "w") as handle:
             json.dump({"rows": tb.rows, "cols": tb.cols, "cycles": cycles,

@@ -7,6 +7,7 @@ import random
 import numpy as np
 import pytest
 
+from colsim.compat import silence_unused
 from colsim.config import reference_hardware
 from colsim.errors import ColsimError
 from colsim.hw.remap import AddressRemapper, remapper_for
@@ -133,7 +134,7 @@ def test_rtl_equals_model(preset, layout_kind, stall):
 def test_table_depth_is_the_configured_max_hidden(max_hidden, index_bits):
     hw = reference_hardware().with_overrides({"layers": {"max_hidden": max_hidden}})
     dut = remapper_for(hw)
-    dut._MustUse__silence = True  # built to read its ports, never elaborated
+    silence_unused(dut)  # built to read its ports, never elaborated
     assert dut.depth == max_hidden
     assert len(dut.i_col.payload.column) == len(dut.i_table.payload.slot) == index_bits
 

@@ -7,6 +7,7 @@ import random
 import numpy as np
 import pytest
 
+from colsim.compat import silence_unused
 from colsim.config import reference_hardware
 from colsim.errors import ColsimError
 from colsim.hw.skip import ColumnSkip, skip_for
@@ -112,7 +113,7 @@ def test_rtl_equals_model(width, tile, n, stall):
 def test_index_and_counter_widths_count_max_hidden_columns(max_hidden, bits):
     hw = reference_hardware().with_overrides({"layers": {"max_hidden": max_hidden}})
     dut = skip_for(hw)
-    dut._MustUse__silence = True  # built to read its ports, never elaborated
+    silence_unused(dut)  # built to read its ports, never elaborated
     assert dut.index_bits == bits and (max_hidden >> bits) == 0  # N = max_hidden fits
     assert (len(dut.columns), len(dut.o_col.payload.column)) == (bits, bits)
     assert len(dut.issued) == len(dut.skipped) == bits + 1

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from diffusers.models.attention import FeedForward
 from torch import nn
 
+from colsim.compat import forward_hooks, forward_pre_hooks, self_attention_block
 from colsim.errors import ColsimError
 from colsim.profiler.capture import ActivationHooks, discover_ffn_layers
 from colsim.profiler.ffn_linears import locate_ffn_linears
@@ -124,7 +125,7 @@ def test_everything_is_restored_after_an_exception():
     assert F.gelu is original
     assert torch.backends.mha.get_fastpath_enabled() == fastpath
     for module in model.modules():
-        assert not module._forward_hooks and not module._forward_pre_hooks
+        assert not forward_hooks(module) and not forward_pre_hooks(module)
     seen = collect(model, torch.randn(1, 3, 8), TOY_LAYERS)  # and works again afterwards
     assert all(len(v) == 1 for v in seen.values())
 
@@ -153,7 +154,7 @@ def test_transformer_encoder_layer_functional_gelu_is_captured():
     x = torch.randn(2, 3, 8)
     seen = collect(layer, x, [""])
     with torch.no_grad():
-        attended = layer.norm1(x + layer._sa_block(x, None, None))
+        attended = layer.norm1(x + self_attention_block(layer, x))
         expected = F.gelu(layer.linear1(attended))
     assert len(seen[""]) == 1
     torch.testing.assert_close(seen[""][0], expected)

@@ -8,6 +8,7 @@ import torch
 from test_profiler_capture import TOY_LAYERS, GeluModuleMlp, ToyDenoiser, toy_layer_infos
 from torch import nn
 
+from colsim.compat import forward_hooks, forward_pre_hooks
 from colsim.profiler.histogram import HistogramBins
 from colsim.profiler.profile import LayerInfo
 from colsim.profiler.recorder import ProfileRecorder
@@ -126,8 +127,8 @@ def test_activation_modules_get_a_single_hook_when_gelu_is_not_patched():
     model = ToyDenoiser()
     modules = [model.get_submodule(name) for name in TOY_LAYERS[:3]]
     with ActivationHooks(model, lambda name, h: None, TOY_LAYERS[:3]):
-        assert [len(m._forward_pre_hooks) for m in modules] == [0, 0, 0]
-        assert [len(m._forward_hooks) for m in modules] == [1, 1, 1]
+        assert [len(forward_pre_hooks(m)) for m in modules] == [0, 0, 0]
+        assert [len(forward_hooks(m)) for m in modules] == [1, 1, 1]
     with ActivationHooks(model, lambda name, h: None, TOY_LAYERS):  # with a scope
-        assert [len(m._forward_pre_hooks) for m in modules] == [1, 1, 1]
-    assert [len(m._forward_hooks) + len(m._forward_pre_hooks) for m in modules] == [0, 0, 0]
+        assert [len(forward_pre_hooks(m)) for m in modules] == [1, 1, 1]
+    assert [len(forward_hooks(m)) + len(forward_pre_hooks(m)) for m in modules] == [0, 0, 0]

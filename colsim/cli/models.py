@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from colsim.fileio import check_output_file
 from colsim.models.registry import SIZES, workload_names, workload_spec
 from colsim.models.spec import WorkloadSpec
 
@@ -100,7 +101,7 @@ def _train(args: argparse.Namespace) -> int:
 
     overrides = {} if args.steps is None else {"steps": args.steps}
     config = training_config(args.name, overrides)
-    out = args.out or f"{args.name}.safetensors"
+    out = check_output_file(args.out or f"{args.name}.safetensors")
     result = train_tiny_model(args.name, seed=args.seed, config=config, out=out)
     window = max(1, len(result.losses) // CHECKPOINTS)
     print(f"trained {args.name} (seed {args.seed}, {config.steps} steps, batch "

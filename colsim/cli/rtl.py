@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from colsim.cli.profile import REFERENCE_THRESHOLD_TEXT
 from colsim.errors import ColsimError
+from colsim.fileio import write_text
 
 if TYPE_CHECKING:
     from colsim.testbench.ffn_run import CosimReport
@@ -131,12 +130,7 @@ def write_cosim_record(path: str | Path, report: CosimReport, *, profile: dict) 
     """Write the JSON record of ``report``, with the ``profile`` it came from, to ``path``."""
     record = report.to_dict()
     record["config"]["profile"] = profile
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(record, handle, indent=2)
-    os.replace(tmp, path)
+    write_text(path, json.dumps(record, indent=2))
     print(f"wrote {path}")
 
 

@@ -6,6 +6,7 @@ import argparse
 
 from colsim.cli import add_block_argument
 from colsim.config import load_hardware_config
+from colsim.fileio import check_output_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,8 +26,9 @@ def run(args: argparse.Namespace) -> int:
 
     from colsim.hw.verilog import write_verilog
 
+    out = check_output_dir(args.out)
     hw = load_hardware_config(args.config)
-    manifest = write_verilog(args.out, hw, blocks=args.block)
+    manifest = write_verilog(out, hw, blocks=args.block)
     entries = json.loads(manifest.read_text())["files"]
     status = 0
     for entry in entries:

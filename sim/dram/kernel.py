@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from colsim.compat import NUMBA_WITHOUT_RUNTIME
 from colsim.sim.dram.commands import (
     ACT,
     BANKGROUP,
@@ -47,7 +48,7 @@ from colsim.sim.dram.config import DramConfig
 # The kernels never allocate, so they are compiled without numba's reference-counted runtime
 # (``_nrt=False``): passing the state arrays between the small functions below then costs no
 # atomic increments, which doubled throughput. ``cache=True`` keeps the machine code on disk.
-compiled = njit(cache=True, error_model="numpy", _nrt=False)
+compiled = njit(cache=True, error_model="numpy", **NUMBA_WITHOUT_RUNTIME)
 
 INF = np.int64(1 << 62)
 NUM_COMMANDS = len(COMMAND_NAMES)

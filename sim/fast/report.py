@@ -2,8 +2,8 @@
 
 A record holds the full hardware, DRAM and compute configuration, the workload spec, the
 mask source, and the measured totals, per-layer, per-iteration and per layer-iteration
-statistics, so any figure can be traced back to how it was produced. Files are written to a
-temporary name and renamed, so a run that dies leaves no half-written file.
+statistics, so any figure can be traced back to how it was produced. Files are written
+through :mod:`colsim.fileio`, so a run that dies leaves no half-written file.
 """
 
 from __future__ import annotations
@@ -11,14 +11,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from colsim import __version__
 from colsim.config.loader import to_mapping
+from colsim.fileio import write_text
 from colsim.sim.fast.run import IterationStats
 from colsim.sim.fast.workload import WorkloadResult
 
@@ -145,33 +144,16 @@ def format_table(result: WorkloadResult, baseline: WorkloadResult | None = None)
     return out.getvalue()
 
 
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file renamed into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", newline="") as stream:
-            stream.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 would hide results from others
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def write_json(path: str | Path, record: dict[str, Any]) -> None:
-    """Write ``record`` as indented JSON, atomically."""
-    write_atomic(path, json.dumps(record, indent=1, sort_keys=False) + "\n")
+    """Write ``record`` as indented JSON, atomically (:func:`colsim.fileio.write_text`)."""
+    write_text(path, json.dumps(record, indent=1, sort_keys=False) + "\n")
 
 
 def write_csv(path: str | Path, rows: list[dict[str, Any]]) -> None:
-    """Write ``rows`` (dicts with the same keys) as CSV, atomically."""
+    """Write ``rows`` (dicts with the same keys) as CSV, atomically (:mod:`colsim.fileio`)."""
     out = io.StringIO()
     if rows:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    write_atomic(path, out.getvalue())
+    write_text(path, out.getvalue())
