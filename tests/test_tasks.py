@@ -34,7 +34,7 @@ def test_dask_and_local_give_the_same_results_and_report_every_failure() -> None
         seen: list[tuple[int, int]] = []
         notes: list[str] = []
         run = run_tasks(tasks, on_result=got.__setitem__, jobs=2, executor=executor,
-                        progress=lambda done, total: seen.append((done, total)),
+                        progress=lambda done, total, seen=seen: seen.append((done, total)),
                         announce=notes.append)
         assert [f.key for f in run.failures] == ["t3"]
         assert run.failures[0].message == "ValueError: three is not allowed: 3"
@@ -102,7 +102,7 @@ def test_a_signal_to_the_main_process_stops_every_worker_within_a_second(
         assert len(workers) == 2
         os.kill(main.pid, signum)
         sent = time.time()
-        gone, alive = psutil.wait_procs(workers, timeout=1.0)
+        _gone, alive = psutil.wait_procs(workers, timeout=1.0)
         assert alive == [] and time.time() - sent <= 1.0
         out, _ = main.communicate(timeout=30)
         name = signal.Signals(signum).name
