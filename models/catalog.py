@@ -109,6 +109,19 @@ class NoiseSchedule:
 
 
 @dataclass(frozen=True)
+class StudyPoint:
+    """The study's own operating point of a workload (its Table 1, DESIGN.md §1).
+
+    ``shape`` is the public topology evaluated where Table 1 fixes other dimensions (None when
+    Table 1 equals the public configuration); ``source`` says how each layer follows from the
+    Table's values, ranges included.
+    """
+
+    source: str
+    shape: Shape | None = None
+
+
+@dataclass(frozen=True)
 class Workload:
     """One denoiser: public shape, tiny test shape, schedule, and where the figures come from."""
 
@@ -120,6 +133,7 @@ class Workload:
     schedule: NoiseSchedule
     source: str
     trained_weights: str | None = None  # file in the models package loaded by default
+    study: StudyPoint | None = None  # Table 1 of the study; None: not one of its workloads
 
 
 LDM_SCHEDULE = NoiseSchedule("scaled_linear", beta_start=0.00085, beta_end=0.012)
@@ -154,6 +168,10 @@ WORKLOADS: tuple[Workload, ...] = (
             "256x256 images -> 32x32x4 latent, patch 2 -> M = 256 tokens; 1000 classes, "
             "learned sigma (8 output channels); linear betas 1e-4..0.02"
         ),
+        study=StudyPoint(
+            "Table 1: L = 28, M = 256, N = 4608, expansion 4 - equal to the public "
+            "configuration"
+        ),
     ),
     Workload(
         name="sd-v1.4",
@@ -177,6 +195,12 @@ WORKLOADS: tuple[Workload, ...] = (
             "(CLIP ViT-L/14, 77 tokens); 512x512 images -> 64x64x4 latent: M = 4096 / 1024 / "
             "256 per level and 64 in the mid block (the DESIGN table's lower bound 256 leaves "
             "out the mid block)"
+        ),
+        study=StudyPoint(
+            "Table 1: L = 16, M = 256-4096, N = 1280-5120 (GEGLU), expansion 4 - the public "
+            "configuration: the range's values are the three attention levels' M = 4096 / 1024 "
+            "/ 256 (N = 4C for C = 320 / 640 / 1280); the mid block's M = 64 lies below the "
+            "range's lower bound and is kept as derived, since Table 1's L = 16 counts it"
         ),
     ),
     Workload(
@@ -205,6 +229,20 @@ WORKLOADS: tuple[Workload, ...] = (
             "of the 16 frames: 40960 / 10240 / 2560 / 640 per level (the DESIGN table's "
             "2560-10240 covers levels 1-2 only; per frame: 2560 / 640 / 160 / 40)"
         ),
+        study=StudyPoint(
+            "Table 1: L = 33, M = 2560-10240, N = 1280-5120 (GEGLU), expansion 4. Same "
+            "topology (33 FFN layers, N as public); the token count is scaled so that the "
+            "largest level has Table 1's maximum M = 10240: 16 frames of a 20x32 latent "
+            "(160x256 video), giving M = 10240 / 2560 / 640 at the three attention levels "
+            "and 192 in the mid block (16 frames of the 3x4 latent left by three stride-2 "
+            "convolutions). Table 1's range spans levels 0-1; level 2 and the mid block fall "
+            "below its lower bound, which this derivation keeps rather than inventing values",
+            shape=UNetShape(
+                block_out_channels=(320, 640, 1280, 1280), attention_levels=3,
+                layers_per_block=2, heads=64, cross_attention_dim=1024, context_tokens=77,
+                latent_channels=4, latent_height=20, latent_width=32, frames=16,
+            ),
+        ),
     ),
     Workload(
         name="make-an-audio",
@@ -229,6 +267,16 @@ WORKLOADS: tuple[Workload, ...] = (
             "Uncertain: latent channels (4 assumed) and context width (1024 assumed) were not "
             "verified against the released checkpoint; neither changes an FFN dimension"
         ),
+        study=StudyPoint(
+            "Table 1: L = 11, M = 200-800, N = 1280-2560 (GEGLU), expansion 4. Same topology; "
+            "a 10x80 latent (640 mel frames) gives Table 1's M = 800 / 200 at the two levels "
+            "exactly (the public 10x78 latent gives 780 / 195)",
+            shape=UNetShape(
+                block_out_channels=(320, 640), attention_levels=2, layers_per_block=2, heads=8,
+                cross_attention_dim=1024, context_tokens=77, latent_channels=4,
+                latent_height=10, latent_width=80,
+            ),
+        ),
     ),
     Workload(
         name="mdm",
@@ -247,6 +295,15 @@ WORKLOADS: tuple[Workload, ...] = (
             "per frame, 196 frames + 1 timestep/text token -> M = 197 (the DESIGN table's 242 "
             "could not be derived from the public config); cosine schedule; written here with "
             "pre-norm blocks (MDM uses post-norm), FFN dimensions unchanged"
+        ),
+        study=StudyPoint(
+            "Table 1: L = 8, M = 242, N = 1024, expansion 2. Same blocks; 241 pose frames + 1 "
+            "timestep/text token give M = 242 in every layer (HumanML3D's 196-frame maximum "
+            "gives the public 197; Table 1 does not say where 242 comes from)",
+            shape=MotionShape(
+                frames=241, features=263, d_model=512, ff_size=1024, heads=4, layers=8,
+                cond_dim=512,
+            ),
         ),
     ),
     Workload(
@@ -269,6 +326,10 @@ WORKLOADS: tuple[Workload, ...] = (
             "MLD-5 latent size, matching the DESIGN table's M = 6) + 1 condition token; the "
             "released MLD-1 checkpoint would give M = 2"
         ),
+        study=StudyPoint(
+            "Table 1: L = 9, M = 6, N = 1024, expansion 4 - equal to the public configuration "
+            "(5 latent tokens + 1 condition token)"
+        ),
     ),
     Workload(
         name="edge",
@@ -289,6 +350,15 @@ WORKLOADS: tuple[Workload, ...] = (
             "8 heads, GELU; 2 encoder layers over 4800-d Jukebox features then 8 FiLM decoder "
             "layers cross-attending to them -> 10 FFN layers with M = 150. The DESIGN table's "
             "M = 3300 does not follow from one clip (uncertain: it may count a long-form batch)"
+        ),
+        study=StudyPoint(
+            "Table 1: L = 10, M = 3300, N = 1024, expansion 2. Same 2 music-encoder + 8 "
+            "decoder layers; M = 3300 in every layer is a 110 s long-form sequence at 30 FPS "
+            "(3300 motion frames and 3300 music frames) instead of one 5 s clip (150)",
+            shape=MotionShape(
+                frames=3300, features=151, d_model=512, ff_size=1024, heads=8, layers=8,
+                cond_dim=4800, cond_token=False, music_frames=3300, music_layers=2, film=True,
+            ),
         ),
     ),
     Workload(

@@ -58,6 +58,7 @@ class WorkloadSpec:
     modality: str
     layers: tuple[FfnLayer, ...]
     source: str  # where the dimensions come from
+    operating_point: str = "public"  # "public" configuration or the "study"'s Table 1
 
     def __post_init__(self) -> None:
         if not self.layers:

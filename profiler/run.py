@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-import platform
 from collections.abc import Iterable
-from importlib import metadata
 from typing import Any
 
 from tqdm import tqdm
@@ -14,16 +11,7 @@ from colsim.errors import ColsimError
 from colsim.models.driver import Denoiser, build_denoiser, run_denoising
 from colsim.profiler.profile import LayerInfo, Profile
 from colsim.profiler.recorder import ProfileRecorder
-
-RECORDED_PACKAGES = ("colsim", "torch", "diffusers", "numpy", "h5py", "numba")
-
-
-@functools.cache
-def package_versions() -> dict[str, str]:
-    """Return the installed versions of the packages that shape a profile."""
-    return {name: metadata.version(name) for name in RECORDED_PACKAGES} | {
-        "python": platform.python_version()
-    }
+from colsim.provenance import package_versions
 
 
 def parse_capture_inputs(text: str, layer_names: tuple[str, ...]) -> list[tuple[str, int]]:

@@ -147,3 +147,53 @@ def test_workload_spec_rejects_duplicates_and_empty() -> None:
     assert spec.layer("a") is layer
     with pytest.raises(ColsimError, match="workload 'w' has no FFN layer 'b'"):
         spec.layer("b")
+
+
+# DESIGN.md §1 table (the study's Table 1): L, the set of M, N range — per operating point.
+STUDY_TABLE = {
+    "dit-xl-2": (28, {256}, (4608, 4608)),
+    "sd-v1.4": (16, {4096, 1024, 256, 64}, (1280, 5120)),
+    "videocrafter2": (33, {10240, 2560, 640, 192}, (1280, 5120)),
+    "make-an-audio": (11, {800, 200}, (1280, 2560)),
+    "mdm": (8, {242}, (1024, 1024)),
+    "mld": (9, {6}, (1024, 1024)),
+    "edge": (10, {3300}, (1024, 1024)),
+}
+
+
+@pytest.mark.parametrize("name", DESIGN_NAMES)
+def test_study_operating_point_derives_table_1(name: str) -> None:
+    layers_count, tokens, (low, high) = STUDY_TABLE[name]
+    public, study = workload_spec(name, "full"), workload_spec(name, "full", "study")
+    assert (public.operating_point, study.operating_point) == ("public", "study")
+    assert len(study.layers) == layers_count
+    assert {layer.tokens for layer in study.layers} == tokens
+    assert (min(layer.hidden for layer in study.layers),
+            max(layer.hidden for layer in study.layers)) == (low, high)
+    # Same topology: names, widths and gating as public; only M may differ.
+    assert study.layer_names == public.layer_names
+    assert [(a.d_model, a.hidden, a.gated) for a in study.layers] == [
+        (b.d_model, b.hidden, b.gated) for b in public.layers]
+    assert study.source.startswith("study operating point - Table 1: ")
+
+
+def test_study_tokens_per_layer_where_table_1_gives_a_range() -> None:
+    vc2 = workload_spec("videocrafter2", "full", "study")
+    assert vc2.layers[0].tokens == 16 * 20 * 32  # transformer_in at level 0
+    assert [m.tokens for m in vc2.layers if m.name.startswith("mid_block")] == [192, 192]
+    audio = workload_spec("make-an-audio", "full", "study")
+    assert [layer.tokens for layer in audio.layers] == [800] * 2 + [200] * 6 + [800] * 3
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "shapes", "message"),
+    [
+        ("mdm", "full", "paper", "`shapes` must be one of 'public', 'study', not 'paper'"),
+        ("mdm", "tiny", "study", "`shapes` 'study' is an operating point of the full size"),
+        ("tiny-dit", "full", "study", "workload 'tiny-dit' has no study operating point"),
+    ],
+)
+def test_bad_operating_point_is_one_line(name: str, size: str, shapes: str,
+                                         message: str) -> None:
+    with pytest.raises(ColsimError, match=message):
+        workload_spec(name, size, shapes)

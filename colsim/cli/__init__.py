@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "colsim.cli.dram",
     "colsim.cli.models",
     "colsim.cli.profile",
+    "colsim.cli.report",
     "colsim.cli.rtl",
     "colsim.cli.simulate",
     "colsim.cli.synth",

@@ -1,0 +1,112 @@
+"""colsim.tasks: the same results on Dask and locally, failures per task, clean interrupts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import psutil
+import pytest
+
+from colsim.errors import ColsimError
+from colsim.tasks import Task, run_tasks
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def fail_on_three(x: int) -> int:
+    if x == 3:
+        raise ValueError(f"three is not allowed: {x}\nsecond line")
+    return x
+
+
+def test_dask_and_local_give_the_same_results_and_report_every_failure() -> None:
+    tasks = [Task(f"t{i}", fail_on_three, (i,)) for i in range(6)]
+    outcomes = {}
+    for executor in ("local", "dask"):
+        got: dict[str, int] = {}
+        seen: list[tuple[int, int]] = []
+        notes: list[str] = []
+        run = run_tasks(tasks, on_result=got.__setitem__, jobs=2, executor=executor,
+                        progress=lambda done, total, seen=seen: seen.append((done, total)),
+                        announce=notes.append)
+        assert [f.key for f in run.failures] == ["t3"]
+        assert run.failures[0].message == "ValueError: three is not allowed: 3"
+        assert "Traceback" in run.failures[0].details
+        assert sorted(run.finished) == ["t0", "t1", "t2", "t4", "t5"]
+        assert seen[-1] == (6, 6)
+        outcomes[executor] = got
+        if executor == "dask":
+            assert run.dashboard and notes == [f"Dask dashboard: {run.dashboard}"]
+    assert outcomes["local"] == outcomes["dask"] == {f"t{i}": i for i in (0, 1, 2, 4, 5)}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"jobs": 0}, "`jobs` must be a positive integer, not 0"),
+        ({"executor": "threads"}, "`executor` must be one of 'dask', 'local', not 'threads'"),
+        ({"executor": "local", "scheduler": "tcp://127.0.0.1:8786"},
+         "`scheduler` needs the 'dask' executor"),
+    ],
+)
+def test_bad_arguments_are_one_line(kwargs: dict, message: str) -> None:
+    with pytest.raises(ColsimError, match=message):
+        run_tasks([Task("a", square, (2,))], on_result=print, **kwargs)
+
+
+def test_repeated_keys_are_refused() -> None:
+    with pytest.raises(ColsimError, match="task keys must be unique, not 'a' twice"):
+        run_tasks([Task("a", square, (1,)), Task("a", square, (2,))], on_result=print)
+
+
+SPINNER = textwrap.dedent("""
+    import sys, time
+    from colsim.tasks import Interrupted, Task, run_tasks
+
+    def spin(seconds):
+        end = time.time() + seconds
+        while time.time() < end:
+            pass
+
+    if __name__ == "__main__":
+        try:
+            run_tasks([Task(str(i), spin, (60,)) for i in range(4)], on_result=print, jobs=2,
+                      announce=lambda note: print(note, flush=True))
+        except Interrupted as exc:
+            print(exc, flush=True)
+            sys.exit(130)
+""")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_to_the_main_process_stops_every_worker_within_a_second(
+        tmp_path, signum: int) -> None:
+    script = tmp_path / "spinner.py"
+    script.write_text(SPINNER)
+    main = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert main.stdout.readline().startswith("Dask dashboard: http://127.0.0.1:")
+        process = psutil.Process(main.pid)
+        deadline = time.time() + 60
+        workers: list[psutil.Process] = []
+        while len(workers) < 2 and time.time() < deadline:  # both workers busy spinning
+            workers = [c for c in process.children(recursive=True)
+                       if "spawn_main" in " ".join(c.cmdline()) and c.cpu_percent(0.05) > 0]
+        assert len(workers) == 2
+        os.kill(main.pid, signum)
+        sent = time.time()
+        _gone, alive = psutil.wait_procs(workers, timeout=1.0)
+        assert alive == [] and time.time() - sent <= 1.0
+        out, _ = main.communicate(timeout=30)
+        name = signal.Signals(signum).name
+        assert out.strip().splitlines()[-1] == f"interrupted by {name}: 0 of 4 tasks finished"
+        assert main.returncode == 130
+    finally:
+        main.kill()
