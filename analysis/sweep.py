@@ -1,28 +1,48 @@
-"""A grid of fast-model simulations run in local processes, gathered in one tidy table.
+"""A grid of fast-model simulations run as Dask tasks, gathered in one tidy results table.
 
 Per model the grid holds its all-dense row-major baseline and, for every layout, one run per
 uniform threshold τ (masks from ``<profiles>/<model>.h5``) and per target hot ratio ρ (from
-the profile when a folder is given, else synthetic masks with sparsity ``1 - ρ``). Every run
-writes its JSON record to ``<out>/runs/<run id>.json``; the table (one row per run, with the
-``cycle_reduction`` against its model's baseline) goes to ``<out>/results.csv``.
+the profile when a folder is given, else synthetic masks with sparsity ``1 - ρ``).
+
+Contracts:
+
+* the whole grid is validated before the first run (models, layouts, thresholds, profiles,
+  the output folder), so a bad value never leaves a half-run folder;
+* runs execute on :func:`colsim.tasks.run_tasks` (Dask by default); the calling process
+  writes each finished run's JSON record to ``<out>/runs/<run id>.json`` as it arrives;
+* a rerun of the same grid resumes: a run whose record exists (with the same grid settings)
+  is read back instead of simulated again;
+* the results table ``<out>/results.{parquet,csv}`` (one row per finished run, with the
+  ``cycle_reduction`` against its model's baseline, the resolved configuration, seed and
+  versions) is written after the runs, always from the run records on disk, so the table and
+  the records agree; an interrupted sweep writes nothing more, and failed runs are reported
+  one per line and left out of the table.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from colsim.analysis.results import write_table
 from colsim.config import HardwareConfig
+from colsim.config.loader import to_mapping
 from colsim.errors import ColsimError
-from colsim.masks import parse_synthetic, resolve_masks
-from colsim.models.registry import workload_names, workload_spec
+from colsim.fileio import check_output_dir
+from colsim.masks import check_rho, check_tau, parse_synthetic, resolve_masks
+from colsim.models.registry import OPERATING_POINTS, SIZES, workload_names, workload_spec
+from colsim.provenance import package_versions
 from colsim.sim.dram.config import DramConfig
-from colsim.sim.fast.report import result_record, shares, write_csv, write_json
-from colsim.sim.fast.workload import WorkloadRun, simulate_workload
+from colsim.sim.fast.report import result_record, shares, write_json
+from colsim.sim.fast.workload import MASK_POLICIES, WorkloadRun, simulate_workload
+from colsim.sim.layout import LAYOUT_KINDS
+from colsim.tasks import Task, TaskFailure, run_tasks
+
+RECORD_FORMAT = "colsim-sweep-run"
 
 
 @dataclass(frozen=True)
@@ -50,11 +70,12 @@ class SweepCell:
 
 @dataclass(frozen=True)
 class SweepGrid:
-    """Models × layouts × thresholds, and what every run shares.
+    """Models × layouts × thresholds, and what every run shares; validated on construction.
 
     ``profiles`` is a folder of ``<model>.h5`` profiles (needed by ``taus``); ``synthetic``
-    the SPEC of the masks of ρ runs without profiles; ``config`` the hardware file the runs
-    record (the resolved configuration is passed to :func:`run_sweep`).
+    the SPEC of the masks of ρ runs without profiles; ``shapes`` the operating point of the
+    full-size models; ``config`` the hardware file the runs record (the resolved
+    configuration is passed to :func:`run_sweep`).
     """
 
     models: tuple[str, ...]
@@ -65,6 +86,7 @@ class SweepGrid:
     profiles: str | None = None
     synthetic: str | None = "jaccard=0.9"
     size: str = "full"
+    shapes: str = "public"
     iterations: int = 50
     seed: int = 0
     mask_policy: str = "fixed"
@@ -72,13 +94,45 @@ class SweepGrid:
 
     def __post_init__(self) -> None:
         if self.synthetic:
-            parse_synthetic(self.synthetic)  # fail before starting workers
+            parse_synthetic(self.synthetic)
+        if not self.models:
+            raise ColsimError("`models` must name at least one workload")
         names = workload_names()
         for model in self.models:
             if model not in names:
                 raise ColsimError(f"unknown model {model!r} (known models: {', '.join(names)})")
+        for layout in self.layouts:
+            if layout not in LAYOUT_KINDS:
+                raise ColsimError(f"`layouts` must be among {', '.join(LAYOUT_KINDS)}, "
+                                  f"not {layout!r}")
+        for tau in self.taus:
+            check_tau(tau)
+        for rho in self.rhos:
+            check_rho(rho)
+        if isinstance(self.iterations, bool) or not isinstance(self.iterations, int) \
+                or self.iterations < 1:
+            raise ColsimError(f"`iterations` must be a positive integer, not {self.iterations!r}")
+        if self.mask_policy not in MASK_POLICIES:
+            raise ColsimError(f"`mask_policy` must be one of {', '.join(MASK_POLICIES)}, not "
+                              f"{self.mask_policy!r}")
+        if self.size not in SIZES or self.shapes not in OPERATING_POINTS:
+            raise ColsimError(f"`size` / `shapes` must be in {SIZES} / {OPERATING_POINTS}, "
+                              f"not {self.size!r} / {self.shapes!r}")
+        for model in self.models:
+            workload_spec(model, self.size, self.shapes)  # each model has this operating point
+        self._check_profiles()
+
+    def _check_profiles(self) -> None:
         if self.taus and not self.profiles:
             raise ColsimError("`taus` need profiles: give `profiles`, a folder of <model>.h5")
+        if not self.profiles or not (self.taus or self.rhos):
+            return
+        folder = Path(self.profiles)
+        if not folder.is_dir():
+            raise ColsimError(f"profiles folder {str(folder)!r} does not exist")
+        for model in self.models:
+            if not (folder / f"{model}.h5").is_file():
+                raise ColsimError(f"profiles folder {str(folder)!r} has no {model}.h5")
 
     def cells(self) -> list[SweepCell]:
         """Return every run of the grid: per model its baseline, then layouts × τ, ρ."""
@@ -90,14 +144,23 @@ class SweepGrid:
                 cells += [SweepCell(model, layout, rho=rho) for rho in self.rhos]
         return cells
 
+    def settings(self) -> dict[str, Any]:
+        """Return what every run shares (a resumed run must have been made with the same)."""
+        values = asdict(self)
+        for key in ("models", "layouts", "taus", "rhos", "out"):
+            values.pop(key)
+        return values
+
 
 @dataclass(frozen=True)
 class SweepTable:
-    """The rows of a finished sweep, in grid order, and where they were written."""
+    """A finished sweep: its rows in grid order, where they went, failures, resumed runs."""
 
     rows: tuple[dict[str, Any], ...]
-    path: Path  # results.csv
+    path: Path  # results.parquet (results.csv beside it)
     runs: Path  # the folder of per-run JSON records
+    failures: tuple[TaskFailure, ...] = ()
+    resumed: tuple[str, ...] = field(default=())  # run ids read back from earlier records
 
 
 def run_sweep(
@@ -106,35 +169,72 @@ def run_sweep(
     hw: HardwareConfig,
     dram: DramConfig,
     jobs: int = 1,
+    executor: str = "dask",
+    scheduler: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> SweepTable:
-    """Run every cell of ``grid`` on ``hw`` / ``dram`` in ``jobs`` processes; write the table."""
-    if not isinstance(jobs, int) or jobs < 1:
-        raise ColsimError(f"`jobs` must be a positive integer, not {jobs!r}")
+    """Run the cells of ``grid`` not finished yet on ``hw`` / ``dram``; write the table."""
+    out = check_output_dir(grid.out)
+    runs = out / "runs"
     cells = grid.cells()
-    rows: dict[str, dict[str, Any]] = {}
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(run_cell, cell, grid, hw, dram) for cell in cells]
-        for future in as_completed(futures):
-            row = future.result()
-            rows[row["run"]] = row
-            if progress is not None:
-                progress(len(rows), len(cells))
-    ordered = [rows[cell.run_id] for cell in cells]
-    base = {cell.model: rows[cell.run_id]["cycles"] for cell in cells if cell.baseline}
-    for row in ordered:
-        row["cycle_reduction"] = 1 - row["cycles"] / base[row["model"]]
-    table = Path(grid.out) / "results.csv"
-    write_csv(table, ordered)
-    return SweepTable(tuple(ordered), table, Path(grid.out) / "runs")
+    configuration = {"hardware": to_mapping(hw), "dram": to_mapping(dram)}
+    records = {cell.run_id: _finished_record(runs / f"{cell.run_id}.json", grid)
+               for cell in cells}
+    resumed = tuple(run_id for run_id, record in records.items() if record is not None)
+
+    def arrived(run_id: str, record: dict[str, Any]) -> None:
+        write_json(runs / f"{run_id}.json", record)
+        records[run_id] = record
+
+    tasks = [Task(cell.run_id, run_cell, (cell, grid, hw, dram)) for cell in cells
+             if records[cell.run_id] is None]
+    done = len(cells) - len(tasks)
+    run = run_tasks(tasks, on_result=arrived, jobs=jobs, executor=executor,
+                    scheduler=scheduler, announce=announce,
+                    progress=None if progress is None else
+                    (lambda finished, _total: progress(done + finished, len(cells))))
+    rows = _table_rows(cells, records, configuration, grid)
+    path, _csv = write_table(rows, out / "results")
+    return SweepTable(tuple(rows), path, runs, run.failures, resumed)
+
+
+def _finished_record(path: Path, grid: SweepGrid) -> dict[str, Any] | None:
+    """Return the record at ``path`` if it is a finished run of this grid's settings."""
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None  # unreadable: run it again
+    sweep = record.get("sweep", {}) if isinstance(record, dict) else {}
+    if sweep.get("format") != RECORD_FORMAT or sweep.get("settings") != grid.settings():
+        return None
+    return record
+
+
+def _table_rows(cells: list[SweepCell], records: dict[str, dict[str, Any] | None],
+                configuration: dict[str, Any], grid: SweepGrid) -> list[dict[str, Any]]:
+    """Return the table rows of the finished cells, with reductions and provenance."""
+    rows = [dict(records[c.run_id]["sweep"]["row"]) for c in cells if records[c.run_id]]
+    base = {row["model"]: row["cycles"] for row in rows
+            if row["tau"] is None and row["rho"] is None}
+    versions = json.dumps(package_versions(), sort_keys=True)
+    config = json.dumps(configuration, sort_keys=True)
+    for row in rows:
+        baseline_cycles = base.get(row["model"])
+        row["cycle_reduction"] = (1 - row["cycles"] / baseline_cycles if baseline_cycles
+                                  else float("nan"))
+        row.update(seed=grid.seed, config=config, versions=versions)
+    return rows
 
 
 def run_cell(
     cell: SweepCell, grid: SweepGrid, hw: HardwareConfig, dram: DramConfig
 ) -> dict[str, Any]:
-    """Simulate one grid cell, write its JSON record, and return its tidy row."""
+    """Simulate one grid cell; return its JSON record (its table row under ``sweep.row``)."""
     started = time.perf_counter()
-    spec = workload_spec(cell.model, grid.size)
+    spec = workload_spec(cell.model, grid.size, grid.shapes)
     if cell.baseline:
         mask_set, source = resolve_masks(spec, iterations=grid.iterations)
     else:
@@ -150,12 +250,15 @@ def run_cell(
     result = simulate_workload(run)
     fields = asdict(cell)
     record = result_record(
-        result, inputs={**fields, "size": grid.size, "config": grid.config, **source},
+        result, inputs={**fields, "size": grid.size, "shapes": grid.shapes,
+                        "config": grid.config, **source},
         runtime_s=time.perf_counter() - started,
     )
-    write_json(Path(grid.out) / "runs" / f"{cell.run_id}.json", record)
     total = result.total()
-    return {
-        "run": cell.run_id, **fields, "mask_policy": grid.mask_policy if mask_set else "",
-        "iterations": grid.iterations, **total.as_dict(), **shares(total),
+    row = {
+        "run": cell.run_id, **fields, "shapes": grid.shapes,
+        "mask_policy": grid.mask_policy if mask_set else "", "iterations": grid.iterations,
+        **total.as_dict(), **shares(total),
     }
+    record["sweep"] = {"format": RECORD_FORMAT, "settings": grid.settings(), "row": row}
+    return record

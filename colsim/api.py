@@ -8,7 +8,9 @@
     masks = api.synthetic_masks(spec, iterations=50, seed=0, ...)    #  seeded, no weights)
     result = api.simulate(api.workload_run(spec, masks=masks))       # fast cycle model
     table = api.sweep(SweepGrid(models=("mdm",), rhos=(0.164,), out=...))  # a grid of those
+    frame = api.load_results(table.path.parent)                      # any results folder
     cosim = api.cosimulate(api.cosim_case(profile=..., layer=...))   # the RTL on Verilator
+    files = api.report(out=..., profiles=[...], results=[...])       # figures, one HTML page
 
 The command line, the demo and the tests call these; the work happens in the parts
 (:mod:`colsim.profiler`, :mod:`colsim.masks`, :mod:`colsim.sim.fast`,
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from colsim import masks as _masks
+from colsim.analysis import results as _results
 from colsim.analysis.sweep import SweepGrid, SweepTable, run_sweep
 from colsim.config import HardwareConfig, load_hardware_config
 from colsim.masks import MaskSet
@@ -34,6 +37,9 @@ from colsim.sim.dram.config import DramConfig, load_dram_config
 from colsim.sim.fast.workload import WorkloadResult, WorkloadRun, simulate_workload
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from colsim.analysis.report import ReportFiles
     from colsim.testbench.ffn_case import CosimSpec
     from colsim.testbench.ffn_run import CosimReport
 
@@ -112,10 +118,29 @@ def simulate(
     return simulate_workload(run, jobs=jobs, progress=progress)
 
 
-def sweep(grid: SweepGrid, *, jobs: int = 1, progress: Progress | None = None) -> SweepTable:
-    """Simulate models × layouts × thresholds and tabulate the cycle reductions."""
+def sweep(
+    grid: SweepGrid, *, jobs: int = 1, executor: str = "dask", scheduler: str | None = None,
+    progress: Progress | None = None, announce: Callable[[str], None] | None = None,
+) -> SweepTable:
+    """Simulate models × layouts × thresholds as Dask tasks and tabulate the reductions."""
     hw, dram = _hardware(grid.config)
-    return run_sweep(grid, hw=hw, dram=dram, jobs=jobs, progress=progress)
+    return run_sweep(grid, hw=hw, dram=dram, jobs=jobs, executor=executor,
+                     scheduler=scheduler, progress=progress, announce=announce)
+
+
+def load_results(path: str | Path, table: str | None = None) -> pd.DataFrame:
+    """Load any results folder (or one table of it) into a pandas DataFrame."""
+    return _results.load_results(path, table)
+
+
+def report(
+    *, out: str | Path, profiles: Sequence[str | Path] = (),
+    results: Sequence[str | Path] = (), crosscheck: str | Path | None = None,
+) -> ReportFiles:
+    """Draw the study's figures and tables from profiles and results into one HTML page."""
+    from colsim.analysis.report import build_report
+
+    return build_report(out=out, profiles=profiles, results=results, crosscheck=crosscheck)
 
 
 def cosim_case(

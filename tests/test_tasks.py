@@ -110,3 +110,4 @@ def test_a_signal_to_the_main_process_stops_every_worker_within_a_second(
         assert main.returncode == 130
     finally:
         main.kill()
+        main.communicate()

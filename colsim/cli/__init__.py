@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from colsim import __version__
 from colsim.errors import ColsimError
+from colsim.tasks import Interrupted
 
 COMMAND_MODULES = (
     "colsim.cli.bench",
@@ -81,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     except ColsimError as exc:
         print(f"colsim: error: {exc}", file=sys.stderr)
         return 2
+    except Interrupted as exc:
+        print(f"colsim: {exc}; finished results are kept, the same command resumes from them",
+              file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("colsim: interrupted", file=sys.stderr)
         return 130

@@ -22,10 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the report and print its path (the last line)."""
-    from colsim.analysis.report import build_report
+    from colsim import api
 
-    files = build_report(out=args.out, profiles=args.profile, results=args.results,
-                         crosscheck=args.crosscheck)
+    files = api.report(out=args.out, profiles=args.profile, results=args.results,
+                       crosscheck=args.crosscheck)
     absent = [s.title for s in files.sections if s.missing]
     print(f"{len(files.sections) - len(absent)} of {len(files.sections)} sections built, "
           f"{len(files.figures)} figure files in {files.html.parent / 'figures'}")

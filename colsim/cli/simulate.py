@@ -2,8 +2,9 @@
 
 ``simulate`` runs one workload (masks from a profile at τ or ρ, a mask file, or a seeded
 synthetic generator) and prints a per-layer table and the summary; ``sweep`` runs a grid of
-models × layouts × thresholds in local processes and writes one tidy CSV plus the per-run
-JSON records; ``bench simulate`` times the full-size runs quoted in the closing notes.
+models × layouts × thresholds as Dask tasks and writes one tidy results table (Parquet and
+CSV) plus the per-run JSON records, resuming from those of an earlier run; ``bench simulate``
+times the full-size runs quoted in the closing notes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import argparse
 import resource
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,11 +21,13 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from colsim.cli.profile import REFERENCE_THRESHOLD_TEXT
+from colsim.fileio import check_output_file
 from colsim.models.registry import workload_spec
 from colsim.sim.layout import LAYOUT_KINDS
 
 if TYPE_CHECKING:
     from colsim.sim.fast.workload import WorkloadResult
+    from colsim.tasks import TaskFailure
 
 # The fast model and the DRAM model compile with numba: colsim.api is imported inside the
 # commands, so that building the parser (``colsim --help``) stays cheap.
@@ -53,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="write the JSON record (and RESULT.csv, the layer-iteration table)")
     sim.set_defaults(func=run_simulate)
 
-    sweep = subparsers.add_parser("sweep", help="grid of simulations in parallel")
+    sweep = subparsers.add_parser("sweep", help="grid of simulations as Dask tasks")
     sweep.add_argument("--models", nargs="+", required=True, help="workload names")
     sweep.add_argument("--layouts", nargs="+", choices=LAYOUT_KINDS, default=["hotcold"])
     sweep.add_argument("--taus", nargs="*", type=float, default=[], help="uniform thresholds")
@@ -61,13 +64,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument("--profiles", metavar="DIR", help="folder with <model>.h5 profiles")
     sweep.add_argument("--synthetic", metavar="SPEC", default="jaccard=0.9",
                        help="synthetic masks for ρ runs without profiles (sparsity = 1-ρ)")
-    sweep.add_argument("--out", metavar="DIR", required=True, help="output folder")
+    sweep.add_argument("--out", metavar="DIR", required=True,
+                       help="output folder (a rerun resumes from its finished runs)")
+    add_task_arguments(sweep)
     _add_common(sweep)
     sweep.set_defaults(func=run_sweep)
 
 
+def add_task_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add where a command's tasks run: ``--scheduler`` and ``--executor``."""
+    parser.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                        help="an existing Dask scheduler (default: a LocalCluster of -j "
+                             "workers)")
+    parser.add_argument("--executor", choices=("dask", "local"), default="dask",
+                        help="dask (default) or local: one run after another in this process")
+
+
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", choices=("full", "tiny"), default="full")
+    parser.add_argument("--shapes", choices=("public", "study"), default="public",
+                        help="operating point of the full-size models: the public "
+                             "configuration or the study's Table 1")
     parser.add_argument("--iterations", type=int, default=50)
     parser.add_argument("--mask-policy", choices=MASK_POLICIES, default="fixed",
                         help="fixed: iteration-0 hot set reused (FFN-Reuse); per-iteration")
@@ -76,9 +93,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-j", "--jobs", type=int, default=1, help="worker processes")
 
 
-def progress_bar(label: str, disable: bool = False) -> Callable[[int, int], None]:
+def progress_bar(label: str, *, unit: str = "layer-it") -> Callable[[int, int], None]:
     """Return a progress callback ``(done, total)`` drawing a tqdm bar on stderr."""
-    bar = tqdm(desc=label, unit="layer-it", file=sys.stderr, disable=disable, leave=False)
+    bar = tqdm(desc=label, unit=unit, file=sys.stderr, leave=False)
 
     def update(done: int, total: int) -> None:
         bar.total = total
@@ -95,7 +112,10 @@ def run_simulate(args: argparse.Namespace) -> int:
     from colsim import api
 
     started = time.perf_counter()
-    spec = workload_spec(args.model, args.size)
+    if args.out:
+        check_output_file(args.out)
+        check_output_file(Path(args.out).with_suffix(".csv"))
+    spec = workload_spec(args.model, args.size, args.shapes)
     mask_set, source = api.resolve_masks(
         spec, path=args.masks, synthetic=args.synthetic, tau=args.tau, rho=args.rho,
         iterations=args.iterations, seed=args.seed,
@@ -107,8 +127,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     if args.compare_baseline:
         baseline = api.simulate(api.baseline(run), jobs=args.jobs,
                                 progress=progress_bar("baseline"))
-    inputs = {"model": args.model, "size": args.size, "config": args.config, **source,
-              "command": sys.argv}
+    inputs = {"model": args.model, "size": args.size, "shapes": args.shapes,
+              "config": args.config, **source, "command": sys.argv}
     report_simulation(result, baseline, inputs=inputs, started=started, out=args.out)
     return 0
 
@@ -138,20 +158,32 @@ def report_simulation(
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    """Run ``colsim sweep``: the grid in ``-j`` processes, then one tidy CSV."""
+    """Run ``colsim sweep``: the grid as Dask tasks, then one tidy table; exit 1 on failures."""
     from colsim import api
 
     grid = api.SweepGrid(
         models=tuple(args.models), out=Path(args.out), layouts=tuple(args.layouts),
         taus=tuple(args.taus), rhos=tuple(args.rhos), profiles=args.profiles,
-        synthetic=args.synthetic, size=args.size, iterations=args.iterations, seed=args.seed,
-        mask_policy=args.mask_policy, config=args.config,
+        synthetic=args.synthetic, size=args.size, shapes=args.shapes,
+        iterations=args.iterations, seed=args.seed, mask_policy=args.mask_policy,
+        config=args.config,
     )
-    bar = tqdm(total=len(grid.cells()), desc="sweep", unit="run", file=sys.stderr, leave=False)
-    table = api.sweep(grid, jobs=args.jobs, progress=lambda done, _total: bar.update())
-    bar.close()
-    print(f"wrote {table.path} ({len(table.rows)} runs) and {table.runs}/*.json")
-    return 0
+    table = api.sweep(grid, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
+                      progress=progress_bar("sweep", unit="run"), announce=tqdm.write)
+    return print_task_outcome(table.rows, table.failures, table.resumed,
+                              f"{table.path} (and .csv) and {table.runs}/*.json")
+
+
+def print_task_outcome(rows: Sequence[Any], failures: Sequence[TaskFailure],
+                       resumed: Sequence[str], written: str) -> int:
+    """Print what a task-based command wrote, resumed and failed; return its exit status."""
+    if resumed:
+        print(f"resumed {len(resumed)} finished runs from an earlier run")
+    for failure in failures:
+        print(f"FAILED {failure.key}: {failure.message}")
+    print(f"wrote {written}: {len(rows)} runs" + (f", {len(failures)} failed" if failures
+                                                   else ""))
+    return 1 if failures else 0
 
 
 def register_bench(subparsers: argparse._SubParsersAction) -> None:
