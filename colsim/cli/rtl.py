@@ -168,8 +168,9 @@ def _bench(args: argparse.Namespace) -> int:
     """Co-simulate the tiny configuration against GDDR6 and print the speed."""
     import numpy as np
 
+    from colsim.config import tiny_hardware
     from colsim.models.spec import FfnLayer
-    from colsim.testbench.ffn_case import CosimSpec, tiny_hardware
+    from colsim.testbench.ffn_case import CosimSpec
     from colsim.testbench.ffn_run import run_cosim
 
     layer = FfnLayer("tiny", 8, 16, 64, False)
