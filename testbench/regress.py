@@ -111,8 +111,7 @@ def _block_cases() -> list[RegressionCase]:
                   "stride": 4096, "stall": 0.3}]
         cases.append(RegressionCase(f"remap-{layout}", "remap", reference,
                                     "colsim.testbench.remap_bench",
-                                    {"seed": 1, "dram": to_mapping(reference.dram_config),
-                                     "parts": parts}))
+                                    {"seed": 1, "parts": parts}))
     return cases
 
 

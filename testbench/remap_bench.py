@@ -1,10 +1,10 @@
 """cocotb bench of the hot-cold address remapper: table programming, requests, scoreboard.
 
-The case (seed, ``dram``: the resolved DRAM configuration of the hardware as a table, and
-``parts``, each with N, a layout kind, a request count, base, stride and a stall probability,
-run one after another in one simulation) comes as JSON in ``COLSIM_CASE``; the expected
-requests come from :func:`colsim.hw.remap_model.remap`, i.e. from the DRAM model's own
-``decode``.
+The case (seed and ``parts``, each with N, a layout kind, a request count, base, stride and a
+stall probability, run one after another in one simulation) comes as JSON in ``COLSIM_CASE``,
+with the resolved DRAM configuration of the block's hardware (``dram``, added by the runner);
+the expected requests come from :func:`colsim.hw.remap_model.remap`, i.e. from the DRAM
+model's own ``decode``.
 """
 
 from __future__ import annotations

@@ -197,9 +197,10 @@ def run_bench(block: str, hw: HardwareConfig, test_module: str, case: dict[str, 
               results_xml: Path | None = None, harness: Harness | None = None) -> BenchResult:
     """Run the cocotb ``test_module`` on ``block`` for one ``case``; raise on failing tests.
 
-    The bench reads the case from ``$COLSIM_CASE`` with ``hw`` set to the hardware the block
-    was built for (``to_mapping(hw)``). ``harness``: what the harness around the block adds
-    (:mod:`colsim.testbench.harness`).
+    The bench reads the case from ``$COLSIM_CASE``, with the hardware the block was built for
+    added as tables: ``hw`` (``to_mapping(hw)``) and ``dram`` (its resolved DRAM
+    configuration, so that no bench reads a DRAM file). ``harness``: what the harness around
+    the block adds (:mod:`colsim.testbench.harness`).
     """
     waves = waves_requested(waves)
     build_dir = build_block(block, hw, waves=waves, build_root=build_root, harness=harness)
@@ -220,7 +221,8 @@ def run_bench(block: str, hw: HardwareConfig, test_module: str, case: dict[str, 
                 results_xml=str(results),
                 waves=waves,
                 extra_env={
-                    "COLSIM_CASE": json.dumps({**case, "hw": to_mapping(hw)}),
+                    "COLSIM_CASE": json.dumps({**case, "hw": to_mapping(hw),
+                                               "dram": to_mapping(hw.dram_config)}),
                     "COLSIM_REPORT": str(report_path),
                     "COCOTB_REWRITE_ASSERTION_FILES": os.environ.get(
                         "COCOTB_REWRITE_ASSERTION_FILES", REWRITE_ONLY_BENCHES),

@@ -17,7 +17,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
-from colsim.config import HardwareConfig, from_mapping
+from colsim.config import ClockConfig, from_mapping
 from colsim.hw.simd_model import SimdResult, SimdUnitModel
 from colsim.testbench.cocotb_streams import StreamSink, StreamSource, pack, random_pauses, unpack
 from colsim.testbench.simd_cases import make_simd_beats
@@ -26,7 +26,7 @@ from colsim.testbench.simd_cases import make_simd_beats
 def core_period_ps() -> int:
     """Return the core clock period of the case's hardware (``hw`` in ``$COLSIM_CASE``)."""
     case = json.loads(os.environ["COLSIM_CASE"])
-    return from_mapping(HardwareConfig, case["hw"]).clock.period_ps
+    return from_mapping(ClockConfig, case["hw"]["clock"], prefix="hw.clock").period_ps
 
 
 async def start_and_reset(dut) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from colsim.config import reference_hardware
-from colsim.config.loader import to_mapping
 from colsim.testbench.runner import run_bench
 
 BENCH = "colsim.testbench.remap_bench"
@@ -24,9 +23,7 @@ def test_remap_matches_dram_decode_on_verilator(tmp_path):
     parts = [part("random"), part("hotcold", stall=0.0, offset=128),
              part("identity", stall=0.5, stride=8192 * 6, offset=256),
              part("random", n=5120, count=100, stride=1 << 20, offset=384)]
-    hw = reference_hardware()
-    result = run_bench("remap", hw, BENCH,
-                       {"seed": 1, "dram": to_mapping(hw.dram_config), "parts": parts},
+    result = run_bench("remap", reference_hardware(), BENCH, {"seed": 1, "parts": parts},
                        results_xml=tmp_path / "r.xml")
     assert (result.tests, result.failed) == (1, 0)
     assert result.report["index_bits"] == 13 and result.report["addr_bits"] == 34

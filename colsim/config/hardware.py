@@ -113,7 +113,11 @@ class DramSelection:
     file: str = ""
 
     def resolve(self) -> DramConfig:
-        """Return the DRAM configuration selected: the file's (read now) or the preset's."""
+        """Return the DRAM configuration selected: the file's (read now) or the preset's.
+
+        A relative ``file`` is read from the working directory; :func:`load_hardware_config`
+        makes it absolute (against the hardware file's folder) before the config is built.
+        """
         from colsim.sim.dram.config import load_dram_config  # see the module docstring
 
         return load_dram_config(self.preset, self.file or None)
@@ -121,13 +125,14 @@ class DramSelection:
 
 @dataclass(frozen=True)
 class DmaConfig:
-    """The FFN top's DMA engine: how much memory-level parallelism it has.
+    """The FFN top's DMA engine: its memory-level parallelism (``[dma]``).
 
     ``transfers_in_flight`` is the size of its in-flight table: transfers issued and not yet
     completed (each owns an entry, whose index is the tag of its DRAM requests). With few
-    entries the engine waits on DRAM latency, with many it is limited by compute or
-    bandwidth; this table is where the DMA's memory-level-parallelism knobs live, apart
-    from the sequencer's widths, because they decide the compute/memory regime.
+    entries the engine waits on DRAM latency, with many compute or bandwidth sets the pace.
+    This table is apart from :class:`SequencerConfig` because its values decide whether a
+    workload is compute- or memory-bound (DESIGN.md §2: an axis to expose and measure; the
+    DMA's other parallelism knobs belong here too), while the sequencer's only size the RTL.
     """
 
     transfers_in_flight: int = field(default=8, metadata=positive())
@@ -140,7 +145,7 @@ class DmaConfig:
 
 @dataclass(frozen=True)
 class SequencerConfig:
-    """The FFN top's instruction sequencer: its field and counter widths and result queue.
+    """The FFN top's instruction sequencer: its widths and result queue (``[sequencer]``).
 
     The widths size the RTL only (instruction fields, counters, status registers): a program
     whose values do not fit is refused when compiled, naming the field; they change no cycle
