@@ -33,7 +33,7 @@ from colsim.masks import MaskSet
 from colsim.models.spec import WorkloadSpec
 from colsim.profiler.profile import Profile
 from colsim.profiler.report import SparsityReport, sparsity_report
-from colsim.sim.dram.config import DramConfig, load_dram_config
+from colsim.sim.dram.config import DramConfig
 from colsim.sim.fast.workload import WorkloadResult, WorkloadRun, simulate_workload
 
 if TYPE_CHECKING:
@@ -171,4 +171,4 @@ def cosimulate(
 def _hardware(path: str | Path | None) -> tuple[HardwareConfig, DramConfig]:
     """Return the hardware config at ``path`` (reference if None) and its DRAM config."""
     hw = load_hardware_config(path)
-    return hw, load_dram_config(hw.dram.preset, file=hw.dram.file or None)
+    return hw, hw.dram_config

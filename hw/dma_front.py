@@ -35,7 +35,6 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from colsim.config import HardwareConfig
-from colsim.hw.ffn_config import FfnTopConfig
 from colsim.hw.program import ProgramFormat, program_format
 from colsim.hw.remap import remapper_for
 from colsim.hw.skip import skip_for
@@ -51,7 +50,7 @@ class DmaFront(wiring.Component):
             raise TypeError(f"`hw` must be a HardwareConfig, not {hw!r}")
         self._hw, self._format = hw, fmt
         self._remap = remapper_for(hw)
-        layers, top = hw.layers, fmt.top
+        layers, seq = hw.layers, fmt.sequencer
         address = len(self._remap.base)  # DRAM byte addresses
         instruction = data.StructLayout(dict(fmt.dma_fields))
         super().__init__({
@@ -60,7 +59,7 @@ class DmaFront(wiring.Component):
             "i_table": In(stream.Signature(data.StructLayout(
                 {"index": layers.index_bits, "slot": layers.index_bits}))),
             "start": In(1),
-            "count": In(top.program_bits),
+            "count": In(seq.program_bits),
             "sparse": In(1),
             "columns": In(layers.count_bits),
             "w1_base": In(address),
@@ -103,7 +102,7 @@ class DmaFront(wiring.Component):
             m.d.sync += written.eq(written + 1)
 
         # --- Accept ``count`` instructions per start --------------------------------------
-        left = Signal(fmt.top.program_bits)
+        left = Signal(fmt.sequencer.program_bits)
         with m.If(self.start):
             m.d.sync += left.eq(self.count)
         with m.Elif(self.i_dma.valid & self.i_dma.ready):
@@ -151,6 +150,6 @@ class DmaFront(wiring.Component):
         return m
 
 
-def front_for(hw: HardwareConfig, top: FfnTopConfig | None = None) -> DmaFront:
-    """Return the front end of the top built for ``hw`` and ``top`` (default widths)."""
-    return DmaFront(hw, program_format(hw, FfnTopConfig() if top is None else top))
+def front_for(hw: HardwareConfig) -> DmaFront:
+    """Return the front end of the top built for ``hw``."""
+    return DmaFront(hw, program_format(hw))

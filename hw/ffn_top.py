@@ -55,7 +55,6 @@ from colsim.compat import silence_unused
 from colsim.config import HardwareConfig
 from colsim.errors import ConfigError
 from colsim.hw.dma_front import DmaFront
-from colsim.hw.ffn_config import FfnTopConfig
 from colsim.hw.ffn_datapath import (
     ELEMENT,
     RegionFile,
@@ -70,7 +69,6 @@ from colsim.hw.program import B_COLD, B_PART0, Fields, ProgramFormat, program_fo
 from colsim.hw.remap_model import address_bits
 from colsim.hw.simd import SimdUnit
 from colsim.hw.systolic import SystolicEngine
-from colsim.sim.dram import load_dram_config
 
 N_BUFFERS = 3
 CLAIMS = 4  # tiles between their last step and their last row (the array holds at most 2)
@@ -93,7 +91,7 @@ def _at_least(counter, target, width: int):
 
 
 class FfnTop(wiring.Component):
-    """The FFN engine top for hardware ``hw`` with sequencer parameters ``top``.
+    """The FFN engine top for hardware ``hw`` (its ``dma`` and ``sequencer`` size the control).
 
     Ports: ``i_dma``/``i_array``/``i_simd`` (instruction streams), ``o_req`` (stream of
     {addr, write, tag, data, strobe}), ``i_resp`` (stream of {tag, data}, one beat per
@@ -104,25 +102,22 @@ class FfnTop(wiring.Component):
     ``simd_busy``, ``hot_issued``, ``hot_skipped``, ``mask_bits``.
     """
 
-    def __init__(self, hw: HardwareConfig, top: FfnTopConfig | None = None) -> None:
+    def __init__(self, hw: HardwareConfig) -> None:
         if not isinstance(hw, HardwareConfig):
             raise TypeError(f"`hw` must be a HardwareConfig, not {hw!r}")
-        top = FfnTopConfig() if top is None else top
-        if not isinstance(top, FfnTopConfig):
-            raise TypeError(f"`top` must be an FfnTopConfig, not {top!r}")
         try:
-            self._hw, self._format = hw, program_format(hw, top)
+            self._hw, self._format = hw, program_format(hw)
             self._check_banks()
         except ConfigError:
             silence_unused(self)  # never built, so never "unused"
             raise
-        fmt, geo = self._format, self._format.geometry
+        fmt, geo, seq = self._format, self._format.geometry, hw.sequencer
         beat = geo.elements * ELEMENT
         request = data.StructLayout({
-            "addr": top.address_bits, "write": 1, "tag": self.tag_layout,
+            "addr": seq.address_bits, "write": 1, "tag": self.tag_layout,
             "data": beat, "strobe": beat // 8,
         })
-        status = top.status_bits
+        status = seq.status_bits
         super().__init__({
             "i_dma": In(stream.Signature(_layout(fmt.dma_fields))),
             "i_array": In(stream.Signature(_layout(fmt.array_fields))),
@@ -131,9 +126,9 @@ class FfnTop(wiring.Component):
             "i_resp": In(stream.Signature(data.StructLayout({"tag": self.tag_layout,
                                                              "data": beat}))),
             "start": In(1),
-            "n_dma": In(top.program_bits),
-            "n_array": In(top.program_bits),
-            "n_simd": In(top.program_bits),
+            "n_dma": In(seq.program_bits),
+            "n_array": In(seq.program_bits),
+            "n_simd": In(seq.program_bits),
             "tau": In(signed(ELEMENT)),
             "sparse": In(1),
             "columns": In(hw.layers.count_bits),
@@ -159,7 +154,7 @@ class FfnTop(wiring.Component):
     @property
     def remap_address_bits(self) -> int:
         """Width of the remapper's base and stride registers (DRAM byte addresses)."""
-        return address_bits(load_dram_config(self._hw.dram.preset, self._hw.dram.file or None))
+        return address_bits(self._hw.dram_config)
 
     @property
     def format(self) -> ProgramFormat:
@@ -171,7 +166,7 @@ class FfnTop(wiring.Component):
         """The request tag: in-flight entry and where the beat's data goes on chip."""
         fmt = self._format
         return data.StructLayout({
-            "entry": fmt.top.tag_bits, "dest": 2, "row": fmt.row_bits,
+            "entry": self._hw.dma.tag_bits, "dest": 2, "row": fmt.row_bits,
             "mask": fmt.geometry.segments, "lane": fmt.lane_bits, "width": fmt.width_bits,
         })
 
@@ -194,15 +189,16 @@ class FfnTop(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        top, geo, hw = self._format.top, self._format.geometry, self._hw
-        sync_bits, entries = top.sync_bits, top.transfers_in_flight
+        geo, hw = self._format.geometry, self._hw
+        seq, tag_bits = hw.sequencer, hw.dma.tag_bits
+        sync_bits, entries = seq.sync_bits, hw.dma.transfers_in_flight
         rows, cols, elements = geo.rows, geo.cols, geo.elements
 
         # --- Control: start, instruction counts, status counters ------------------------
         running = Signal()
         m.d.comb += self.busy.eq(running)
         engines = ("dma", "array", "simd")
-        taken = {name: Signal(top.program_bits, name=f"taken_{name}") for name in engines}
+        taken = {name: Signal(seq.program_bits, name=f"taken_{name}") for name in engines}
         limits = {"dma": self.n_dma, "array": self.n_array, "simd": self.n_simd}
         more = {name: running & (taken[name] != limits[name]) for name in engines}
         fetching = {name: Signal(name=f"{name}_fetching") for name in engines}
@@ -253,8 +249,8 @@ class FfnTop(wiring.Component):
         result = RegionFile("result", slots=self.slots[OUTPUT], cols=cols, rows=rows,
                             bits=ELEMENT)
         cold = RegionFile("cold", slots=self.slots[OUTPUT], cols=cols, rows=rows, bits=32)
-        queue = _ResultQueue(m, top.result_queue, reset=self.start)
-        tiles = TileStore(m, entries=top.result_queue, rows=rows, cols=cols)
+        queue = _ResultQueue(m, seq.result_queue, reset=self.start)
+        tiles = TileStore(m, entries=seq.result_queue, rows=rows, cols=cols)
         m.submodules.mask_store = mask_store = Memory(
             shape=unsigned(cols), depth=1 << self._format.tile_bits, init=[])
         mask_write = mask_store.write_port()
@@ -279,7 +275,7 @@ class FfnTop(wiring.Component):
         dma = Signal(instructions.payload.shape())
         t_valid = Signal(entries)
         table = {
-            "left": [Signal(top.count_bits, name=f"t_left_{e}") for e in range(entries)],
+            "left": [Signal(seq.count_bits, name=f"t_left_{e}") for e in range(entries)],
             "buffer": [Signal(2, name=f"t_buffer_{e}") for e in range(entries)],
             "slot": [Signal(slot_bits, name=f"t_slot_{e}") for e in range(entries)],
             "read": [Signal(name=f"t_read_{e}") for e in range(entries)],
@@ -301,7 +297,7 @@ class FfnTop(wiring.Component):
         m.d.comb += retire.eq(resp_valid & _equals(t_left, 1))
         free_mask, alloc_mask = Signal(entries), Signal(entries)
         allocate = Signal()  # the DMA engine takes ``free_entry`` for a new transfer
-        free_entry, has_free = Signal(top.tag_bits), Signal()
+        free_entry, has_free = Signal(tag_bits), Signal()
         for e in reversed(range(entries)):
             with m.If(~t_valid[e]):
                 m.d.comb += [free_entry.eq(e), has_free.eq(1)]
@@ -336,10 +332,10 @@ class FfnTop(wiring.Component):
 
         # --- DMA engine: FETCH -> GATE -> RUN (issue requests) ---------------------------
         dma_state = Signal(2)
-        run_left = Signal(top.count_bits)
-        address = Signal(top.address_bits)
+        run_left = Signal(seq.count_bits)
+        address = Signal(seq.address_bits)
         dma_row = Signal(self._format.row_bits)
-        tag = Signal(top.tag_bits)
+        tag = Signal(tag_bits)
         read_ok = Signal()
         for b in range(N_BUFFERS):
             with m.If(_equals(dma.buffer, b)):
@@ -398,8 +394,8 @@ class FfnTop(wiring.Component):
         m.submodules.array = array = SystolicEngine(rows, cols)
         op = Signal(self.i_array.payload.shape())
         array_state = Signal(2)
-        array_left = Signal(top.count_bits)
-        steps_left = Signal(top.count_bits)
+        array_left = Signal(seq.count_bits)
+        steps_left = Signal(seq.count_bits)
         step = Signal(self._format.row_bits)
         a_ok = ~op.has_a | _at_least(pick(filled, INPUT, op.a_slot), op.a_fill, sync_bits)
         b_ok = ~op.has_b | _at_least(pick(filled, WEIGHT, op.b_slot), op.b_fill, sync_bits)
@@ -467,7 +463,7 @@ class FfnTop(wiring.Component):
         # --- SIMD engine: FETCH -> GATE (tiles, cold tile, slot free) -> RUN --------------
         simd = Signal(self.i_simd.payload.shape())
         simd_state = Signal(2)
-        simd_left = Signal(top.count_bits)
+        simd_left = Signal(seq.count_bits)
         after_ok = ~simd.has_after | queue.due
         c_ok = ~simd.has_c | _at_least(pick(filled, OUTPUT, simd.c_slot), simd.c_fill,
                                        sync_bits)

@@ -32,13 +32,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from colsim.config import HardwareConfig
+from colsim.config import HardwareConfig, SequencerConfig
 from colsim.errors import ColsimError
-from colsim.hw.ffn_config import FfnTopConfig
 from colsim.hw.onchip import Geometry, geometry, plan_onchip
 from colsim.hw.simd_model import SimdOp
 from colsim.hw.skip_model import mask_from_words, mask_words, skip_columns
-from colsim.sim.dram.config import load_dram_config
 from colsim.sim.schedule import ARRAY, BUFFERS, INPUT, OUTPUT, PHASES, SIMD, WEIGHT, Schedule
 
 Fields = tuple[tuple[str, int], ...]
@@ -49,7 +47,7 @@ B_ZERO, B_PART0, B_COLD = range(3)  # sources of a SIMD op's ``b`` operand
 class ProgramFormat:
     """Bit widths of the instruction fields (least significant field first)."""
 
-    top: FfnTopConfig
+    sequencer: SequencerConfig
     geometry: Geometry
     slot_bits: int
     row_bits: int  # a buffer row index (signed in DMA runs: output tiles start mid-transaction)
@@ -69,7 +67,7 @@ class ProgramFormat:
     @property
     def dma_fields(self) -> Fields:
         """Return the fields of a DMA run instruction."""
-        t = self.top
+        t = self.sequencer
         return (("write", 1), ("buffer", 2), ("slot", self.slot_bits), ("first", 1),
                 ("barrier", 1), ("release_on_done", 1), ("wait", t.sync_bits),
                 ("total", t.count_bits), ("base", t.address_bits), ("stride", t.address_bits),
@@ -81,7 +79,7 @@ class ProgramFormat:
     @property
     def array_fields(self) -> Fields:
         """Return the fields of an array op instruction."""
-        t = self.top
+        t = self.sequencer
         return (("cycles", t.count_bits), ("steps", t.count_bits), ("has_a", 1),
                 ("a_slot", self.slot_bits), ("a_fill", t.sync_bits), ("release_a", 1),
                 ("a_row", self.row_bits), ("has_b", 1), ("b_slot", self.slot_bits),
@@ -91,7 +89,7 @@ class ProgramFormat:
     @property
     def simd_fields(self) -> Fields:
         """Return the fields of a SIMD op instruction."""
-        t = self.top
+        t = self.sequencer
         return (("cycles", t.count_bits), ("has_after", 1), ("has_c", 1),
                 ("c_slot", self.slot_bits), ("c_fill", t.sync_bits), ("release_c", 1),
                 ("has_wait", 1), ("wait_slot", self.slot_bits),
@@ -100,21 +98,17 @@ class ProgramFormat:
                 ("first_tile", 1), ("tile", self.tile_bits), ("width", self.width_bits))
 
 
-def program_format(hw: HardwareConfig, top: FfnTopConfig) -> ProgramFormat:
-    """Return the instruction format of a top built for ``hw`` and ``top``."""
+def program_format(hw: HardwareConfig) -> ProgramFormat:
+    """Return the instruction format of a top built for ``hw`` (its sequencer's widths)."""
     slots = max(hw.sram.input.slots, hw.sram.weight.slots, hw.sram.output.slots)
-    geo = geometry(hw, transaction_bytes(hw))
+    geo = geometry(hw, hw.dram_config.organization.transaction_bytes)
     rows = max(geo.input_rows, geo.weight_rows, geo.cols)
-    return ProgramFormat(top=top, geometry=geo, slot_bits=max(1, (slots - 1).bit_length()),
+    return ProgramFormat(sequencer=hw.sequencer, geometry=geo,
+                         slot_bits=max(1, (slots - 1).bit_length()),
                          row_bits=rows.bit_length() + 1,
                          tile_bits=max(1, (-(-hw.layers.max_hidden // geo.cols) - 1
                                            ).bit_length()),
                          column_bits=hw.layers.index_bits)
-
-
-def transaction_bytes(hw: HardwareConfig) -> int:
-    """Return the DRAM transaction size of ``hw``'s memory (the width of a data beat)."""
-    return load_dram_config(hw.dram.preset, hw.dram.file or None).organization.transaction_bytes
 
 
 def pack(fields: Fields, values: dict[str, int]) -> int:
@@ -196,17 +190,17 @@ def resolve_base(instruction: dict[str, int], hot: np.ndarray, w1_base: int,
     return w1_base + int(hot[instruction["column"]]) * w1_stride + instruction["base"]
 
 
-def compile_schedule(schedule: Schedule, hw: HardwareConfig, top: FfnTopConfig) -> Program:
+def compile_schedule(schedule: Schedule, hw: HardwareConfig) -> Program:
     """Return the programs that make the top execute ``schedule`` (see the module docstring).
 
     Raises :class:`~colsim.errors.ColsimError` for schedules the top cannot run (weight
     write-backs of dynamic re-layouts, empty transfers) and for values that exceed the
     configured field widths.
     """
-    fmt = program_format(hw, top)
+    fmt, seq = program_format(hw), hw.sequencer
     _check_supported(schedule)
     plan = plan_onchip(schedule, hw)
-    sync = 1 << top.sync_bits
+    sync = 1 << seq.sync_bits
     group = schedule.tr_buffer.astype(np.int64) * 64 + schedule.tr_slot
     index_in_group = _rank_within(group, np.ones(group.size, bool))
     read_rank = _rank_within(group, ~schedule.tr_write)
@@ -227,7 +221,7 @@ def compile_schedule(schedule: Schedule, hw: HardwareConfig, top: FfnTopConfig) 
         keys = np.stack([plan.dest[tx], plan.row_step[tx], plan.mask[tx], plan.lane[tx],
                          plan.width[tx]], axis=1)
         runs = _runs(schedule.addr[tx].astype(np.int64), plan.row[tx], plan.row_step[tx], keys,
-                     (1 << top.count_bits) - 1)
+                     (1 << seq.count_bits) - 1)
         for i, (j, base, stride, count) in enumerate(runs):
             remapped = {"remap": 0, "column": 0, "base": base}
             if not write and schedule.tr_buffer[f] == WEIGHT:

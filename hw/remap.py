@@ -28,7 +28,6 @@ from amaranth.lib.wiring import In, Out
 from colsim.config import HardwareConfig
 from colsim.errors import ColsimError
 from colsim.hw.remap_model import DecodeStage, address_bits, decode_stages, reciprocal
-from colsim.sim.dram import load_dram_config
 from colsim.sim.dram.config import LEVELS
 
 
@@ -142,6 +141,6 @@ class AddressRemapper(wiring.Component):
 def remapper_for(hw: HardwareConfig) -> AddressRemapper:
     """Return the remapper of ``hw``: its DRAM's decode and address width, and a table of
     ``hw.layers.max_hidden`` entries (any depth works; columns must be below it)."""
-    dram = load_dram_config(hw.dram.preset, file=hw.dram.file or None)
+    dram = hw.dram_config
     return AddressRemapper(hw.layers.max_hidden, hw.layers.index_bits, address_bits(dram),
                            dram.organization.transaction_bytes, decode_stages(dram))

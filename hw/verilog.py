@@ -27,7 +27,6 @@ from colsim.config.loader import to_mapping
 from colsim.errors import ColsimError
 from colsim.fileio import check_output_dir, write_text
 from colsim.hw.dma_front import front_for
-from colsim.hw.ffn_config import FfnTopConfig
 from colsim.hw.ffn_top import FfnTop
 from colsim.hw.remap import remapper_for
 from colsim.hw.simd import SimdUnit
@@ -67,14 +66,15 @@ BLOCKS: dict[str, Block] = {
         build=lambda hw: FfnTop(hw),
         parameters=lambda hw: {"rows": hw.systolic.rows, "cols": hw.systolic.cols,
                                "slots": [hw.sram.input.slots, hw.sram.weight.slots,
-                                         hw.sram.output.slots], **to_mapping(FfnTopConfig())},
+                                         hw.sram.output.slots],
+                               **to_mapping(hw.sequencer), **to_mapping(hw.dma)},
     ),
     "dma_front": Block(
         module="dma_front",
         build=front_for,
         parameters=lambda hw: {"cols": hw.systolic.cols, "max_hidden": hw.layers.max_hidden,
                                "dram": hw.dram.file or hw.dram.preset,
-                               **to_mapping(FfnTopConfig())},
+                               **to_mapping(hw.sequencer), **to_mapping(hw.dma)},
     ),
     "skip": Block(
         module="column_skip",

@@ -62,14 +62,14 @@ class FfnTB:
 
     def __init__(self, dut, spec: CosimSpec, *, corrupt: str | None = None) -> None:
         self.dut, self.spec = dut, spec
-        self.period = round(1e6 / spec.hw.clock.core_mhz)  # ps
+        self.period = spec.hw.clock.period_ps
         if spec.memory == "gddr6":
-            self.memory = Gddr6Memory(spec.dram(), spec.hw.clock.core_mhz)
+            self.memory = Gddr6Memory(spec.hw.dram_config, spec.hw.clock.core_mhz)
         else:
             self.memory = RandomLatencyMemory(spec.seed, *spec.latency, refuse=spec.refuse)
-        self.address_bits = spec.top.address_bits
-        self.tag_bits = FfnTop(spec.hw, spec.top).tag_layout.size
-        self.beat_bits = spec.dram().organization.transaction_bytes * 8
+        self.address_bits = spec.hw.sequencer.address_bits
+        self.tag_bits = FfnTop(spec.hw).tag_layout.size
+        self.beat_bits = spec.hw.dram_config.organization.transaction_bytes * 8
         self.data = spec.data()
         self.corrupt_data = corrupt == "data"  # self-test: one flipped bit must be caught
         self.requests: list[tuple[int, bool]] = []
@@ -113,7 +113,7 @@ class FfnTB:
         await RisingEdge(dut.clk)
         dut.start.value = dut.program_restart.value = 0
         # Watchdog: every op and transaction serialised with a generous latency each.
-        limit = 1000 * (program.format.top.transfers_in_flight + len(words["dma"])) + 100 * sum(
+        limit = 1000 * (self.spec.hw.dma.transfers_in_flight + len(words["dma"])) + 100 * sum(
             op["cycles"] + op.get("latency", 0) + 8 for op in program.array + program.simd)
         finished = RisingEdge(dut.done)
         if await First(finished, Timer(limit * self.period, unit="ps")) is not finished:
@@ -320,7 +320,7 @@ def _fast_model_cycles(spec: CosimSpec, schedules) -> list[int | None]:
     """Return the fast model's cycles of each schedule on one GDDR6 memory (None: random)."""
     if spec.memory != "gddr6":
         return [None] * len(schedules)
-    memory, base, out = MemorySystem(spec.dram()), 0, []
+    memory, base, out = MemorySystem(spec.hw.dram_config), 0, []
     for schedule in schedules:
         execution = run_schedule(schedule, spec.hw, memory, base=base)
         base = execution.end

@@ -10,20 +10,17 @@ iterations instead).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from colsim.config import HardwareConfig, load_hardware_config
-from colsim.config.hardware import TINY_TOML, packaged_config
+from colsim.config import HardwareConfig
 from colsim.config.loader import from_mapping, to_mapping
 from colsim.errors import ColsimError
-from colsim.hw.ffn_config import FfnTopConfig
 from colsim.hw.program import Program, compile_schedule
 from colsim.models.spec import FfnLayer
-from colsim.sim.dram.config import DramConfig, load_dram_config
 from colsim.sim.layout import Layout, hotcold_layout, rowmajor_layout
-from colsim.sim.schedule import Schedule, build_schedule, plan_placement
+from colsim.sim.schedule import DramPlacement, Schedule, build_schedule, plan_placement
 from colsim.testbench.ffn_data import CosimData, operands_from_profile, random_operands
 from colsim.testbench.harness import Harness
 
@@ -49,23 +46,6 @@ def top_harness(programs: list[Program] = ()) -> Harness:
                    toggled=("i_resp",), wake=("o_req__valid",))
 
 
-def tiny_hardware(**overrides) -> HardwareConfig:
-    """Return the packaged ``tiny.toml`` (a 4×4 array, 4 SIMD lanes, 1 / 3 / 1 KiB buffers)
-    with ``overrides`` applied."""
-    return load_hardware_config(packaged_config(TINY_TOML)).with_overrides(overrides)
-
-
-def tiny_array_hardware(size: int) -> HardwareConfig:
-    """Return the tiny configuration with a ``size``×``size`` array (``size`` a multiple of 4).
-
-    The weight buffer grows with the array so that its slots keep the tiny 4×4 top's 128
-    rows: a W1 column fill writes whole DRAM beats (64 K positions) down a lane, so a gated
-    layer's two parts need 128 rows even when d is smaller.
-    """
-    return tiny_hardware(systolic={"rows": size, "cols": size},
-                         sram={"weight": {"kib": 3 * size // 4}})
-
-
 @dataclass(frozen=True, eq=False)
 class CosimSpec:
     """One co-simulation: ``iterations`` layer-iterations of ``layer`` on ``hw``.
@@ -73,7 +53,7 @@ class CosimSpec:
     ``hot`` is the dense iteration's mask over logical columns (``None``: every column hot);
     ``layout`` places the columns: ``hotcold`` and ``perlayer`` both put the dense mask's hot
     columns first (for one layer they differ only in where the mask came from);
-    ``memory`` is ``"gddr6"`` (the DRAM model of ``hw.dram``) or ``"random"`` (latencies
+    ``memory`` is ``"gddr6"`` (the DRAM model of ``hw.dram_config``) or ``"random"`` (latencies
     uniform in ``latency``, offers refused with probability ``refuse``).
     """
 
@@ -87,7 +67,6 @@ class CosimSpec:
     latency: tuple[int, int] = (20, 120)
     refuse: float = 0.0
     seed: int = 0
-    top: FfnTopConfig = field(default_factory=FfnTopConfig)
     tau: float = 0.164
     profile: str | None = None
     profile_iterations: tuple[int, ...] = ()
@@ -119,15 +98,15 @@ class CosimSpec:
                                              list(self.profile_iterations))
         else:
             operands = random_operands(self.layer, self.iterations, self.seed)
-        placement = plan_placement(self.layer, self.hw,
-                                   transaction_bytes=self.dram().organization.transaction_bytes)
+        placement = self._placement()
         hot = None if self.hot is None or not self.reuse else np.asarray(self.hot)
         return CosimData(self.layer, self.hw, operands, self.column_layout(), hot, self.tau,
                          placement)
 
-    def dram(self) -> DramConfig:
-        """Return the DRAM configuration named by the hardware configuration."""
-        return load_dram_config(self.hw.dram.preset, self.hw.dram.file or None)
+    def _placement(self) -> DramPlacement:
+        """Return where the layer's tensors lie in DRAM (transactions of ``hw``'s DRAM)."""
+        return plan_placement(self.layer, self.hw,
+                              transaction_bytes=self.hw.dram_config.organization.transaction_bytes)
 
     def column_layout(self) -> Layout:
         """Return the static layout of the layer's columns."""
@@ -137,8 +116,7 @@ class CosimSpec:
 
     def schedules(self) -> list[Schedule]:
         """Return the schedule of every layer-iteration, in order."""
-        placement = plan_placement(self.layer, self.hw,
-                                   transaction_bytes=self.dram().organization.transaction_bytes)
+        placement = self._placement()
         layout = self.column_layout()
         hot = None if self.hot is None else np.asarray(self.hot)
         out = []
@@ -151,13 +129,13 @@ class CosimSpec:
     def programs(self, schedules: list[Schedule]) -> list[Program]:
         """Return the top's programs of ``schedules``; a schedule the top cannot hold on
         chip (e.g. a weight fill larger than a slot) raises one clear error."""
-        return [compile_schedule(s, self.hw, self.top) for s in schedules]
+        return [compile_schedule(s, self.hw) for s in schedules]
 
     def to_case(self) -> dict:
         """Return the spec as JSON-ready values (the bench's ``COLSIM_CASE``)."""
         layer = self.layer
         return {
-            "hw": to_mapping(self.hw), "top": to_mapping(self.top),
+            "hw": to_mapping(self.hw),
             "layer": {"name": layer.name, "tokens": layer.tokens, "d_model": layer.d_model,
                       "hidden": layer.hidden, "gated": layer.gated},
             "hot": None if self.hot is None else [bool(h) for h in self.hot],
@@ -175,7 +153,7 @@ class CosimSpec:
             hw=from_mapping(HardwareConfig, case["hw"]), layer=FfnLayer(**case["layer"]),
             hot=hot, layout=case["layout"], iterations=case["iterations"],
             reuse=case["reuse"], memory=case["memory"], latency=tuple(case["latency"]),
-            refuse=case["refuse"], seed=case["seed"], top=from_mapping(FfnTopConfig, case["top"]),
+            refuse=case["refuse"], seed=case["seed"],
             tau=case["tau"], profile=case["profile"],
             profile_iterations=tuple(case["profile_iterations"]),
         )

@@ -20,16 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from colsim.config import HardwareConfig, reference_hardware
+from colsim.config import HardwareConfig, reference_hardware, tiny_array_hardware, tiny_hardware
 from colsim.config.loader import from_mapping, to_mapping
 from colsim.fileio import check_output_file, write_bytes
 from colsim.models.spec import FfnLayer
-from colsim.testbench.ffn_case import (
-    CosimSpec,
-    tiny_array_hardware,
-    tiny_hardware,
-    top_harness,
-)
+from colsim.testbench.ffn_case import CosimSpec, top_harness
 from colsim.testbench.harness import Harness
 from colsim.testbench.runner import BenchFailure, build_block, run_bench
 
@@ -90,7 +85,6 @@ def regression_matrix() -> list[RegressionCase]:
 
 def _block_cases() -> list[RegressionCase]:
     """Return the SIMD unit, skip logic and remapper bench cases (their unit tests' shapes)."""
-    from colsim.sim.dram import load_dram_config
     from colsim.testbench.skip_bench import MASK_KINDS
 
     cases = []
@@ -111,13 +105,13 @@ def _block_cases() -> list[RegressionCase]:
         cases.append(RegressionCase(f"skip-{cols}-n{n}", "skip", hw,
                                     "colsim.testbench.skip_bench",
                                     {"seed": cols, "tile": cols, "layers": layers}))
-    capacity = load_dram_config("gddr6").organization.capacity_bytes
+    capacity = reference.dram_config.organization.capacity_bytes
     for layout in ("random", "hotcold", "identity"):
         parts = [{"n": 300, "layout": layout, "count": 150, "base": capacity // 3,
                   "stride": 4096, "stall": 0.3}]
         cases.append(RegressionCase(f"remap-{layout}", "remap", reference,
                                     "colsim.testbench.remap_bench",
-                                    {"seed": 1, "preset": "gddr6", "parts": parts}))
+                                    {"seed": 1, "parts": parts}))
     return cases
 
 

@@ -1,9 +1,10 @@
 """cocotb bench of the hot-cold address remapper: table programming, requests, scoreboard.
 
-The case (seed, DRAM preset and ``parts``, each with N, a layout kind, a request count, base,
-stride and a stall probability, run one after another in one simulation) comes as JSON in
-``COLSIM_CASE``; the expected requests come from
-:func:`colsim.hw.remap_model.remap`, i.e. from the DRAM model's own ``decode``.
+The case (seed and ``parts``, each with N, a layout kind, a request count, base, stride and a
+stall probability, run one after another in one simulation) comes as JSON in ``COLSIM_CASE``,
+with the resolved DRAM configuration of the block's hardware (``dram``, added by the runner);
+the expected requests come from :func:`colsim.hw.remap_model.remap`, i.e. from the DRAM
+model's own ``decode``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import os
 import cocotb
 import numpy as np
 
+from colsim.config.loader import from_mapping
 from colsim.hw.remap_model import RemapRequest, decode_stages, remap
-from colsim.sim.dram import load_dram_config
-from colsim.sim.dram.config import LEVELS
+from colsim.sim.dram.config import LEVELS, DramConfig
 from colsim.sim.layout import Layout, hotcold_layout, rowmajor_layout
 from colsim.testbench.cocotb_streams import StreamSink, StreamSource, pack, random_pauses
 from colsim.testbench.simd_bench import start_and_reset, write_report
@@ -39,7 +40,7 @@ def make_layout(rng: np.random.Generator, n: int, kind: str) -> Layout:
 async def remap_requests(dut):
     """Per part: program the table, stream requests, compare with the model's requests."""
     case = json.loads(os.environ["COLSIM_CASE"])
-    config = load_dram_config(case["preset"])
+    config = from_mapping(DramConfig, case["dram"])
     index_bits = len(dut.i_table__payload) // 2
     addr_bits = len(dut.base)
     widths = {s.level: max(1, (s.radix - 1).bit_length()) for s in decode_stages(config)}

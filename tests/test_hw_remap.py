@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from colsim.compat import silence_unused
-from colsim.config import reference_hardware
+from colsim.config import reference_hardware, tiny_hardware
 from colsim.errors import ColsimError
 from colsim.hw.remap import AddressRemapper, remapper_for
 from colsim.hw.remap_model import (
@@ -22,7 +22,7 @@ from colsim.models.spec import FfnLayer
 from colsim.sim.dram import decode, load_dram_config
 from colsim.sim.layout import Layout, hotcold_layout, rowmajor_layout
 from colsim.testbench.amaranth_streams import collect, drive, simulation
-from colsim.testbench.ffn_case import CosimSpec, tiny_hardware
+from colsim.testbench.ffn_case import CosimSpec
 
 
 @pytest.mark.parametrize("divisor", [3, 5, 6, 7, 12, 1000])

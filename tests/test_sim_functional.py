@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from colsim.config import tiny_hardware
 from colsim.errors import ColsimError
 from colsim.hw.simd_model import gelu_fixed, gelu_table, requantise
 from colsim.models.spec import FfnLayer
@@ -22,7 +23,6 @@ from colsim.sim.functional.image import new_store, place_operands, read_y
 from colsim.sim.functional.verify import FloatLayer, gelu_table_error, verify_iterations
 from colsim.sim.layout import hotcold_layout, rowmajor_layout
 from colsim.sim.schedule import build_schedule, plan_placement
-from colsim.testbench.ffn_case import tiny_hardware
 
 T = 128
 HW = tiny_hardware()

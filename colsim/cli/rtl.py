@@ -172,8 +172,9 @@ def _bench(args: argparse.Namespace) -> int:
     import numpy as np
 
     from colsim import api
+    from colsim.config import tiny_hardware
     from colsim.models.spec import FfnLayer
-    from colsim.testbench.ffn_case import CosimSpec, tiny_hardware
+    from colsim.testbench.ffn_case import CosimSpec
 
     layer = FfnLayer("tiny", 8, 16, 64, False)
     hot = np.random.default_rng(args.seed).random(layer.hidden) < args.density

@@ -2,16 +2,23 @@
 
 Every default here equals the reference hardware; ``reference.toml`` spells the same values
 out as the file users copy and edit. Code never hard-codes these figures: it takes a
-:class:`HardwareConfig`.
+:class:`HardwareConfig`, which carries the DRAM configuration its ``[dram]`` table selects,
+resolved once when the config is built (:attr:`HardwareConfig.dram_config`).
+
+The DRAM schema (:mod:`colsim.sim.dram.config`) is imported where the selection is resolved,
+not at the top of this module: that module's package loads the compiled DRAM kernel (numba),
+and this one must stay light (the command line imports it to build its parser). The modules
+form no cycle: this one → ``colsim.sim.dram.config`` → :mod:`colsim.config.loader`.
 """
 
 from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
+from fractions import Fraction
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from colsim.config.loader import (
     from_mapping,
@@ -23,12 +30,28 @@ from colsim.config.loader import (
 )
 from colsim.errors import ColsimError, ConfigError
 
+if TYPE_CHECKING:
+    from colsim.sim.dram.config import DramConfig
+
 
 @dataclass(frozen=True)
 class ClockConfig:
     """Core clock of the accelerator (the DRAM clock belongs to the DRAM configuration)."""
 
     core_mhz: float = field(default=800.0, metadata=positive())
+
+    @property
+    def period_ps(self) -> int:
+        """Return the exact core clock period in picoseconds (800 MHz: 1250 ps).
+
+        Only the RTL benches need it (their simulators count whole picoseconds), so a clock
+        without a whole-picosecond period is refused here rather than when loading.
+        """
+        period = 1_000_000 / Fraction(str(self.core_mhz))
+        if period.denominator != 1:
+            raise ConfigError(f"`clock.core_mhz` must give a whole-picosecond period for the "
+                              f"RTL benches, not {self.core_mhz!r} ({float(period):.3f} ps)")
+        return int(period)
 
 
 @dataclass(frozen=True)
@@ -89,6 +112,53 @@ class DramSelection:
     preset: str = "gddr6"
     file: str = ""
 
+    def resolve(self) -> DramConfig:
+        """Return the DRAM configuration selected: the file's (read now) or the preset's.
+
+        A relative ``file`` is read from the working directory; :func:`load_hardware_config`
+        makes it absolute (against the hardware file's folder) before the config is built.
+        """
+        from colsim.sim.dram.config import load_dram_config  # see the module docstring
+
+        return load_dram_config(self.preset, self.file or None)
+
+
+@dataclass(frozen=True)
+class DmaConfig:
+    """The FFN top's DMA engine: its memory-level parallelism (``[dma]``).
+
+    ``transfers_in_flight`` is the size of its in-flight table: transfers issued and not yet
+    completed (each owns an entry, whose index is the tag of its DRAM requests). With few
+    entries the engine waits on DRAM latency, with many compute or bandwidth sets the pace.
+    This table is apart from :class:`SequencerConfig` because its values decide whether a
+    workload is compute- or memory-bound (DESIGN.md §2: an axis to expose and measure; the
+    DMA's other parallelism knobs belong here too), while the sequencer's only size the RTL.
+    """
+
+    transfers_in_flight: int = field(default=8, metadata=positive())
+
+    @property
+    def tag_bits(self) -> int:
+        """Return the width of a request tag (an index into the in-flight table)."""
+        return max(1, (self.transfers_in_flight - 1).bit_length())
+
+
+@dataclass(frozen=True)
+class SequencerConfig:
+    """The FFN top's instruction sequencer: its widths and result queue (``[sequencer]``).
+
+    The widths size the RTL only (instruction fields, counters, status registers): a program
+    whose values do not fit is refused when compiled, naming the field; they change no cycle
+    count. ``result_queue`` is the depth of the array→SIMD queue of finished output tiles.
+    """
+
+    address_bits: int = field(default=40, metadata=in_range(8, 64))  # DRAM byte address
+    count_bits: int = field(default=16, metadata=in_range(4, 32))  # transactions, op cycles
+    sync_bits: int = field(default=16, metadata=in_range(4, 32))  # modular sync counters
+    program_bits: int = field(default=24, metadata=in_range(4, 32))  # instructions per stream
+    status_bits: int = field(default=32, metadata=in_range(8, 64))  # cycle counters
+    result_queue: int = field(default=2, metadata=positive())  # array tiles awaiting SIMD
+
 
 @dataclass(frozen=True)
 class LayerLimits:
@@ -122,7 +192,13 @@ class LayerLimits:
 
 @dataclass(frozen=True)
 class HardwareConfig:
-    """The whole accelerator: clock, systolic engine, SIMD unit, SRAM buffers, DRAM, limits."""
+    """The whole accelerator: clock, systolic engine, SIMD unit, SRAM buffers, DRAM, limits,
+    and the FFN top's DMA engine and sequencer.
+
+    Building one (directly, :func:`load_hardware_config`, :func:`reference_hardware`,
+    :func:`~colsim.config.loader.from_mapping`, :meth:`with_overrides`) resolves the ``dram``
+    selection once: :attr:`dram_config` holds the result and nothing reads it again.
+    """
 
     clock: ClockConfig = field(default_factory=ClockConfig)
     systolic: SystolicConfig = field(default_factory=SystolicConfig)
@@ -130,6 +206,8 @@ class HardwareConfig:
     sram: SramConfig = field(default_factory=SramConfig)
     dram: DramSelection = field(default_factory=DramSelection)
     layers: LayerLimits = field(default_factory=LayerLimits)
+    dma: DmaConfig = field(default_factory=DmaConfig)
+    sequencer: SequencerConfig = field(default_factory=SequencerConfig)
 
     def __post_init__(self) -> None:
         slot = self.sram.weight.slot_bytes
@@ -139,6 +217,13 @@ class HardwareConfig:
                 f"`sram.weight` slot of {slot} bytes cannot hold one row of "
                 f"{self.systolic.cols} operands ({column_bytes} bytes)"
             )
+        # Derived, not a field: equality, hashing and to_mapping() see the selection only.
+        object.__setattr__(self, "_dram_config", self.dram.resolve())
+
+    @property
+    def dram_config(self) -> DramConfig:
+        """The DRAM configuration ``dram`` selects, resolved when this config was built."""
+        return self._dram_config
 
     def with_overrides(self, values: dict[str, Any]) -> HardwareConfig:
         """Return a validated copy with nested ``values`` applied (e.g. a smaller array)."""
@@ -160,17 +245,34 @@ def reference_hardware() -> HardwareConfig:
     return from_mapping(HardwareConfig, tomllib.loads(text))
 
 
+def tiny_hardware(**overrides: Any) -> HardwareConfig:
+    """Return the packaged ``tiny.toml`` (a 4×4 array, 4 SIMD lanes, 1 / 3 / 1 KiB buffers)
+    with ``overrides`` applied."""
+    return load_hardware_config(packaged_config(TINY_TOML)).with_overrides(overrides)
+
+
+def tiny_array_hardware(size: int) -> HardwareConfig:
+    """Return the tiny configuration with a ``size``×``size`` array (``size`` a multiple of 4).
+
+    The weight buffer grows with the array so that its slots keep the tiny 4×4 top's 128
+    rows: a W1 column fill writes whole DRAM beats (64 K positions) down a lane, so a gated
+    layer's two parts need 128 rows even when d is smaller.
+    """
+    return tiny_hardware(systolic={"rows": size, "cols": size},
+                         sram={"weight": {"kib": 3 * size // 4}})
+
+
 def load_hardware_config(path: str | Path | None = None) -> HardwareConfig:
     """Load a hardware TOML file (keys absent from it keep the reference values).
 
-    ``None`` returns :func:`reference_hardware`. Relative DRAM file paths are resolved
-    against the folder of ``path``.
+    ``None`` returns :func:`reference_hardware`. A relative DRAM file path is resolved
+    against the folder of ``path`` (and the DRAM file read once, with the hardware file).
     """
     if path is None:
         return reference_hardware()
     values = load_toml(path)
-    config = from_mapping(HardwareConfig, values)
-    if config.dram.file and not Path(config.dram.file).is_absolute():
-        resolved = str((Path(path).parent / config.dram.file).resolve())
-        config = config.with_overrides({"dram": {"file": resolved}})
-    return config
+    dram = values.get("dram")
+    file = dram.get("file") if isinstance(dram, dict) else None
+    if isinstance(file, str) and file and not Path(file).is_absolute():
+        values["dram"] = {**dram, "file": str((Path(path).parent / file).resolve())}
+    return from_mapping(HardwareConfig, values)

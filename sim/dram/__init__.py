@@ -14,7 +14,6 @@ from colsim.sim.dram.config import (
     DramConfig,
     DramOrganization,
     DramTiming,
-    dram_config_for,
     load_dram_config,
     preset_names,
 )
@@ -39,7 +38,6 @@ __all__ = [
     "check_protocol",
     "decode",
     "decode_array",
-    "dram_config_for",
     "encode_array",
     "load_dram_config",
     "preset_names",

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from colsim.config.hardware import HardwareConfig
 from colsim.config.loader import from_mapping, in_range, load_toml, one_of, positive
 from colsim.errors import ConfigError
 
@@ -178,7 +177,3 @@ def load_dram_config(
             values[key] = value
     return from_mapping(DramConfig, values)
 
-
-def dram_config_for(hardware: HardwareConfig) -> DramConfig:
-    """Return the DRAM configuration a hardware configuration selects (file over preset)."""
-    return load_dram_config(hardware.dram.preset, hardware.dram.file or None)
