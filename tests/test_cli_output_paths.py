@@ -19,6 +19,19 @@ COMMANDS = {
     "verilog": (["verilog", "--out", "{path}"], "folder", "colsim.hw.verilog.write_verilog"),
     "models train": (["models", "train", "tiny-motion", "--steps", "1", "--out", "{path}"],
                      "file", "colsim.models.training.train_tiny_model"),
+    "profile": (["profile", "--model", "tiny-dit", "--steps", "2", "--out", "{path}"], "file",
+                "colsim.api.profile"),
+    "sparsity --masks": (["sparsity", "missing.h5", "--masks", "{path}"], "file",
+                         "colsim.profiler.profile.Profile.load"),
+    "plot": (["plot", "missing.h5", "--out", "{path}"], "folder",
+             "colsim.profiler.profile.Profile.load"),
+    "simulate": (["simulate", "--model", "tiny-dit", "--size", "tiny", "--out", "{path}"],
+                 "file", "colsim.api.simulate"),
+    "sweep": (["sweep", "--models", "tiny-dit", "--size", "tiny", "--rhos", "0.2",
+               "--out", "{path}"], "folder", "colsim.analysis.sweep.run_tasks"),
+    "rtl-run": (["rtl-run", "--profile", "missing.h5", "--layer", "x", "--out", "{path}"],
+                "file", "colsim.api.cosim_case"),
+    "report": (["report", "--out", "{path}"], "folder", "colsim.api.report"),
 }
 
 

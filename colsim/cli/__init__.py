@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 
 from colsim import __version__
+from colsim.cli.progress import clear_progress
 from colsim.errors import ColsimError
 from colsim.tasks import Interrupted
 
@@ -80,13 +81,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except ColsimError as exc:
+        clear_progress()
         print(f"colsim: error: {exc}", file=sys.stderr)
         return 2
     except Interrupted as exc:
+        clear_progress()
         print(f"colsim: {exc}; finished results are kept, the same command resumes from them",
               file=sys.stderr)
         return 128 + exc.signum
     except KeyboardInterrupt:
+        clear_progress()
         print("colsim: interrupted", file=sys.stderr)
         return 130
 

@@ -130,7 +130,7 @@ def _profile(args: argparse.Namespace, out: Path) -> int:
 
 def _simulate(args: argparse.Namespace, out: Path) -> int:
     from colsim import api
-    from colsim.cli.simulate import progress_bar, report_simulation
+    from colsim.cli.progress import progress_bar, report_simulation
     from colsim.models.registry import workload_spec
 
     _header(4, f"fast cycle model of {DEMO_MODEL} on the reference hardware with the "

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from colsim.fileio import check_output_dir, check_output_file
+
 if TYPE_CHECKING:
     from colsim.profiler.profile import Profile
 
@@ -110,6 +112,7 @@ def _run_options(args: argparse.Namespace) -> dict:
 def _profile(args: argparse.Namespace) -> int:
     from colsim import api
 
+    check_output_file(args.out)
     profile = api.profile(model=args.model, size=args.size, weights=args.weights,
                           capture_inputs=args.capture_inputs, **_run_options(args))
     profile.save(args.out)
@@ -129,6 +132,8 @@ def _sparsity(args: argparse.Namespace) -> int:
     from colsim.profiler.profile import Profile
     from colsim.profiler.report import threshold_sweep
 
+    if args.masks:
+        check_output_file(args.masks)
     profile = Profile.load(args.file)
     if args.sweep:
         sys.stdout.write(threshold_sweep(profile, args.sweep, SWEEP_THRESHOLDS))
@@ -149,6 +154,7 @@ def _plot(args: argparse.Namespace) -> int:
     from colsim.analysis.profile_plots import plot_profile
     from colsim.profiler.profile import Profile
 
+    check_output_dir(args.out)
     for path in plot_profile(Profile.load(args.file), args.out, tau=args.tau, rho=args.rho):
         print(f"wrote {path}")
     return 0

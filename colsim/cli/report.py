@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from colsim.fileio import check_output_dir
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``colsim report``."""
@@ -24,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     """Write the report and print its path (the last line)."""
     from colsim import api
 
+    check_output_dir(args.out)
     files = api.report(out=args.out, profiles=args.profile, results=args.results,
                        crosscheck=args.crosscheck)
     absent = [s.title for s in files.sections if s.missing]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from colsim.cli.profile import REFERENCE_THRESHOLD_TEXT
 from colsim.errors import ColsimError
-from colsim.fileio import write_text
+from colsim.fileio import check_output_file, write_text
 
 if TYPE_CHECKING:
     from colsim.testbench.ffn_run import CosimReport
@@ -86,6 +86,8 @@ def _rtl_run(args: argparse.Namespace) -> int:
     """Run the co-simulation; print the summary; exit 1 when a check failed."""
     from colsim import api
 
+    if args.out:
+        check_output_file(args.out)
     case = api.cosim_case(
         profile=args.profile, layer=args.layer, iterations=_parse_iterations(args.iterations),
         tau=args.tau, rho=args.rho, config=args.config,

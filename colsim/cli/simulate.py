@@ -13,14 +13,13 @@ import argparse
 import resource
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tqdm import tqdm
-
 from colsim.cli.profile import REFERENCE_THRESHOLD_TEXT
+from colsim.cli.progress import note, progress_bar
 from colsim.fileio import check_output_file
 from colsim.models.registry import workload_spec
 from colsim.sim.layout import LAYOUT_KINDS
@@ -93,20 +92,6 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-j", "--jobs", type=int, default=1, help="worker processes")
 
 
-def progress_bar(label: str, *, unit: str = "layer-it") -> Callable[[int, int], None]:
-    """Return a progress callback ``(done, total)`` drawing a tqdm bar on stderr."""
-    bar = tqdm(desc=label, unit=unit, file=sys.stderr, leave=False)
-
-    def update(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-        if done == total:
-            bar.close()
-
-    return update
-
-
 def run_simulate(args: argparse.Namespace) -> int:
     """Run ``colsim simulate``."""
     from colsim import api
@@ -169,7 +154,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         config=args.config,
     )
     table = api.sweep(grid, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
-                      progress=progress_bar("sweep", unit="run"), announce=tqdm.write)
+                      progress=progress_bar("sweep", unit="run"), announce=note)
     return print_task_outcome(table.rows, table.failures, table.resumed,
                               f"{table.path} (and .csv) and {table.runs}/*.json")
 
