@@ -1,8 +1,20 @@
-"""Suite-wide options: ``--full`` runs every slow case; by default one sample of each."""
+"""Suite-wide options and fixtures.
+
+``--full`` runs every slow case; by default one sample of each slow test function runs.
+``implementation`` runs a block's one spec on each of its implementations.
+"""
 
 from __future__ import annotations
 
 import pytest
+
+IMPLEMENTATIONS = (
+    pytest.param("model", id="model"),
+    pytest.param("amaranth", id="amaranth"),
+    pytest.param("verilator", id="verilator", marks=(pytest.mark.slow, pytest.mark.cocotb)),
+)
+"""The reference model, the Amaranth simulator and Verilator through cocotb (slow: each
+spec runs one Verilator case by default, the first of its table, and all with ``--full``)."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -32,3 +44,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
         else:
             sampled.add(key)
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def implementation(request: pytest.FixtureRequest) -> str:
+    """Name the implementation a spec runs on: ``model``, ``amaranth`` or ``verilator``."""
+    return request.param
