@@ -1,7 +1,12 @@
 """Suite-wide options and fixtures.
 
 ``--full`` runs every slow case; by default one sample of each slow test function runs.
-``implementation`` runs a block's one spec on each of its implementations.
+
+A block's spec (``tests/test_hw_<block>.py``) is one test body over its case table that
+calls the ``run`` fixture: the module names a runner per implementation in ``RUNNERS``
+(``case, tmp_path -> what the implementation returned``), and ``run`` hands the test each of
+them in turn, so every case runs on the reference model, the Amaranth simulator and
+Verilator.
 """
 
 from __future__ import annotations
@@ -50,3 +55,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def implementation(request: pytest.FixtureRequest) -> str:
     """Name the implementation a spec runs on: ``model``, ``amaranth`` or ``verilator``."""
     return request.param
+
+
+@pytest.fixture
+def run(implementation: str, request: pytest.FixtureRequest):
+    """Return the test module's runner (``RUNNERS``) of the implementation under test."""
+    return request.module.RUNNERS[implementation]

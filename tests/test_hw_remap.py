@@ -146,11 +146,7 @@ def run_verilator(case: RemapCase, tmp_path) -> list[PartRun]:
             for part in report["observed"]]
 
 
-@pytest.fixture
-def run(implementation):
-    """Return the runner of the implementation under test."""
-    return {"model": run_model, "amaranth": run_amaranth,
-            "verilator": run_verilator}[implementation]
+RUNNERS = {"model": run_model, "amaranth": run_amaranth, "verilator": run_verilator}
 
 
 @pytest.mark.parametrize("case", REMAP_CASES, ids=lambda case: case.name)

@@ -206,11 +206,7 @@ def run_verilator(case: SimdCase, tmp_path) -> UnitRun:
     return UnitRun(results, report["cycles"])
 
 
-@pytest.fixture
-def run(implementation):
-    """Return the runner of the implementation under test."""
-    return {"model": run_model, "amaranth": run_amaranth,
-            "verilator": run_verilator}[implementation]
+RUNNERS = {"model": run_model, "amaranth": run_amaranth, "verilator": run_verilator}
 
 
 @pytest.mark.parametrize("case", SIMD_CASES, ids=lambda case: case.name)

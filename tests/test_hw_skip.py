@@ -112,11 +112,7 @@ def simulate(dut: ColumnSkip, masks: list[np.ndarray], stalls: list[float], *,
     return results
 
 
-@pytest.fixture
-def run(implementation):
-    """Return the runner of the implementation under test."""
-    return {"model": run_model, "amaranth": run_amaranth,
-            "verilator": run_verilator}[implementation]
+RUNNERS = {"model": run_model, "amaranth": run_amaranth, "verilator": run_verilator}
 
 
 def check_against_mask(got: LayerRun, hot: np.ndarray, tile: int) -> None:

@@ -97,11 +97,7 @@ def run_verilator(case: SystolicCase, tmp_path) -> EngineRun:
                      report["cycles"])
 
 
-@pytest.fixture
-def run(implementation):
-    """Return the runner of the implementation under test."""
-    return {"model": run_model, "amaranth": run_amaranth,
-            "verilator": run_verilator}[implementation]
+RUNNERS = {"model": run_model, "amaranth": run_amaranth, "verilator": run_verilator}
 
 
 @pytest.mark.parametrize("case", SYSTOLIC_CASES, ids=lambda case: case.name)
