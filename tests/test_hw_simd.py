@@ -31,7 +31,7 @@ from colsim.hw.simd_model import (
 )
 from colsim.testbench.amaranth_streams import collect, drive, simulation
 from colsim.testbench.runner import run_bench
-from colsim.testbench.simd_cases import SIMD_CASES, SimdCase, SimdPart, make_simd_beats
+from colsim.testbench.simd_cases import SIMD_CASES, SimdCase, make_simd_beats
 
 ALL_INT16 = np.arange(-(1 << 15), 1 << 15)
 
@@ -150,16 +150,13 @@ def run_model(case: SimdCase, tmp_path) -> UnitRun:
 
 def run_amaranth(case: SimdCase, tmp_path) -> UnitRun:
     """Run each part in the Amaranth simulator; cycles count until its last result."""
-    results, cycles = [], []
-    for index, part in enumerate(case.parts):
-        out, count = _simulate_part(case, index, part)
-        results.append(out)
-        cycles.append(count)
-    return UnitRun(results, cycles)
+    runs = [_simulate_part(case, index) for index in range(len(case.parts))]
+    return UnitRun([results for results, _ in runs], [cycles for _, cycles in runs])
 
 
-def _simulate_part(case: SimdCase, index: int, part: SimdPart) -> tuple[list, int]:
-    beats = case.beats(index)
+def _simulate_part(case: SimdCase, index: int) -> tuple[list[SimdResult], int]:
+    """Run part ``index`` on a fresh unit; return its results and the cycles until the last."""
+    part, beats = case.parts[index], case.beats(index)
     dut = SimdUnit(case.lanes, case.frac_bits, case.segment_bits)
     rng = random.Random(case.seed + 3 * index)
     source_rng, sink_rng = random.Random(rng.random()), random.Random(rng.random())
