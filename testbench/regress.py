@@ -3,9 +3,9 @@
 :func:`regression_matrix` lists every case: the block benches' spec tables (systolic engine,
 SIMD unit, skip logic and remapper; the very cases their tests run on every implementation)
 and the FFN top co-simulations across array sizes, layouts, hot densities, memories and
-seeds. :func:`run_regression`
-builds each distinct Verilator model once, runs the cases (in parallel processes), writes
-one JUnit XML file with a test case per regression case and returns the outcomes.
+seeds. :func:`run_regression` builds each distinct Verilator model once, runs the cases (in
+parallel processes), writes one JUnit XML file with a test case per regression case and
+returns the outcomes.
 """
 
 from __future__ import annotations
