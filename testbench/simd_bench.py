@@ -74,4 +74,4 @@ async def simd_beats(dut):
         assert sink.received == expected, f"part {index} ({part.kind}) differs"
         cycles.append((sink.last_transfer - source.first_transfer) // CORE_PERIOD_PS + 1)
         results.append([[r.data, r.hot, r.last] for r in sink.received])
-    write_report({"lanes": lanes, "cycles": cycles, "results": results, **case})
+    write_report({"lanes": lanes, "cycles": cycles, "observed": results, **case})

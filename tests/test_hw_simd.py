@@ -199,7 +199,7 @@ def run_verilator(case: SimdCase, tmp_path) -> UnitRun:
     report = result.report
     assert report["lanes"] == case.lanes
     results = [[SimdResult(tuple(data), tuple(hot), last) for data, hot, last in part]
-               for part in report["results"]]
+               for part in report["observed"]]
     return UnitRun(results, report["cycles"])
 
 
