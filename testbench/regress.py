@@ -1,10 +1,11 @@
 """The cocotb regression: block benches and the top-level co-simulation over a case matrix.
 
-:func:`regression_matrix` lists every case (systolic engine products, SIMD unit, skip logic
-and remapper benches; FFN top co-simulations
-across array sizes, layouts, hot densities, memories and seeds); :func:`run_regression`
-builds each distinct Verilator model once, runs the cases (in parallel processes), writes
-one JUnit XML file with a test case per regression case and returns the outcomes.
+:func:`regression_matrix` lists every case: the block benches' spec tables (systolic engine,
+SIMD unit, skip logic and remapper; the very cases their tests run on every implementation)
+and the FFN top co-simulations across array sizes, layouts, hot densities, memories and
+seeds. :func:`run_regression` builds each distinct Verilator model once, runs the cases (in
+parallel processes), writes one JUnit XML file with a test case per regression case and
+returns the outcomes.
 """
 
 from __future__ import annotations
@@ -20,13 +21,21 @@ from typing import Any
 
 import numpy as np
 
-from colsim.config import HardwareConfig, reference_hardware, tiny_array_hardware, tiny_hardware
+from colsim.config import HardwareConfig, tiny_array_hardware
 from colsim.config.loader import from_mapping, to_mapping
 from colsim.fileio import check_output_file, write_bytes
 from colsim.models.spec import FfnLayer
 from colsim.testbench.ffn_case import CosimSpec, top_harness
 from colsim.testbench.harness import Harness
+from colsim.testbench.remap_cases import REMAP_CASES
 from colsim.testbench.runner import BenchFailure, build_block, run_bench
+from colsim.testbench.simd_cases import SIMD_CASES
+from colsim.testbench.skip_cases import SKIP_CASES
+from colsim.testbench.systolic_cases import SYSTOLIC_CASES
+
+BLOCK_CASES = {"systolic": SYSTOLIC_CASES, "simd": SIMD_CASES, "skip": SKIP_CASES,
+               "remap": REMAP_CASES}
+"""Each block's spec table (the cases its tests run on every implementation), by bench."""
 
 
 @dataclass(frozen=True)
@@ -53,15 +62,9 @@ class Outcome:
 
 def regression_matrix() -> list[RegressionCase]:
     """Return every case of the full regression, in a stable order."""
-    cases = []
-    for rows, cols, (m, k, n), kind in [(4, 4, (9, 7, 6), "random"), (4, 4, (8, 16, 8), "extreme"),
-                                        (8, 4, (5, 3, 11), "min"), (2, 2, (7, 9, 5), "random")]:
-        hw = tiny_hardware(systolic={"rows": rows, "cols": cols})
-        case = {"m": m, "k": k, "n": n, "kind": kind, "seed": 1, "source_stall": 0.3,
-                "sink_stall": 0.3}
-        cases.append(RegressionCase(f"systolic-{rows}x{cols}-{kind}", "systolic", hw,
-                                    "colsim.testbench.systolic_bench", case))
-    cases += _block_cases()
+    cases = [RegressionCase(f"{block}-{case.name}", block, case.hardware(),
+                            f"colsim.testbench.{block}_bench", case.to_json())
+             for block, table in BLOCK_CASES.items() for case in table]
     layers = {"plain": FfnLayer("plain", 8, 16, 64, False),
               "gated": FfnLayer("gated", 6, 12, 48, True)}
     for array in (4, 8):
@@ -80,38 +83,6 @@ def regression_matrix() -> list[RegressionCase]:
                             cases.append(RegressionCase(name, "ffn_top", hw,
                                                         "colsim.testbench.ffn_bench",
                                                         spec.to_case(), top_harness()))
-    return cases
-
-
-def _block_cases() -> list[RegressionCase]:
-    """Return the SIMD unit, skip logic and remapper bench cases (their unit tests' shapes)."""
-    from colsim.testbench.skip_bench import MASK_KINDS
-
-    cases = []
-    reference = reference_hardware()
-    for lanes, seed in ((4, 1), (1, 8), (8, 9)):
-        hw = reference.with_overrides({"simd": {"lanes": lanes}})
-        parts = [{"kind": kind, "shift": shift, "tau": tau, "count": 120, "group": 4,
-                  "source_stall": 0.3, "sink_stall": 0.3}
-                 for kind, shift, tau in (("small", 8, 100), ("near", 8, 0),
-                                          ("extreme", 0, 32767), ("random", 31, -1))]
-        case = {"seed": seed, "frac_bits": hw.simd.frac_bits,
-                "segment_bits": hw.simd.gelu_segment_bits, "parts": parts}
-        cases.append(RegressionCase(f"simd-{lanes}-s{seed}", "simd", hw,
-                                    "colsim.testbench.simd_bench", case))
-    for cols, n in ((4, 37), (8, 100), (3, 64)):
-        hw = reference.with_overrides({"systolic": {"rows": 4, "cols": cols}})
-        layers = [{"kind": kind, "n": n, "stall": 0.3} for kind in MASK_KINDS]
-        cases.append(RegressionCase(f"skip-{cols}-n{n}", "skip", hw,
-                                    "colsim.testbench.skip_bench",
-                                    {"seed": cols, "tile": cols, "layers": layers}))
-    capacity = reference.dram_config.organization.capacity_bytes
-    for layout in ("random", "hotcold", "identity"):
-        parts = [{"n": 300, "layout": layout, "count": 150, "base": capacity // 3,
-                  "stride": 4096, "stall": 0.3}]
-        cases.append(RegressionCase(f"remap-{layout}", "remap", reference,
-                                    "colsim.testbench.remap_bench",
-                                    {"seed": 1, "parts": parts}))
     return cases
 
 

@@ -1,10 +1,12 @@
 """cocotb bench of the hot-cold address remapper: table programming, requests, scoreboard.
 
-The case (seed and ``parts``, each with N, a layout kind, a request count, base, stride and a
-stall probability, run one after another in one simulation) comes as JSON in ``COLSIM_CASE``,
-with the resolved DRAM configuration of the block's hardware (``dram``, added by the runner);
-the expected requests come from :func:`colsim.hw.remap_model.remap`, i.e. from the DRAM
-model's own ``decode``.
+The case, a :class:`~colsim.testbench.remap_cases.RemapCase` (seed, DRAM preset and
+``parts``, each with N, a layout kind, a request count, base, stride and a stall probability,
+run one after another in one simulation), comes as JSON in ``COLSIM_CASE`` with the resolved
+DRAM configuration of the block's hardware (``dram``, added by the runner); the expected
+requests come from :func:`colsim.hw.remap_model.remap`, i.e. from the DRAM model's own
+``decode``. A summary (the requests the DUT emitted per part) is written to
+``COLSIM_REPORT`` when set.
 """
 
 from __future__ import annotations
@@ -13,27 +15,13 @@ import json
 import os
 
 import cocotb
-import numpy as np
 
 from colsim.config.loader import from_mapping
 from colsim.hw.remap_model import RemapRequest, decode_stages, remap
 from colsim.sim.dram.config import LEVELS, DramConfig
-from colsim.sim.layout import Layout, hotcold_layout, rowmajor_layout
 from colsim.testbench.cocotb_streams import StreamSink, StreamSource, pack, random_pauses
+from colsim.testbench.remap_cases import RemapCase
 from colsim.testbench.simd_bench import start_and_reset, write_report
-
-LAYOUT_KINDS = ("random", "hotcold", "identity")
-
-
-def make_layout(rng: np.random.Generator, n: int, kind: str) -> Layout:
-    """Return a layout of N columns: a random permutation, a hot-cold one, or row-major."""
-    if kind == "random":
-        return Layout("perlayer", rng.permutation(n))
-    if kind == "hotcold":
-        return hotcold_layout(rng.random(n) < 0.3)
-    if kind == "identity":
-        return rowmajor_layout(n)
-    raise ValueError(f"`kind` must be one of {', '.join(LAYOUT_KINDS)}, not {kind!r}")
 
 
 @cocotb.test()
@@ -54,21 +42,20 @@ async def remap_requests(dut):
         request = RemapRequest(address, tuple(coordinates[level] for level in LEVELS))
         return request, bool((word >> shift) & 1)
 
+    spec = RemapCase.from_json(case)
+    observed = []
     await start_and_reset(dut)
-    for index, part in enumerate(case["parts"]):
-        seed = case["seed"] + 3 * index
-        rng = np.random.default_rng(seed)
-        layout = make_layout(rng, part["n"], part["layout"])
-        count = part["count"]
-        columns = rng.integers(0, part["n"], count)
-        offsets = rng.integers(0, 1 << 12, count)
-        expected = remap(layout, columns, offsets, base=part["base"], stride=part["stride"],
+    for index, part in enumerate(spec.parts):
+        seed = spec.seed + 3 * index
+        layout, columns, offsets = spec.requests(index)
+        count = part.count
+        expected = remap(layout, columns, offsets, base=part.base, stride=part.stride,
                          config=config)
-        dut.base.value = part["base"]
-        dut.stride.value = part["stride"]
-        dut.identity.value = int(part["layout"] == "identity")
-        stall = part["stall"]
-        if part["layout"] != "identity":
+        dut.base.value = part.base
+        dut.stride.value = part.stride
+        dut.identity.value = int(part.layout == "identity")
+        stall = part.stall
+        if part.layout != "identity":
             table = StreamSource(dut, "i_table", dut.clk, random_pauses(seed, stall))
             await table.start([pack([n, int(slot)], index_bits)
                                for n, slot in enumerate(layout.slot_of)])
@@ -83,4 +70,7 @@ async def remap_requests(dut):
             await task
         assert [request for request, _ in sink.received] == expected, f"part {index}"
         assert [last for _, last in sink.received] == [k == count - 1 for k in range(count)]
-    write_report({"index_bits": index_bits, "addr_bits": addr_bits, **case})
+        observed.append([[request.address, request.coordinates, last]
+                         for request, last in sink.received])
+    write_report({"index_bits": index_bits, "addr_bits": addr_bits, "observed": observed,
+                  **case})

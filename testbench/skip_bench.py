@@ -1,8 +1,10 @@
 """cocotb bench of the column-mask skip logic: mask driver, column monitor, model, scoreboard.
 
-The case (seed, tile width C, and ``layers``: each a mask kind, N and stall probabilities,
-run one after another in one simulation) comes as JSON in ``COLSIM_CASE``; the mask word
-width and the index width are read back from the DUT.
+The case, a :class:`~colsim.testbench.skip_cases.SkipCase` (seed, array width C, and
+``layers``: each a mask kind, N and a stall probability, run one after another in one
+simulation), comes as JSON in ``COLSIM_CASE``; the mask word width (which must be C) and the
+index width are read back from the DUT. A summary (the columns and counters the DUT returned
+per layer) is written to ``COLSIM_REPORT`` when set.
 """
 
 from __future__ import annotations
@@ -11,41 +13,21 @@ import json
 import os
 
 import cocotb
-import numpy as np
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from colsim.hw.skip_model import IssuedColumn, mask_words, skip_columns
 from colsim.testbench.cocotb_streams import StreamSink, StreamSource, random_pauses
 from colsim.testbench.simd_bench import start_and_reset, write_report
-
-MASK_KINDS = ("all_hot", "all_cold", "single", "last_only", "sparse", "half", "dense")
-
-
-def make_mask(rng: np.random.Generator, n: int, kind: str) -> np.ndarray:
-    """Return an N-column hot mask of the given kind (edge cases and random densities)."""
-    if kind not in MASK_KINDS:
-        raise ValueError(f"`kind` must be one of {', '.join(MASK_KINDS)}, not {kind!r}")
-    if kind == "all_hot":
-        return np.ones(n, bool)
-    if kind == "all_cold":
-        return np.zeros(n, bool)
-    if kind == "single":
-        mask = np.zeros(n, bool)
-        mask[rng.integers(n)] = True
-        return mask
-    if kind == "last_only":
-        mask = np.zeros(n, bool)
-        mask[-1] = True
-        return mask
-    return rng.random(n) < {"sparse": 0.1, "half": 0.5, "dense": 0.9}[kind]
+from colsim.testbench.skip_cases import SkipCase
 
 
 @cocotb.test()
 async def skip_layers(dut):
     """Run each layer's mask; compare issued columns and counters with the model."""
     case = json.loads(os.environ["COLSIM_CASE"])
+    spec = SkipCase.from_json(case)
     index_bits = len(dut.columns)
-    slot_bits = max(1, (max(case["tile"], 2) - 1).bit_length())
+    slot_bits = max(1, (max(spec.cols, 2) - 1).bit_length())
 
     def decode(word: int) -> IssuedColumn:
         column = word & ((1 << index_bits) - 1)
@@ -55,16 +37,18 @@ async def skip_layers(dut):
 
     await start_and_reset(dut)
     width = len(dut.i_mask__payload)
-    for index, layer in enumerate(case["layers"]):
-        seed = case["seed"] + 3 * index
-        hot = make_mask(np.random.default_rng(seed), layer["n"], layer["kind"])
-        expected = skip_columns(hot, case["tile"])
+    assert width == spec.cols, f"the DUT's mask words have {width} bits, the array {spec.cols}"
+    layers = []
+    for index, layer in enumerate(spec.layers):
+        seed = spec.seed + 3 * index
+        hot = spec.mask(index)
+        expected = skip_columns(hot, spec.cols)
         dut.columns.value = hot.size
         dut.start.value = 1
         await RisingEdge(dut.clk)
         dut.start.value = 0
-        source = StreamSource(dut, "i_mask", dut.clk, random_pauses(seed, layer["stall"]))
-        sink = StreamSink(dut, "o_col", dut.clk, random_pauses(seed + 1, layer["stall"]),
+        source = StreamSource(dut, "i_mask", dut.clk, random_pauses(seed, layer.stall))
+        sink = StreamSink(dut, "o_col", dut.clk, random_pauses(seed + 1, layer.stall),
                           decode=decode)
         tasks = [source.start(mask_words(hot, width)), sink.start(expected.issued)]
         for task in tasks:
@@ -74,8 +58,11 @@ async def skip_layers(dut):
             if not dut.busy.value:
                 break
             await RisingEdge(dut.clk)
-        assert sink.received == list(expected.columns), f"layer {index} ({layer['kind']})"
+        assert sink.received == list(expected.columns), f"layer {index} ({layer.kind})"
         counters = (int(dut.issued.value), int(dut.skipped.value))
         assert counters == (expected.issued, expected.skipped), f"layer {index} counters"
+        layers.append({"columns": [[c.column, c.slot, c.tile_last, c.last]
+                                   for c in sink.received],
+                       "issued": counters[0], "skipped": counters[1]})
         await RisingEdge(dut.clk)
-    write_report({"mask_width": width, "index_bits": index_bits, **case})
+    write_report({"mask_width": width, "index_bits": index_bits, "observed": layers, **case})

@@ -1,9 +1,10 @@
 """cocotb bench of the systolic engine: drivers, monitor, reference model, scoreboard.
 
-Run through :mod:`colsim.testbench.runner`. The case (product shape, operand kind, stall
-probabilities, seed) comes as JSON in ``COLSIM_CASE``; the array size is read back from the
-DUT's port widths, so one bench covers every parameter set. A summary (cycles, wall time) is
-written to ``COLSIM_REPORT`` when set.
+Run through :mod:`colsim.testbench.runner`. The case, a
+:class:`~colsim.testbench.systolic_cases.SystolicCase` (product shape, operand kind, stall
+probabilities, seed), comes as JSON in ``COLSIM_CASE``; the array size is read back from the
+DUT's port widths, so one bench covers every parameter set. A summary (the product the DUT
+returned, cycles, wall time) is written to ``COLSIM_REPORT`` when set.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from colsim.hw.systolic_model import (
     tile_steps,
 )
 from colsim.testbench.cocotb_streams import StreamSink, StreamSource, pack, random_pauses, unpack
-from colsim.testbench.operands import make_operands
 from colsim.testbench.simd_bench import core_period_ps
+from colsim.testbench.systolic_cases import SystolicCase
 
 
 class SystolicTB:
@@ -82,10 +83,10 @@ class SystolicTB:
 async def matmul(dut):
     """Stream a random product through the engine; the scoreboard compares with numpy."""
     case = json.loads(os.environ["COLSIM_CASE"])
-    rng = np.random.default_rng(case["seed"])
-    a, b = make_operands(rng, case["m"], case["k"], case["n"], case["kind"])
     tb = SystolicTB(dut, seed=case["seed"], source_stall=case["source_stall"],
                     sink_stall=case["sink_stall"])
+    spec = SystolicCase.from_json({**case, "rows": tb.rows, "cols": tb.cols})
+    a, b = spec.operands()
     await tb.reset()
     wall = time.perf_counter()
     product, cycles = await tb.run_product(a, b)
@@ -97,14 +98,13 @@ async def matmul(dut):
     model = assemble_tiles(tb.model.results, a.shape[0], b.shape[1], tb.rows, tb.cols)
     np.testing.assert_array_equal(model, expected)
     np.testing.assert_array_equal(product, expected)
-    if case["source_stall"] == 0 and case["sink_stall"] == 0:
-        tiles = -(-case["m"] // tb.rows) * -(-case["n"] // tb.cols)
-        assert cycles == ideal_cycles(tiles, case["k"], tb.rows, tb.cols)
+    if not spec.stalls:
+        assert cycles == ideal_cycles(spec.tiles, spec.k, tb.rows, tb.cols)
     handle_logger(dut).info("%dx%d engine, %s product: %d cycles, %.2f s wall, %.0f cycles/s",
-                            tb.rows, tb.cols, (case["m"], case["k"], case["n"]), cycles, wall,
+                            tb.rows, tb.cols, (spec.m, spec.k, spec.n), cycles, wall,
                             cycles / wall)
     if os.environ.get("COLSIM_REPORT"):
         with open(os.environ["COLSIM_REPORT"], "w") as handle:
             json.dump({"rows": tb.rows, "cols": tb.cols, "cycles": cycles,
                        "wall_seconds": wall, "cycles_per_second": cycles / wall,
-                       **case}, handle)
+                       "product": product.tolist(), **case}, handle)

@@ -19,7 +19,7 @@ from colsim.hw.dma_front import DmaFront
 from colsim.hw.program import hot_list, program_format, resolve_base
 from colsim.hw.skip_model import mask_words
 from colsim.testbench.amaranth_streams import collect, drive, simulation
-from colsim.testbench.skip_bench import make_mask
+from colsim.testing import make_mask
 
 W1_BASE, W1_STRIDE = 0x4000, 96
 

@@ -1,8 +1,16 @@
-"""SIMD unit: the fixed-point reference against torch / brute force, and the RTL against it."""
+"""SIMD unit: the fixed-point reference against torch / brute force, and one spec on every
+implementation.
+
+Every case of :data:`~colsim.testbench.simd_cases.SIMD_CASES` runs on the reference model,
+the Amaranth RTL and Verilator (the ``implementation`` fixture of ``conftest.py``); each part's
+results must equal the fixed-point reference, and an unstalled part must stream one beat per
+cycle where the implementation has timing.
+"""
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -22,9 +30,18 @@ from colsim.hw.simd_model import (
     simd_apply,
 )
 from colsim.testbench.amaranth_streams import collect, drive, simulation
-from colsim.testbench.simd_cases import make_simd_beats
+from colsim.testbench.runner import run_bench
+from colsim.testbench.simd_cases import SIMD_CASES, SimdCase, make_simd_beats
 
 ALL_INT16 = np.arange(-(1 << 15), 1 << 15)
+
+
+@dataclass(frozen=True)
+class UnitRun:
+    """What one implementation returned: results and cycles per part (``None``: untimed)."""
+
+    results: list[list[SimdResult]]
+    cycles: list[int] | None
 
 
 def gelu_error(frac_bits: int, segment_bits: int) -> float:
@@ -124,58 +141,78 @@ def test_bad_registers_are_named():
         hot_bits(np.array([1]), 40000)
 
 
-def run_rtl(beats, *, lanes, shift, tau, seed, stall, frac_bits=8, segment_bits=3):
-    """Run the Amaranth RTL on ``beats``; return its results."""
-    dut = SimdUnit(lanes, frac_bits, segment_bits)
-    rng = random.Random(seed)
+def run_model(case: SimdCase, tmp_path) -> UnitRun:
+    """Run the transaction-level model on each part (no timing)."""
+    model = SimdUnitModel(case.lanes, case.frac_bits, case.segment_bits)
+    return UnitRun([model.process(case.beats(index), shift=part.shift, tau=part.tau)
+                    for index, part in enumerate(case.parts)], None)
+
+
+def run_amaranth(case: SimdCase, tmp_path) -> UnitRun:
+    """Run each part in the Amaranth simulator; cycles count until its last result."""
+    runs = [_simulate_part(case, index) for index in range(len(case.parts))]
+    return UnitRun([results for results, _ in runs], [cycles for _, cycles in runs])
+
+
+def _simulate_part(case: SimdCase, index: int) -> tuple[list[SimdResult], int]:
+    """Run part ``index`` on a fresh unit; return its results and the cycles until the last."""
+    part, beats = case.parts[index], case.beats(index)
+    dut = SimdUnit(case.lanes, case.frac_bits, case.segment_bits)
+    rng = random.Random(case.seed + 3 * index)
     source_rng, sink_rng = random.Random(rng.random()), random.Random(rng.random())
-    result: dict[str, list] = {}
+    result: dict[str, object] = {"cycles": 0}
 
     async def source(ctx):
-        ctx.set(dut.shift, shift)
-        ctx.set(dut.tau, tau)
+        ctx.set(dut.shift, part.shift)
+        ctx.set(dut.tau, part.tau)
         payloads = [{"op": int(b.op), "a": list(b.a), "b": list(b.b), "last": int(b.last)}
                     for b in beats]
-        await drive(ctx, dut.i_data, payloads, rng=source_rng, stall=stall)
+        await drive(ctx, dut.i_data, payloads, rng=source_rng, stall=part.source_stall)
 
     async def sink(ctx):
-        received = await collect(ctx, dut.o_data, len(beats), rng=sink_rng, stall=stall)
+        received = await collect(ctx, dut.o_data, len(beats), rng=sink_rng,
+                                 stall=part.sink_stall)
         result["out"] = [
             SimdResult(tuple(int(v) for v in p.data),
-                       tuple(bool((int(p.hot) >> i) & 1) for i in range(lanes)), bool(p.last))
+                       tuple(bool((int(p.hot) >> i) & 1) for i in range(case.lanes)),
+                       bool(p.last))
             for p in received
         ]
 
-    with simulation(dut, f"simd_{lanes}") as sim:
+    async def clock_counter(ctx):
+        async for _ in ctx.tick():
+            result["cycles"] += 1
+
+    with simulation(dut, f"simd_{case.name}_{index}") as sim:
         sim.add_testbench(source, background=True)
+        sim.add_testbench(clock_counter, background=True)
         sim.add_testbench(sink)
         sim.run()
-    return result["out"]
+    return result["out"], result["cycles"]
 
 
-@pytest.mark.parametrize(("kind", "shift", "tau", "stall"), [
-    ("small", 8, 100, 0.3),       # the working range, random back-pressure
-    ("near", 8, 0, 0.3),          # rounding and saturation edges, τ = 0
-    ("extreme", 0, 32767, 0.0),   # int32 extremes with no shift: saturation everywhere
-    ("random", 31, -1, 0.5),      # maximal shift; τ < 0 makes everything hot
-    ("near", 12, 255, 0.2),
-])
-def test_rtl_equals_model(kind, shift, tau, stall):
-    lanes = 4
-    beats = make_simd_beats(np.random.default_rng(shift + tau), lanes, 60, kind, shift=shift,
-                            group=5)
-    expected = SimdUnitModel(lanes, 8, 3).process(beats, shift=shift, tau=tau)
-    assert run_rtl(beats, lanes=lanes, shift=shift, tau=tau, seed=shift, stall=stall) == expected
+def run_verilator(case: SimdCase, tmp_path) -> UnitRun:
+    """Run the cocotb bench on Verilator (one build per unit); return its report."""
+    result = run_bench("simd", case.hardware(), "colsim.testbench.simd_bench", case.to_json(),
+                       results_xml=tmp_path / "r.xml")
+    assert (result.tests, result.failed) == (1, 0)
+    report = result.report
+    assert report["lanes"] == case.lanes
+    results = [[SimdResult(tuple(data), tuple(hot), last) for data, hot, last in part]
+               for part in report["observed"]]
+    return UnitRun(results, report["cycles"])
 
 
-def test_rtl_covers_every_gelu_segment_exhaustively_at_q4():
-    """At Q11.4 a few beats hold every int16 input in the GELU's interpolated range."""
-    lanes, frac_bits = 8, 4
-    values = np.arange(-160, 160).reshape(-1, lanes)  # |x| up to 10 ≫ the table's range
-    beats = [make_simd_beats(np.random.default_rng(0), lanes, 1, "small")[0] for _ in values]
-    beats = [type(b)(SimdOp.GELU, tuple(int(v) for v in row), b.b, True)
-             for b, row in zip(beats, values, strict=True)]
-    expected = SimdUnitModel(lanes, frac_bits, 2).process(beats, shift=0, tau=3)
-    got = run_rtl(beats, lanes=lanes, shift=0, tau=3, seed=1, stall=0.0, frac_bits=frac_bits,
-                  segment_bits=2)
-    assert got == expected
+RUNNERS = {"model": run_model, "amaranth": run_amaranth, "verilator": run_verilator}
+
+
+@pytest.mark.parametrize("case", SIMD_CASES, ids=lambda case: case.name)
+def test_unit_equals_reference(run, case, tmp_path):
+    got = run(case, tmp_path)
+    assert len(got.results) == len(case.parts)
+    for index, part in enumerate(case.parts):
+        reference = SimdUnitModel(case.lanes, case.frac_bits, case.segment_bits)
+        expected = reference.process(case.beats(index), shift=part.shift, tau=part.tau)
+        assert got.results[index] == expected, f"part {index} ({part.kind}) differs"
+        if got.cycles is not None and not part.stalls:
+            assert got.cycles[index] == part.count + 2  # one beat per cycle after two stages
