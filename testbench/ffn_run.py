@@ -78,6 +78,19 @@ class CosimReport:
         """Return the core cycles of every layer-iteration."""
         return tuple(it.cycles for it in self.iterations)
 
+    def crosscheck_rows(self, case: str) -> list[dict[str, Any]]:
+        """Return one results-table row per layer-iteration: RTL vs fast-model cycles."""
+        rows = []
+        for index, it in enumerate(self.iterations):
+            fast = it.fast_model_cycles
+            rows.append({
+                "case": case, "iteration": index, "mode": it.mode, "rtl_cycles": it.cycles,
+                "fast_cycles": fast, "difference": None if fast is None else fast - it.cycles,
+                "relative_difference": None if fast is None else (fast - it.cycles) / it.cycles,
+                "request_stream_equal": it.request_stream_equal, "bit_exact": it.bit_exact,
+            })
+        return rows
+
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON record: ``{config, report, passed, waveform}``."""
         return {"config": dict(self.config), "report": self.bench, "passed": self.passed,

@@ -5,10 +5,13 @@
 2. the systolic engine under Verilator through cocotb on a seeded int16 product (vs numpy);
 3. a column-sparsity profile of the project's trained tiny DiT (real denoising run);
 4. the fast cycle model on that model with the profile's ρ-calibrated masks vs the baseline;
-5. the FFN top's RTL co-simulated on one of its layers with the GDDR6 model answering.
+5. the FFN top's RTL co-simulated on one of its layers with the GDDR6 model answering;
+6. a sweep of that model over both threshold axes and layouts, and the HTML report of the
+   profile, the sweep and stage 5's RTL ⇄ fast-model table.
 
-Every stage calls the library (stages 3-5 through :mod:`colsim.api`) and prints what the
-matching command prints.
+Every stage calls the library (stages 3-6 through :mod:`colsim.api`) and prints what the
+matching command prints. Everything is written under ``--out`` (``./colsim-demo`` by
+default); the last line printed is the report's path.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from colsim.analysis.results import write_table
+from colsim.fileio import check_output_dir
 
 DEMO_ARRAY = (8, 8)
 DEMO_PRODUCT = (64, 64, 64)
@@ -26,28 +31,33 @@ DEMO_MODEL = "tiny-dit"
 DEMO_STEPS = 20
 DEMO_RHO = 0.164  # the reference point of the threshold axis (DESIGN.md §1)
 DEMO_ITERATIONS = (0, 1, 2)  # stage 5: one dense iteration, two sparse ones
-STAGES = 5
+DEMO_OUT = "colsim-demo"
+STAGES = 6
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``colsim demo``."""
     parser = subparsers.add_parser("demo", help="run the embedded default end to end")
     parser.add_argument("--seed", type=int, default=0, help="operand seed (default 0)")
-    parser.add_argument("--out", help="keep the generated files here (default: a temp dir)")
+    parser.add_argument("--out", default=DEMO_OUT,
+                        help=f"folder for everything the demo writes (default: ./{DEMO_OUT})")
     parser.add_argument("--waves", action="store_true", help="record an FST waveform")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo stages in order, print what each produced; stop at the first failure."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(args.out or tmp)
-        out.mkdir(parents=True, exist_ok=True)
-        for stage in (_verilog, _systolic, _profile, _simulate, _cosimulate):
-            status = stage(args, out)
-            if status:
-                return status
+    out = check_output_dir(args.out)
+    for stage in (_verilog, _systolic, _profile, _simulate, _cosimulate, _report):
+        status = stage(args, out)
+        if status:
+            return status
     return 0
+
+
+def _profile_path(out: Path) -> Path:
+    """Return where stage 3 writes the profile (a profiles folder, as sweeps read them)."""
+    return out / "profiles" / f"{DEMO_MODEL}.h5"
 
 
 def _header(index: int, text: str) -> None:
@@ -122,22 +132,23 @@ def _profile(args: argparse.Namespace, out: Path) -> int:
                f"{args.seed}); sparsity at per-layer rho = {DEMO_RHO}")
     profile = api.profile(model=DEMO_MODEL, steps=DEMO_STEPS, seed=args.seed,
                           capture_inputs="0:0,0:1,0:2")
-    profile.save(out / "profile.h5")
-    print_profile_written(out / "profile.h5", profile)
+    profile.save(_profile_path(out))
+    print_profile_written(_profile_path(out), profile)
     print(api.sparsity(profile, rho=DEMO_RHO).to_text(), end="")
     return 0
 
 
 def _simulate(args: argparse.Namespace, out: Path) -> int:
     from colsim import api
-    from colsim.cli.progress import progress_bar, report_simulation
+    from colsim.cli.progress import progress_bar
+    from colsim.cli.simulate import report_simulation
     from colsim.models.registry import workload_spec
 
     _header(4, f"fast cycle model of {DEMO_MODEL} on the reference hardware with the "
                f"profile's masks (hot-cold layout) vs the all-dense row-major baseline")
     started = time.perf_counter()
     spec = workload_spec(DEMO_MODEL, "full")
-    masks, source = api.resolve_masks(spec, path=out / "profile.h5", rho=DEMO_RHO,
+    masks, source = api.resolve_masks(spec, path=_profile_path(out), rho=DEMO_RHO,
                                       iterations=DEMO_STEPS)
     run = api.workload_run(spec, masks=masks, layout="hotcold", iterations=DEMO_STEPS)
     result = api.simulate(run, progress=progress_bar(DEMO_MODEL))
@@ -155,8 +166,8 @@ def _cosimulate(args: argparse.Namespace, out: Path) -> int:
     from colsim.models.registry import workload_spec
 
     layer = workload_spec(DEMO_MODEL, "tiny").layer_names[0]
-    case = api.cosim_case(profile=out / "profile.h5", layer=layer, iterations=DEMO_ITERATIONS,
-                          rho=DEMO_RHO, array=DEMO_ARRAY)
+    case = api.cosim_case(profile=_profile_path(out), layer=layer,
+                          iterations=DEMO_ITERATIONS, rho=DEMO_RHO, array=DEMO_ARRAY)
     rows, cols = DEMO_ARRAY
     _header(5, f"RTL co-simulation: FFN top ({rows}x{cols} array) on {layer} with its captured "
                f"inputs and weights, iterations 0 (dense) and 1-2 (sparse), tau = "
@@ -164,6 +175,34 @@ def _cosimulate(args: argparse.Namespace, out: Path) -> int:
     report = api.cosimulate(case, waves=args.waves)
     print_cosim_report(report)
     write_cosim_record(out / "rtl-run.json", report, profile={
-        "file": str(out / "profile.h5"), "layer": layer,
+        "file": str(_profile_path(out)), "layer": layer,
         "iterations": ",".join(map(str, DEMO_ITERATIONS)), "tau": case.tau, "rho": DEMO_RHO})
+    table, _csv = write_table(report.crosscheck_rows(f"{DEMO_MODEL}/{layer}"),
+                             out / "crosscheck" / "results")
+    print(f"wrote {table} (the RTL vs fast-model cycles of every iteration)")
     return 0 if report.passed else 1
+
+
+def _report(args: argparse.Namespace, out: Path) -> int:
+    from colsim import api
+    from colsim.cli.progress import note, progress_bar
+    from colsim.cli.simulate import print_task_outcome
+    from colsim.profiler.histogram import SWEEP_THRESHOLDS
+
+    _header(6, f"sweep of {DEMO_MODEL} (hot-cold and per-layer layouts, tau and rho in "
+               f"{', '.join(f'{v:g}' for v in SWEEP_THRESHOLDS)}) with the profile's masks, "
+               f"then the report")
+    grid = api.SweepGrid(models=(DEMO_MODEL,), out=out / "sweep", layouts=("hotcold",
+                         "perlayer"), taus=SWEEP_THRESHOLDS, rhos=SWEEP_THRESHOLDS,
+                         profiles=str(_profile_path(out).parent), iterations=DEMO_STEPS)
+    table = api.sweep(grid, jobs=2, progress=progress_bar("sweep", unit="run"),
+                      announce=note)
+    status = print_task_outcome(table.rows, table.failures, table.resumed,
+                                f"{table.path} (and .csv)")
+    files = api.report(out=out / "report", profiles=[_profile_path(out)],
+                       results=[out / "sweep"], crosscheck=out / "crosscheck")
+    absent = [s.title for s in files.sections if s.missing]
+    print(f"      report: {len(files.sections) - len(absent)} sections with figures and "
+          f"tables, input absent for {len(absent)} ({'; '.join(absent)})")
+    print(files.html)
+    return status
