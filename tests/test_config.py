@@ -61,6 +61,8 @@ def test_partial_file_keeps_reference_values(tmp_path):
     ("[dma]\ntransfers_in_flight = 0\n", "`dma.transfers_in_flight` must be positive, not 0"),
     ("[dma]\nresult_queue = 3\n", "unknown key `dma.result_queue`"),
     ('[dram]\npreset = "ddr9"\n', "unknown DRAM preset 'ddr9'"),
+    ("[clock]\ncore_mhz = inf\n", "`clock.core_mhz` must be a finite number, not inf"),
+    ("[clock]\ncore_mhz = nan\n", "`clock.core_mhz` must be a finite number, not nan"),
 ])
 def test_bad_values_name_the_key_and_the_value(tmp_path, text, message):
     path = tmp_path / "hw.toml"
@@ -78,6 +80,8 @@ def test_missing_and_malformed_files_are_clear_errors(tmp_path):
     bad.write_text("[systolic\nrows = 4\n")
     with pytest.raises(ConfigError, match="is not valid TOML"):
         load_hardware_config(bad)
+    with pytest.raises(ConfigError, match="is a directory, not a TOML file"):
+        load_hardware_config(tmp_path)
 
 
 def test_config_is_frozen():
