@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from colsim.hw.simd_model import INT32_MAX, INT32_MIN, SimdBeat, SimdOp
+from colsim.fixed_arith import INT32_MAX, INT32_MIN, SimdOp
+from colsim.hw.simd_model import SimdBeat
 
 BEAT_KINDS = ("random", "extreme", "small", "near")
 

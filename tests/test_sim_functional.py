@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from colsim.errors import ColsimError
-from colsim.hw.simd_model import gelu_fixed, gelu_table, requantise
+from colsim.fixed_arith import gelu_fixed, gelu_table, requantise
 from colsim.models.spec import FfnLayer
 from colsim.sim.functional.executor import execute_functional
 from colsim.sim.functional.fixed_point import (
