@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -84,6 +86,23 @@ def test_sparse_iteration_is_faster_than_dense() -> None:
     dense_stats = run_schedule(dense, hw, MemorySystem(DRAM)).stats
     sparse_stats = run_schedule(sparse, hw, MemorySystem(DRAM)).stats
     assert sparse_stats.cycles < 0.5 * dense_stats.cycles
+
+
+def test_a_late_start_lets_the_memory_idle_until_then() -> None:
+    # A schedule started after the memory's clock first lets the memory run idle (refreshes
+    # fall due) up to its start: no request is accepted before the cycles preceding it ran.
+    num, den = clock_ratio(TINY_HW, DRAM)
+    late, idled = MemorySystem(DRAM), MemorySystem(DRAM)
+    base = 0
+    for schedule in schedules(FfnLayer("gated", 10, 48, 40, True), TINY_HW, seed=7):
+        idled.state.run(idled.ring, 0, -(-base * num // den))
+        ran = run_schedule(schedule, TINY_HW, late, base=base)
+        expected = run_schedule(schedule, TINY_HW, idled, base=base)
+        # (dram_cycles count from the memory's clock at the start, which idling moved)
+        assert replace(ran.stats, dram_cycles=0) == replace(expected.stats, dram_cycles=0)
+        assert ran.op_end.tolist() == expected.op_end.tolist()
+        assert ran.transfer_done.tolist() == expected.transfer_done.tolist()
+        base = ran.end + 1
 
 
 def test_clock_conversion_matches_the_dram_models_clock_ratio() -> None:
