@@ -95,7 +95,7 @@ def test_a_late_start_lets_the_memory_idle_until_then() -> None:
     late, idled = MemorySystem(DRAM), MemorySystem(DRAM)
     base = 0
     for schedule in schedules(FfnLayer("gated", 10, 48, 40, True), TINY_HW, seed=7):
-        idled.state.run(idled.ring, 0, -(-base * num // den))
+        idled.state.run(idled.records, 0, -(-base * num // den))
         ran = run_schedule(schedule, TINY_HW, late, base=base)
         expected = run_schedule(schedule, TINY_HW, idled, base=base)
         # (dram_cycles count from the memory's clock at the start, which idling moved)
@@ -103,6 +103,36 @@ def test_a_late_start_lets_the_memory_idle_until_then() -> None:
         assert ran.op_end.tolist() == expected.op_end.tolist()
         assert ran.transfer_done.tolist() == expected.transfer_done.tolist()
         base = ran.end + 1
+
+
+def test_writes_parked_behind_streaming_reads_fit_the_request_records() -> None:
+    # Regression: writes wait in the write queue (drain starts above the high watermark or
+    # when no read waits) while reads stream past them; the round-robin ring of records, 4 ×
+    # the queue capacity, overflowed here ("request ring too small for the requests in flight").
+    hw = reference_hardware()
+    dram = load_dram_config(organization={"channels": 1}, controller={"read_queue": 2})
+    schedule = next(schedules(FfnLayer("parked", 64, 128, 512, False), hw, seed=7))
+    stats = run_schedule(schedule, hw, MemorySystem(dram)).stats
+    assert stats.cycles == 50425  # what the old code gave with a 256 times larger ring
+
+
+@pytest.mark.parametrize("seed", [0, *(pytest.param(s, marks=pytest.mark.slow) for s in (1, 2, 3))])
+def test_any_controller_configuration_matches_the_step_by_step_execution(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    low = float(rng.uniform(0.0, 0.6))
+    dram = load_dram_config(
+        organization={"channels": int(rng.integers(1, 4))},
+        controller={"read_queue": int(rng.integers(1, 9)), "write_queue": int(rng.integers(1, 65)),
+                    "write_low_watermark": low,
+                    "write_high_watermark": float(rng.uniform(low, 1.0))},
+    )
+    layer = FfnLayer("random", int(rng.integers(4, 24)), 32, 48, bool(rng.integers(2)))
+    for schedule in schedules(layer, TINY_HW, seed=seed):
+        fast = run_schedule(schedule, TINY_HW, MemorySystem(dram))
+        reference_end, op_end, done = execute_reference(schedule, TINY_HW, dram)
+        assert fast.end == reference_end
+        assert fast.op_end.tolist() == op_end
+        assert fast.transfer_done.tolist() == done
 
 
 def test_clock_conversion_matches_the_dram_models_clock_ratio() -> None:

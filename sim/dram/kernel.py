@@ -9,8 +9,9 @@ Every driver uses the same small public surface:
   per cycle, and steps the channels to a cycle (the batch path runs a whole stream in one
   call, the fast model's co-simulation one cycle per call, the event path only steps);
 * :func:`next_cycle` says when anything can next happen; :attr:`KernelState.counters` (and
-  :func:`clock`, :func:`accepted` and :func:`requests_finished` in compiled code) read the global
-  counters; :func:`set_request` writes a request record.
+  :func:`clock`, :func:`next_row` and :func:`requests_finished` in compiled code) read the
+  global counters; :func:`set_request` writes a request record, :func:`start_stream` points
+  the stream at one.
 
 Per DRAM cycle ``c`` the order is: the front end offers at most one request (accepted when
 its channel's read or write queue has room), then every channel runs :func:`_tick`:
@@ -233,12 +234,17 @@ class KernelState:
         """Return :func:`earliest_wake` of this state."""
         return int(_earliest_wake(self.params, self.chs))
 
-    def start_stream(self) -> None:
-        """Make request 0 of a new stream the next that :func:`run` offers.
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests that can be accepted and unfinished at once.
 
-        Request ``i`` of a stream sits in row ``i % len(reqs)`` of the request table; the
-        previous stream's requests must all have been accepted.
+        Every such request sits in its channel's read queue, write queue or active buffer.
         """
+        p = self.params
+        return int(p[P_CHANNELS] * (p[P_READ_QUEUE] + p[P_WRITE_QUEUE] + p[P_ACTIVE_QUEUE]))
+
+    def start_stream(self) -> None:
+        """Make row 0 of the request table the next that :func:`run` offers (a new stream)."""
         self.g[G_NEXT] = 0
 
     def grow_log(self) -> None:
@@ -547,7 +553,7 @@ def _offer(params, ready, chs, queues, g, reqs, r, c):
 def next_cycle(arrays, c, end):
     """Return the next cycle after ``c`` at which anything can happen.
 
-    That is when a channel wakes or a refresh falls due, or when the stream's next request
+    That is when a channel wakes or a refresh falls due, or when the stream's next row
     (``G_NEXT``, if below ``end``) may be offered: at its arrival, if its queue has room.
     """
     s = KernelArrays(*arrays)
@@ -559,9 +565,8 @@ def _next_cycle(params, chs, g, reqs, c, end):
     if params[P_EVERY_CYCLE]:
         return c + 1
     nxt = max(_earliest_wake(params, chs), c + 1)
-    i = g[G_NEXT]
-    if i < end:
-        r = i % reqs.shape[0]
+    r = g[G_NEXT]
+    if r < end:
         qi = reqs[r, R_WRITE]
         size = params[P_WRITE_QUEUE] if qi == Q_WRITE else params[P_READ_QUEUE]
         if chs[reqs[r, R_CHANNEL], S_QUEUE_LEN + qi] < size:
@@ -571,10 +576,10 @@ def _next_cycle(params, chs, g, reqs, c, end):
 
 @compiled
 def run(arrays, end, stop):
-    """Offer the stream's requests ``G_NEXT .. end - 1`` in order and step to cycle ``stop``.
+    """Offer the stream's rows ``G_NEXT .. end - 1`` of the table in order, step to ``stop``.
 
-    Request ``i`` is row ``i % len(reqs)``; at most one is accepted per cycle, none before
-    its arrival nor while its queue is full. Every cycle before ``stop`` is simulated; with
+    At most one request is accepted per cycle, none before its arrival nor while its queue
+    is full (see :func:`start_stream`). Every cycle before ``stop`` is simulated; with
     ``stop = INF`` the run ends instead once no request is in flight and none is left to
     offer (``G_CLOCK`` is then the cycle after the last issue). Return ``RUN_DONE``,
     ``RUN_LOG_FULL`` (grow the log and call again) or ``RUN_DEADLOCK`` (a bug).
@@ -595,7 +600,7 @@ def _run(params, table, counts, ready, chs, memo, queues, g, reqs, log, end, sto
             g[G_CLOCK] = c
             return RUN_LOG_FULL
         i = g[G_NEXT]
-        if i < end and _offer(params, ready, chs, queues, g, reqs, i % reqs.shape[0], c):
+        if i < end and _offer(params, ready, chs, queues, g, reqs, i, c):
             g[G_NEXT] = i + 1
         done = _tick_channels(params, table, counts, ready, chs, memo, queues, g, reqs, log, c)
         if drain and done and g[G_IN_FLIGHT] == 0 and g[G_NEXT] >= end:
@@ -635,8 +640,14 @@ def clock(arrays):
 
 
 @compiled
-def accepted(arrays):
-    """Return how many requests of the current stream have been accepted."""
+def start_stream(arrays, first):
+    """Make row ``first`` of the request table the next that :func:`run` offers."""
+    KernelArrays(*arrays).g[G_NEXT] = first
+
+
+@compiled
+def next_row(arrays):
+    """Return the row the stream offers next (one past the last row it had accepted)."""
     return KernelArrays(*arrays).g[G_NEXT]
 
 

@@ -80,8 +80,7 @@ class DramModel:
         self.store = store
         self._tabler = RequestTabler(config)
         self._state = k.KernelState(config, record_commands=record_commands)
-        ctl = config.controller
-        slots = config.organization.channels * (ctl.read_queue + ctl.write_queue)
+        slots = self._state.max_in_flight + 1  # and one being offered
         self._reqs = np.full((slots, k.R_FIELDS), -1, dtype=np.int64)
         self._free = list(range(slots - 1, -1, -1))
         self._live: dict[int, tuple[Any, int, bool, bytes | None]] = {}

@@ -138,24 +138,29 @@ def _next_arrival(sc, cur, cur_arrival, prev_arrival, next_op, op_end, tr_issue,
 
 
 @compiled
-def _prepare(r, reqs, sc, mapping, work, transfer, arrival):
-    """Write request ``r`` into its ring slot (``r % ring size``); return the slot."""
-    slot = r % reqs.shape[0]
-    if work.busy[slot]:
-        raise RuntimeError("request ring too small for the requests in flight")
+def _prepare(dram, sc, mapping, work, n_free, r, transfer, arrival):
+    """Write request ``r`` into a free record row and point the kernel's stream at it.
+
+    Return the row and the number of rows left free.
+    """
+    if n_free == 0:  # there is a row for every request the controller can hold
+        raise RuntimeError("request records too few for the requests in flight")
+    row = work.free[n_free - 1]
     transaction_bytes, radices, banks_per_group = mapping
     if decode_into(sc.addr[r:r + 1], transaction_bytes, radices, work.coords) >= 0:
         raise RuntimeError("address beyond the DRAM capacity")
-    k.set_request(reqs, slot, work.coords, 0, banks_per_group, sc.is_write[r], arrival)
-    work.ring_tr[slot] = transfer
-    return slot
+    reqs = k.KernelArrays(*dram).reqs
+    k.set_request(reqs, row, work.coords, 0, banks_per_group, sc.is_write[r], arrival)
+    work.row_tr[row] = transfer
+    k.start_stream(dram, row)
+    return row, n_free - 1
 
 
 # Per-run arrays: the timeline returned (``acc`` is the result vector), and the loop's
 # bookkeeping.
 Timeline = namedtuple("Timeline", ["acc", "op_start", "op_end", "tr_issue", "tr_done"])
 Scratch = namedtuple("Scratch", [
-    "tr_left", "tr_max", "ring_tr", "busy", "coords", "unit_free", "outstanding", "pending",
+    "tr_left", "tr_max", "row_tr", "free", "coords", "unit_free", "outstanding", "pending",
 ])
 
 
@@ -163,10 +168,10 @@ Scratch = namedtuple("Scratch", [
 def cosimulate(dram, sc, transaction_bytes, radices, banks_per_group, dram_num, dram_den, base):
     """Run one schedule from core time ``base``; return its :class:`Timeline` (core cycles).
 
-    ``dram`` is the kernel's bundle (:meth:`~colsim.sim.dram.kernel.KernelState.arrays`, a new
-    stream started) whose request table is a ring of records (more rows than requests can be
-    in flight) reused as requests finish, so memory does not grow with the stream; it
-    continues from wherever the memory system is. ``sc`` is the schedule
+    ``dram`` is the kernel's bundle (:meth:`~colsim.sim.dram.kernel.KernelState.arrays`)
+    whose request table has a row for every request the controller can hold plus one, each
+    reused once its request finished, so memory does not grow with the stream; it continues
+    from wherever the memory system is. ``sc`` is the schedule
     (:func:`schedule_arrays`): ``addr`` / ``is_write`` are its transactions in issue order.
     ``transaction_bytes``, ``radices`` and ``banks_per_group`` decode addresses; DRAM runs at
     ``dram_num / dram_den`` times the core clock.
@@ -176,7 +181,7 @@ def cosimulate(dram, sc, transaction_bytes, radices, banks_per_group, dram_num, 
     out = Timeline(np.zeros(X_SIZE, dtype=np.int64), np.full(n_ops, UNKNOWN),
                    np.full(n_ops, UNKNOWN), np.full(n_tr, UNKNOWN), np.full(n_tr, UNKNOWN))
     work = Scratch(sc.tr_count.copy(), np.zeros(n_tr, dtype=np.int64),
-                   np.zeros(rows, dtype=np.int64), np.zeros(rows, dtype=np.bool_),
+                   np.zeros(rows, dtype=np.int64), np.arange(rows)[::-1].copy(),
                    np.zeros((1, 5), dtype=np.int64), np.full(2, base, dtype=np.int64),
                    np.empty(rows, dtype=np.int64), np.empty(n_tr, dtype=np.int64))
     _cosimulate(dram, sc, (transaction_bytes, radices, banks_per_group), dram_num, dram_den,
@@ -188,14 +193,14 @@ def cosimulate(dram, sc, transaction_bytes, radices, banks_per_group, dram_num, 
 def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
     """The loop of :func:`cosimulate`, writing into ``out``."""
     acc, op_start, op_end, tr_issue, tr_done = out
-    tr_left, tr_max, ring_tr, busy, unit_free, outstanding, pending = (
-        work.tr_left, work.tr_max, work.ring_tr, work.busy, work.unit_free, work.outstanding,
+    tr_left, tr_max, row_tr, free, unit_free, outstanding, pending = (
+        work.tr_left, work.tr_max, work.row_tr, work.free, work.unit_free, work.outstanding,
         work.pending)
     reqs = k.KernelArrays(*dram).reqs
-    rows = reqs.shape[0]
+    n_free = reqs.shape[0]  # request rows free: free[:n_free]
+    row = -1  # the row of the request being offered, once written
     n_ops = sc.op_unit.shape[0]
     n_tr = sc.tr_write.shape[0]
-    prepared = -1  # the request whose record currently sits in its ring slot
     acc[X_END] = base
     next_op = 0
     cur = 0  # transfer being offered
@@ -204,7 +209,7 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
     offered = 0  # requests accepted (issue order); the next one is offered
     done_prefix = 0  # transfers [0, done_prefix) have all completed
     prefix_max = base
-    n_out = 0  # ring slots in flight: outstanding[:n_out]
+    n_out = 0  # rows of the requests in flight: outstanding[:n_out]
     n_pend = 0  # transfers complete but not yet visible: pending[:n_pend]
     c = max(k.clock(dram), _ceil_mul(base, dram_num, dram_den))
     finished_before = k.requests_finished(dram)
@@ -235,17 +240,15 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
             raise RuntimeError("schedule deadlock: nothing in flight and no transfer can issue")
         # Offer the next request at cycle c (not earlier: it is known from now on), then run
         # the controller through cycle c.
-        if cur_arrival >= 0 and prepared != offered:
-            _prepare(offered, reqs, sc, mapping, work, cur, max(cur_arrival, c))
-            prepared = offered
-        end = offered + 1 if cur_arrival >= 0 else offered
-        if k.run(dram, end, c + 1) != k.RUN_DONE:
+        if cur_arrival >= 0 and row < 0:
+            row, n_free = _prepare(dram, sc, mapping, work, n_free, offered, cur,
+                                   max(cur_arrival, c))
+        if k.run(dram, row + 1 if cur_arrival >= 0 else 0, c + 1) != k.RUN_DONE:
             raise RuntimeError("DRAM kernel stopped early (command log full)")
-        if k.accepted(dram) != offered:
-            slot = offered % rows
-            busy[slot] = True
-            outstanding[n_out] = slot
+        if cur_arrival >= 0 and k.next_row(dram) > row:  # accepted
+            outstanding[n_out] = row
             n_out += 1
+            row = -1
             offered += 1
             if offered == sc.tr_first[cur] + sc.tr_count[cur]:
                 cur += 1
@@ -260,8 +263,9 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
             for j in range(n_out):
                 r = outstanding[j]
                 if reqs[r, k.R_DONE] >= 0:
-                    busy[r] = False
-                    f = ring_tr[r]
+                    free[n_free] = r
+                    n_free += 1
+                    f = row_tr[r]
                     tr_max[f] = max(tr_max[f], reqs[r, k.R_DONE])
                     tr_left[f] -= 1
                     if tr_left[f] == 0:
@@ -274,10 +278,9 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
             n_out = keep
         # Next cycle where anything can happen: a channel wakes, a refresh falls due, the
         # next request may be offered, or a completion becomes visible.
-        if cur_arrival >= 0 and prepared != offered:
-            _prepare(offered, reqs, sc, mapping, work, cur, cur_arrival)
-            prepared = offered
-        nxt = k.next_cycle(dram, c, offered + 1 if cur_arrival >= 0 else offered)
+        if cur_arrival >= 0 and row < 0:
+            row, n_free = _prepare(dram, sc, mapping, work, n_free, offered, cur, cur_arrival)
+        nxt = k.next_cycle(dram, c, row + 1 if cur_arrival >= 0 else 0)
         for j in range(n_pend):
             nxt = min(nxt, max(c + 1, tr_max[pending[j]] + 1))
         c = nxt if nxt < k.INF else c + 1

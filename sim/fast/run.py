@@ -74,12 +74,9 @@ class MemorySystem:
     def __init__(self, config: DramConfig) -> None:
         self.config = config
         self.state = k.KernelState(config)
-        ctl = config.controller
-        in_flight = config.organization.channels * (
-            ctl.read_queue + ctl.write_queue + config.organization.banks
-        )
-        # Request records are reused round-robin; far more rows than can be in flight.
-        self.ring = np.full((4 * in_flight, k.R_FIELDS), -1, dtype=np.int64)
+        # Request records are reused as requests finish: one row for every request that can
+        # be unfinished at once, and one for the request being offered.
+        self.records = np.full((self.state.max_in_flight + 1, k.R_FIELDS), -1, dtype=np.int64)
 
     def reset(self) -> None:
         """Return to power-up: banks idle, refresh timer at its start, cycle 0."""
@@ -111,9 +108,8 @@ def run_schedule(
     num, den = clock_ratio(hw, config)
     before = memory.counters()
     state = memory.state
-    state.start_stream()
     acc, _start, op_end, _issue, tr_done = cosim.cosimulate(
-        state.arrays(memory.ring), cosim.schedule_arrays(schedule), org.transaction_bytes,
+        state.arrays(memory.records), cosim.schedule_arrays(schedule), org.transaction_bytes,
         mapping_radices(config), org.banks_per_group, num, den, base,
     )
     end = int(acc[cosim.X_END])
