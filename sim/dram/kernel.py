@@ -4,7 +4,8 @@ All state lives in a few integer arrays, passed to the compiled functions as one
 (:meth:`KernelState.arrays`), so a simulation can stop at any cycle boundary and resume.
 Every driver uses the same small public surface:
 
-* :func:`offer` hands one request to its channel's queue (the event path's submit);
+* :meth:`KernelState.offer` hands one request to its channel's queue (the event path's
+  submit);
 * :func:`run` is the one offer loop: it offers the requests of a stream in order, at most one
   per cycle, and steps the channels to a cycle (the batch path runs a whole stream in one
   call, the fast model's co-simulation one cycle per call, the event path only steps);
@@ -223,7 +224,11 @@ class KernelState:
     # the event path pays per request.
 
     def offer(self, reqs: np.ndarray, r: int, c: int) -> bool:
-        """Call :func:`offer` on this state with request table ``reqs``."""
+        """Offer row ``r`` of ``reqs`` at cycle ``c``; return whether it was accepted.
+
+        It is refused before its arrival cycle, when a request was already accepted at
+        ``c``, and while its channel's read (or write) queue is full.
+        """
         return _offer(self.params, self.ready, self.chs, self.queues, self.g, reqs, r, c)
 
     def run(self, reqs: np.ndarray, end: int, stop: int) -> int:
@@ -231,7 +236,7 @@ class KernelState:
         return _run(*self.arrays(reqs), end, stop)
 
     def earliest_wake(self) -> int:
-        """Return :func:`earliest_wake` of this state."""
+        """Return the earliest cycle a channel wakes at or refreshes (``INF``: none)."""
         return int(_earliest_wake(self.params, self.chs))
 
     @property
@@ -489,14 +494,8 @@ def _tick_channels(params, table, counts, ready, chs, memo, queues, g, reqs, log
 
 
 @compiled
-def earliest_wake(arrays):
-    """Return the earliest cycle a channel wakes at or refreshes (``INF``: none)."""
-    s = KernelArrays(*arrays)
-    return _earliest_wake(s.params, s.chs)
-
-
-@compiled
 def _earliest_wake(params, chs):
+    """Return the earliest cycle a channel wakes at or refreshes (``INF``: none)."""
     nxt = INF
     refresh = params[P_REFRESH] != REFRESH_OFF
     for ch in range(params[P_CHANNELS]):
@@ -507,18 +506,12 @@ def _earliest_wake(params, chs):
 
 
 @compiled
-def offer(arrays, r, c):
+def _offer(params, ready, chs, queues, g, reqs, r, c):
     """Offer request ``r`` (a row of the table) at cycle ``c``; return whether it was accepted.
 
     It is refused before its arrival cycle, when a request was already accepted at ``c``, and
     while its channel's read (or write) queue is full.
     """
-    s = KernelArrays(*arrays)
-    return _offer(s.params, s.ready, s.chs, s.queues, s.g, s.reqs, r, c)
-
-
-@compiled
-def _offer(params, ready, chs, queues, g, reqs, r, c):
     if reqs[r, R_ARRIVAL] > c or c <= g[G_LAST_ACCEPT]:
         return False
     ch, qi = reqs[r, R_CHANNEL], reqs[r, R_WRITE]

@@ -1,7 +1,7 @@
 """Event path: one request at a time, for cocotb testbenches and interactive use.
 
 :class:`DramModel` drives the same compiled controller as the batch path through
-:func:`~colsim.sim.dram.kernel.offer` and :func:`~colsim.sim.dram.kernel.run`, so a
+:meth:`~colsim.sim.dram.kernel.KernelState.offer` and :func:`~colsim.sim.dram.kernel.run`, so a
 stream submitted here request by request gives exactly the cycles and statistics of
 :func:`~colsim.sim.dram.simulate_batch` (tested). Data moves through a
 :class:`~colsim.sim.dram.store.BackingStore`: a write stores its data when its WR issues, a
