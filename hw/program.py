@@ -34,8 +34,8 @@ import numpy as np
 
 from colsim.config import HardwareConfig, SequencerConfig
 from colsim.errors import ColsimError
+from colsim.fixed_arith import SimdOp
 from colsim.hw.onchip import Geometry, geometry, plan_onchip
-from colsim.hw.simd_model import SimdOp
 from colsim.hw.skip_model import mask_from_words, mask_words, skip_columns
 from colsim.sim.schedule import ARRAY, BUFFERS, INPUT, OUTPUT, PHASES, SIMD, WEIGHT, Schedule
 

@@ -1,11 +1,11 @@
 """SIMD element unit: ``lanes`` 16-bit lanes for requantise, GELU, GEGLU, add and τ-compare.
 
 The arithmetic, the number formats and the GELU approximation are those of the bit-exact
-reference :mod:`colsim.hw.simd_model` (read its docstring); the GELU knots come from it.
+reference :mod:`colsim.fixed_arith` (read its docstring); the GELU knots come from it.
 
 Ports:
 
-* ``i_data``: stream of {``op`` (2 bits, :class:`~colsim.hw.simd_model.SimdOp`),
+* ``i_data``: stream of {``op`` (2 bits, :class:`~colsim.fixed_arith.SimdOp`),
   ``a``: lanes × int32, ``b``: lanes × int32, ``last``}. ``a`` carries the accumulators (the
   gate for GEGLU), ``b`` the GEGLU value accumulators or the cold contribution for ADD; it is
   ignored by REQUANT and GELU.
@@ -26,7 +26,7 @@ from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from colsim.hw.simd_model import (
+from colsim.fixed_arith import (
     INT16_MAX,
     INT16_MIN,
     MAX_SHIFT,

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from colsim.config import HardwareConfig, reference_hardware
-from colsim.hw.simd_model import INT32_MAX, INT32_MIN, SimdBeat, SimdOp
+from colsim.fixed_arith import INT32_MAX, INT32_MIN, SimdOp
+from colsim.hw.simd_model import SimdBeat
 
 BEAT_KINDS = ("random", "extreme", "small", "near", "ramp")
 

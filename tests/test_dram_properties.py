@@ -24,8 +24,8 @@ def simulate(config, addr, is_write, arrival, *, every_cycle=False):
     state = k.KernelState(config, record_commands=True, every_cycle=every_cycle)
     reqs = request_table(config, addr, is_write)
     reqs[:, k.R_ARRIVAL] = arrival
-    state.g[k.G_NEXT], state.g[k.G_REMAINING] = 0, len(reqs)
-    while (status := k.run_batch(*state.arrays(reqs))) == k.RUN_LOG_FULL:
+    state.start_stream()
+    while (status := state.run(reqs, len(reqs), k.INF)) == k.RUN_LOG_FULL:
         state.grow_log()
     assert status == k.RUN_DONE
     accept = reqs[:, k.R_ACCEPT]

@@ -18,17 +18,16 @@ import torch
 
 from colsim.config import reference_hardware
 from colsim.errors import ConfigError
-from colsim.hw.simd import SimdUnit
-from colsim.hw.simd_model import (
+from colsim.fixed_arith import (
     SimdOp,
-    SimdResult,
-    SimdUnitModel,
     gelu_fixed,
     gelu_table,
     hot_bits,
     requantise,
     simd_apply,
 )
+from colsim.hw.simd import SimdUnit
+from colsim.hw.simd_model import SimdResult, SimdUnitModel
 from colsim.testbench.amaranth_streams import collect, drive, simulation
 from colsim.testbench.runner import run_bench
 from colsim.testbench.simd_cases import SIMD_CASES, SimdCase, make_simd_beats
@@ -55,7 +54,7 @@ def gelu_error(frac_bits: int, segment_bits: int) -> float:
 def test_gelu_error_at_the_reference_format_is_the_documented_one():
     simd = reference_hardware().simd
     error = gelu_error(simd.frac_bits, simd.gelu_segment_bits)
-    assert error == pytest.approx(0.00410, abs=5e-6)  # stated in hw/simd_model.py and README
+    assert error == pytest.approx(0.00410, abs=5e-6)  # stated in colsim/fixed_arith.py and README
 
 
 @pytest.mark.parametrize(("frac_bits", "segment_bits"), [(8, 3), (8, 2), (12, 3), (4, 2), (6, 6)])

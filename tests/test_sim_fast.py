@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -84,6 +86,53 @@ def test_sparse_iteration_is_faster_than_dense() -> None:
     dense_stats = run_schedule(dense, hw, MemorySystem(DRAM)).stats
     sparse_stats = run_schedule(sparse, hw, MemorySystem(DRAM)).stats
     assert sparse_stats.cycles < 0.5 * dense_stats.cycles
+
+
+def test_a_late_start_lets_the_memory_idle_until_then() -> None:
+    # A schedule started after the memory's clock first lets the memory run idle (refreshes
+    # fall due) up to its start: no request is accepted before the cycles preceding it ran.
+    num, den = clock_ratio(TINY_HW, DRAM)
+    late, idled = MemorySystem(DRAM), MemorySystem(DRAM)
+    base = 0
+    for schedule in schedules(FfnLayer("gated", 10, 48, 40, True), TINY_HW, seed=7):
+        idled.state.run(idled.records, 0, -(-base * num // den))
+        ran = run_schedule(schedule, TINY_HW, late, base=base)
+        expected = run_schedule(schedule, TINY_HW, idled, base=base)
+        # (dram_cycles count from the memory's clock at the start, which idling moved)
+        assert replace(ran.stats, dram_cycles=0) == replace(expected.stats, dram_cycles=0)
+        assert ran.op_end.tolist() == expected.op_end.tolist()
+        assert ran.transfer_done.tolist() == expected.transfer_done.tolist()
+        base = ran.end + 1
+
+
+def test_writes_parked_behind_streaming_reads_fit_the_request_records() -> None:
+    # Regression: writes wait in the write queue (drain starts above the high watermark or
+    # when no read waits) while reads stream past them; the round-robin ring of records, 4 ×
+    # the queue capacity, overflowed here ("request ring too small for the requests in flight").
+    hw = reference_hardware()
+    dram = load_dram_config(organization={"channels": 1}, controller={"read_queue": 2})
+    schedule = next(schedules(FfnLayer("parked", 64, 128, 512, False), hw, seed=7))
+    stats = run_schedule(schedule, hw, MemorySystem(dram)).stats
+    assert stats.cycles == 50425  # what the old code gave with a 256 times larger ring
+
+
+@pytest.mark.parametrize("seed", [0, *(pytest.param(s, marks=pytest.mark.slow) for s in (1, 2, 3))])
+def test_any_controller_configuration_matches_the_step_by_step_execution(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    low = float(rng.uniform(0.0, 0.6))
+    dram = load_dram_config(
+        organization={"channels": int(rng.integers(1, 4))},
+        controller={"read_queue": int(rng.integers(1, 9)), "write_queue": int(rng.integers(1, 65)),
+                    "write_low_watermark": low,
+                    "write_high_watermark": float(rng.uniform(low, 1.0))},
+    )
+    layer = FfnLayer("random", int(rng.integers(4, 24)), 32, 48, bool(rng.integers(2)))
+    for schedule in schedules(layer, TINY_HW, seed=seed):
+        fast = run_schedule(schedule, TINY_HW, MemorySystem(dram))
+        reference_end, op_end, done = execute_reference(schedule, TINY_HW, dram)
+        assert fast.end == reference_end
+        assert fast.op_end.tolist() == op_end
+        assert fast.transfer_done.tolist() == done
 
 
 def test_clock_conversion_matches_the_dram_models_clock_ratio() -> None:

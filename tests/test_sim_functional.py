@@ -9,7 +9,7 @@ import pytest
 
 from colsim.config import tiny_hardware
 from colsim.errors import ColsimError
-from colsim.hw.simd_model import gelu_fixed, gelu_table, requantise
+from colsim.fixed_arith import gelu_fixed, gelu_table, requantise
 from colsim.models.spec import FfnLayer
 from colsim.sim.functional.executor import execute_functional
 from colsim.sim.functional.fixed_point import (

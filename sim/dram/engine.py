@@ -51,21 +51,21 @@ class DramStats:
 
 def stats_from_state(config: DramConfig, state: k.KernelState) -> DramStats:
     """Return the statistics accumulated in ``state``."""
-    g = state.g
-    reads, writes = int(g[k.G_READS]), int(g[k.G_WRITES])
-    cycles = int(g[k.G_LAST_DONE]) + 1
+    counters = state.counters
+    reads, writes = counters.reads, counters.writes
+    cycles = counters.last_done + 1
     busy = (reads + writes) * config.timing.bl
     capacity = cycles * config.organization.channels
     return DramStats(
         cycles=cycles,
         reads=reads,
         writes=writes,
-        row_hits=int(g[k.G_ROW_HITS]),
-        row_misses=int(g[k.G_ROW_MISSES]),
-        row_conflicts=int(g[k.G_ROW_CONFLICTS]),
-        refreshes=int(g[k.G_REFRESHES]),
+        row_hits=counters.row_hits,
+        row_misses=counters.row_misses,
+        row_conflicts=counters.row_conflicts,
+        refreshes=counters.refreshes,
         bytes=(reads + writes) * config.organization.transaction_bytes,
-        avg_read_latency=float(g[k.G_READ_LATENCY_SUM]) / reads if reads else 0.0,
+        avg_read_latency=float(counters.read_latency_sum) / reads if reads else 0.0,
         bandwidth_utilisation=busy / capacity if capacity else 0.0,
     )
 
@@ -76,16 +76,10 @@ def _fill_requests(addr, is_write, arrival, transaction_bytes, radices, banks_pe
     n = addr.shape[0]
     coords = np.empty((n, 5), dtype=np.int64)
     bad_addr = decode_into(addr, transaction_bytes, radices, coords)
-    reqs = np.full((n, k.R_FIELDS), -1, dtype=np.int64)
+    reqs = np.empty((n, k.R_FIELDS), dtype=np.int64)
     bad_arrival = -1
     for i in range(n):
-        reqs[i, k.R_CHANNEL] = coords[i, 0]
-        reqs[i, k.R_BANKGROUP] = coords[i, 1]
-        reqs[i, k.R_BANK] = coords[i, 1] * banks_per_group + coords[i, 2]
-        reqs[i, k.R_ROW] = coords[i, 3]
-        reqs[i, k.R_WRITE] = 1 if is_write[i] else 0
-        reqs[i, k.R_ARRIVAL] = arrival[i]
-        reqs[i, k.R_CLASSIFIED] = 0
+        k.set_request(reqs, i, coords, i, banks_per_group, is_write[i], arrival[i])
         if bad_arrival < 0 and i > 0 and arrival[i] < arrival[i - 1]:
             bad_arrival = i
     return reqs, bad_addr, bad_arrival
@@ -156,15 +150,15 @@ class DramEngine:
     @property
     def clock(self) -> int:
         """The next DRAM cycle to be simulated."""
-        return int(self._state.g[k.G_CLOCK])
+        return self._state.counters.clock
 
     def run(self, addr, is_write, arrival) -> np.ndarray:
         """Simulate a chunk of requests; return each one's completion cycle (int64)."""
         reqs = self._tabler.table(addr, is_write, arrival)
         state = self._state
-        state.g[k.G_NEXT], state.g[k.G_REMAINING] = 0, len(reqs)
+        state.start_stream()
         while True:
-            status = k.run_batch(*state.arrays(reqs))
+            status = state.run(reqs, len(reqs), k.INF)
             if status == k.RUN_DONE:
                 return reqs[:, k.R_DONE].copy()
             if status == k.RUN_DEADLOCK:  # pragma: no cover - would be a scheduler bug

@@ -1,7 +1,7 @@
 """Event path: one request at a time, for cocotb testbenches and interactive use.
 
 :class:`DramModel` drives the same compiled controller as the batch path through
-:func:`~colsim.sim.dram.kernel.try_accept` and :func:`~colsim.sim.dram.kernel.advance`, so a
+:meth:`~colsim.sim.dram.kernel.KernelState.offer` and :func:`~colsim.sim.dram.kernel.run`, so a
 stream submitted here request by request gives exactly the cycles and statistics of
 :func:`~colsim.sim.dram.simulate_batch` (tested). Data moves through a
 :class:`~colsim.sim.dram.store.BackingStore`: a write stores its data when its WR issues, a
@@ -80,20 +80,19 @@ class DramModel:
         self.store = store
         self._tabler = RequestTabler(config)
         self._state = k.KernelState(config, record_commands=record_commands)
-        ctl = config.controller
-        slots = config.organization.channels * (ctl.read_queue + ctl.write_queue)
+        slots = self._state.max_in_flight + 1  # and one being offered
         self._reqs = np.full((slots, k.R_FIELDS), -1, dtype=np.int64)
         self._free = list(range(slots - 1, -1, -1))
         self._live: dict[int, tuple[Any, int, bool, bytes | None]] = {}
         self._finished: list[tuple[int, int, Completion]] = []
         self._order = 0
         self._columns_seen = 0  # RD + WR issued when the live requests were last scanned
-        self._read_latency = int(self._state.params[k.P_READ_LATENCY])
+        self._read_latency = config.timing.read_latency
 
     @property
     def cycle(self) -> int:
         """The next DRAM cycle to be simulated."""
-        return int(self._state.g[k.G_CLOCK])
+        return self._state.counters.clock
 
     def submit(
         self, addr: int, is_write: bool, cycle: int, tag: Any = None, data: bytes | None = None
@@ -104,7 +103,7 @@ class DramModel:
         """
         if cycle < self.cycle:
             raise ColsimError(f"`cycle` {cycle} is in the past (the model is at {self.cycle})")
-        if cycle <= self._state.g[k.G_LAST_ACCEPT]:
+        if cycle <= self._state.counters.last_accept:
             raise ColsimError(f"a request was already accepted at cycle {cycle}")
         if addr < 0:
             raise ColsimError(f"address must be non-negative, not {addr}")
@@ -117,8 +116,7 @@ class DramModel:
         self.advance(cycle)
         slot = self._free.pop()
         self._reqs[slot] = row[0]
-        s = self._state
-        if not k.try_accept(s.params, s.ready, s.chs, s.queues, s.g, self._reqs, slot, cycle):
+        if not self._state.offer(self._reqs, slot, cycle):
             self._free.append(slot)
             return False
         self._live[slot] = (tag, addr, bool(is_write), data)
@@ -126,15 +124,17 @@ class DramModel:
 
     def advance(self, to_cycle: int) -> None:
         """Simulate every cycle before ``to_cycle``."""
-        while k.advance(*self._state.arrays(self._reqs), to_cycle) == k.RUN_LOG_FULL:
+        # No stream (end 0): this path hands its requests over one by one with offer().
+        while self._state.run(self._reqs, 0, to_cycle) == k.RUN_LOG_FULL:
             self._state.grow_log()
         self._harvest()
 
     def _harvest(self) -> None:
         """Move requests whose last command issued to the finished list, moving their data."""
-        g = self._state.g
-        columns = int(g[k.G_READS] + g[k.G_WRITES])  # a request finishes with its RD or WR
-        if not self._live or columns == self._columns_seen:
+        if not self._live:
+            return
+        columns = self._state.counters.finished
+        if columns == self._columns_seen:
             return
         self._columns_seen = columns
         slots = np.fromiter(self._live, dtype=np.int64, count=len(self._live))
@@ -177,7 +177,7 @@ class DramModel:
             return None
         candidates = [int(self._finished[0][0])] if self._finished else []
         if self._live:
-            candidates.append(int(k.earliest_wake(self._state.params, self._state.chs)))
+            candidates.append(self._state.earliest_wake())
         return max(self.cycle, min(candidates))
 
     def next_completion_cycle(self) -> int | None:

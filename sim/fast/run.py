@@ -74,20 +74,17 @@ class MemorySystem:
     def __init__(self, config: DramConfig) -> None:
         self.config = config
         self.state = k.KernelState(config)
-        ctl = config.controller
-        in_flight = config.organization.channels * (
-            ctl.read_queue + ctl.write_queue + config.organization.banks
-        )
-        # Request records are reused round-robin; far more rows than can be in flight.
-        self.ring = np.full((4 * in_flight, k.R_FIELDS), -1, dtype=np.int64)
+        # Request records are reused as requests finish: one row for every request that can
+        # be unfinished at once, and one for the request being offered.
+        self.records = np.full((self.state.max_in_flight + 1, k.R_FIELDS), -1, dtype=np.int64)
 
     def reset(self) -> None:
         """Return to power-up: banks idle, refresh timer at its start, cycle 0."""
         self.state.reset()
 
-    def counters(self) -> np.ndarray:
-        """Return a copy of the kernel's global counters."""
-        return self.state.g.copy()
+    def counters(self) -> k.Counters:
+        """Return the kernel's global counters as they are now."""
+        return self.state.counters.snapshot()
 
 
 def run_schedule(
@@ -112,17 +109,11 @@ def run_schedule(
     before = memory.counters()
     state = memory.state
     acc, _start, op_end, _issue, tr_done = cosim.cosimulate(
-        *state.arrays(memory.ring),
-        schedule.addr, schedule.is_write, org.transaction_bytes, mapping_radices(config),
-        org.banks_per_group, schedule.op_unit.astype(np.int64), schedule.op_cycles,
-        schedule.op_overhead,
-        schedule.op_needs, schedule.op_after, schedule.op_after_latency, schedule.op_slot_wait,
-        schedule.tr_write, schedule.tr_gate_op, schedule.tr_prev, schedule.tr_barrier,
-        schedule.tr_last_reader, schedule.tr_first, schedule.tr_count, num, den, base,
+        state.arrays(memory.records), cosim.schedule_arrays(schedule), org.transaction_bytes,
+        mapping_radices(config), org.banks_per_group, num, den, base,
     )
     end = int(acc[cosim.X_END])
-    after = memory.counters()
-    delta = after - before
+    after = state.counters
     total = end - base
     last_op = int(op_end.max(initial=base))
     tail = end - last_op  # after the last op: only drains remain
@@ -137,11 +128,11 @@ def run_schedule(
         bytes_read=(schedule.n_transactions - written) * schedule.transaction_bytes,
         bytes_written=written * schedule.transaction_bytes,
         transactions=schedule.n_transactions,
-        row_hits=int(delta[k.G_ROW_HITS]),
-        row_misses=int(delta[k.G_ROW_MISSES]),
-        row_conflicts=int(delta[k.G_ROW_CONFLICTS]),
-        refreshes=int(delta[k.G_REFRESHES]),
-        dram_cycles=int(acc[cosim.X_DRAM_END]) - int(before[k.G_CLOCK]) + 1
+        row_hits=after.row_hits - before.row_hits,
+        row_misses=after.row_misses - before.row_misses,
+        row_conflicts=after.row_conflicts - before.row_conflicts,
+        refreshes=after.refreshes - before.refreshes,
+        dram_cycles=int(acc[cosim.X_DRAM_END]) - before.clock + 1
         if schedule.n_transactions else 0,
     )
     return Execution(stats=stats, end=end, op_end=op_end, transfer_done=tr_done)

@@ -23,7 +23,7 @@ import numpy as np
 
 from colsim.config import HardwareConfig
 from colsim.errors import ColsimError
-from colsim.hw.simd_model import SimdOp, gelu_table, simd_apply
+from colsim.fixed_arith import SimdOp, gelu_table, simd_apply
 from colsim.sim.dram.store import BackingStore
 from colsim.sim.functional.fixed_point import activation, wrap32
 from colsim.sim.layout import Layout

@@ -7,7 +7,7 @@ What the engine computes, bit for bit, with ``f = hw.simd.frac_bits``:
   :func:`float_ffn`);
 * the systolic array sums int16 products into int32 accumulators that wrap modulo 2**32
   (:func:`wrap32`), in Q.2f;
-* the SIMD unit (:mod:`colsim.hw.simd_model`) turns accumulators into int16 activations:
+* the SIMD unit (:mod:`colsim.fixed_arith`) turns accumulators into int16 activations:
   ``H = GELU(requantise(X·W1, f))``, or for GEGLU layers
   ``H = requantise(requantise(X·W1_value, f) · GELU(requantise(X·W1_gate, f)), f)``;
 * the dense FFN-Reuse iteration splits the down projection at the hot mask:
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from colsim.errors import ColsimError
-from colsim.hw.simd_model import INT16_MAX, INT16_MIN, SimdOp, gelu_table, simd_apply
+from colsim.fixed_arith import INT16_MAX, INT16_MIN, SimdOp, gelu_table, simd_apply
 
 
 def quantise(values: np.ndarray, frac_bits: int) -> tuple[np.ndarray, int]:

@@ -1,7 +1,9 @@
 """Build the schedule of one FFN layer-iteration: ops, transfers and DRAM transactions.
 
 See ``sim/README.md`` for the loop nest and the execution rules; this module expands them,
-vectorised with numpy, into the arrays of :class:`~colsim.sim.schedule.model.Schedule`.
+vectorised with numpy, into the arrays of :class:`~colsim.sim.schedule.model.Schedule`:
+:func:`build_schedule` walks the phases, which add ops, transfers and byte segments to a
+:class:`ScheduleBuilder`, and the builder assembles the schedule from them.
 
 Phases, in order: ``relayout`` (dynamic layouts only: swap moved columns' weights), ``up``
 (``H = act(X·W1)`` over the computed columns) and ``down`` (``Y = H·W2`` plus the cold
@@ -19,7 +21,7 @@ contribution). Within a phase the nest is::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
@@ -50,38 +52,6 @@ PHASES = ("relayout", "up", "down")
 # then input operands, then the cached cold contribution.
 CLASS_WRITE, CLASS_WEIGHT, CLASS_INPUT, CLASS_COLD = 0, 1, 2, 3
 
-
-@dataclass
-class _Parts:
-    """Arrays collected while building; concatenated by :func:`build_schedule`."""
-
-    ops: dict[str, list[np.ndarray]] = field(default_factory=dict)
-    transfers: dict[str, list[np.ndarray]] = field(default_factory=dict)
-    segments: dict[str, list[np.ndarray]] = field(default_factory=dict)
-    n_ops: int = 0
-    n_transfers: int = 0
-
-    def add_ops(self, count: int, **columns: object) -> np.ndarray:
-        """Append ``count`` ops (scalar or per-op column values); return their ids."""
-        ids = np.arange(self.n_ops, self.n_ops + count, dtype=np.int64)
-        _append(self.ops, count, OP_DEFAULTS, columns)
-        self.n_ops += count
-        return ids
-
-    def add_transfers(self, count: int, **columns: object) -> np.ndarray:
-        """Append ``count`` transfers; return their ids."""
-        ids = np.arange(self.n_transfers, self.n_transfers + count, dtype=np.int64)
-        _append(self.transfers, count, TRANSFER_DEFAULTS, columns)
-        self.n_transfers += count
-        return ids
-
-    def add_segments(self, transfer: np.ndarray, start: np.ndarray, nbytes: np.ndarray) -> None:
-        """Append contiguous byte ranges ``[start, start + nbytes)`` of the given transfers."""
-        transfer, start, nbytes = np.broadcast_arrays(transfer, start, nbytes)
-        for key, value in (("transfer", transfer), ("start", start), ("nbytes", nbytes)):
-            self.segments.setdefault(key, []).append(np.asarray(value, dtype=np.int64).ravel())
-
-
 OP_DEFAULTS = {
     "unit": ARRAY, "cycles": 0, "overhead": 0, "k": 0, "need_a": -1, "need_b": -1,
     "need_c": -1, "after": -1, "after_latency": 0, "output": False, "phase": 0,
@@ -100,6 +70,149 @@ def _append(table: dict, count: int, defaults: dict, columns: dict) -> None:
     for key, default in defaults.items():
         value = np.broadcast_to(np.asarray(columns.get(key, default)), (count,))
         table.setdefault(key, []).append(np.array(value).ravel())
+
+
+class ScheduleBuilder:
+    """Collect a layer-iteration's ops, transfers and byte segments; assemble its Schedule.
+
+    Ids are creation order; :meth:`assemble` puts transfers in stream order (by anchor op,
+    then class, then creation), derives slots, gates and barriers, and expands the segments
+    into aligned DRAM transactions.
+    """
+
+    def __init__(self) -> None:
+        self._ops: dict[str, list[np.ndarray]] = {}
+        self._transfers: dict[str, list[np.ndarray]] = {}
+        self._segments: dict[str, list[np.ndarray]] = {}
+        self.n_ops = 0
+        self.n_transfers = 0
+
+    def add_ops(self, count: int, **columns: object) -> np.ndarray:
+        """Append ``count`` ops (scalar or per-op column values); return their ids."""
+        ids = np.arange(self.n_ops, self.n_ops + count, dtype=np.int64)
+        _append(self._ops, count, OP_DEFAULTS, columns)
+        self.n_ops += count
+        return ids
+
+    def add_transfers(self, count: int, **columns: object) -> np.ndarray:
+        """Append ``count`` transfers; return their ids."""
+        ids = np.arange(self.n_transfers, self.n_transfers + count, dtype=np.int64)
+        _append(self._transfers, count, TRANSFER_DEFAULTS, columns)
+        self.n_transfers += count
+        return ids
+
+    def add_segments(self, transfer: np.ndarray, start: np.ndarray, nbytes: np.ndarray) -> None:
+        """Append contiguous byte ranges ``[start, start + nbytes)`` of the given transfers."""
+        transfer, start, nbytes = np.broadcast_arrays(transfer, start, nbytes)
+        for key, value in (("transfer", transfer), ("start", start), ("nbytes", nbytes)):
+            self._segments.setdefault(key, []).append(np.asarray(value, dtype=np.int64).ravel())
+
+    def set_needs(self, column: str, ops: np.ndarray, transfers: np.ndarray) -> None:
+        """Make ``ops`` (already added) wait for ``transfers`` through ``need_a/b/c``."""
+        needs = np.concatenate(self._ops[column])
+        needs[ops] = transfers
+        self._ops[column] = [needs]
+
+    def assemble(
+        self,
+        *,
+        layer: FfnLayer,
+        mode: str,
+        reuse: bool,
+        placement: DramPlacement,
+        phase_starts: np.ndarray,
+        input_slots: int,
+        weight_slots: int,
+        output_slots: int,
+        n_computed: int,
+        up_columns: np.ndarray,
+        down_slots: np.ndarray,
+        down_positions: np.ndarray,
+        down_bounds: np.ndarray,
+    ) -> Schedule:
+        """Return the schedule of the collected ops, transfers and segments."""
+        ops = {k: np.concatenate(v) for k, v in self._ops.items()}
+        trs = {k: np.concatenate(v) for k, v in self._transfers.items()}
+        n_ops, n_tr = self.n_ops, self.n_transfers
+        # Stream order: by anchor op, then class, then creation order.
+        order = np.lexsort((np.arange(n_tr), trs["cls"], trs["anchor"]))
+        rank = np.empty(n_tr, dtype=np.int64)
+        rank[order] = np.arange(n_tr)
+        trs = {k: v[order] for k, v in trs.items()}
+        remap = np.r_[rank, -1]  # id -> stream index; -1 stays -1
+        share = remap[trs["share_slot_of"]]
+        needs = remap[np.stack([ops["need_a"], ops["need_b"], ops["need_c"]], axis=1)]
+        # Slots: input and weight reads rotate through their rings in stream order; a weight
+        # write drains the slot of the read it copies; output transfers use their op's slot.
+        slot = np.zeros(n_tr, dtype=np.int64)
+        output_rank = np.cumsum(ops["output"]) - 1
+        for buffer, count in ((INPUT, input_slots), (WEIGHT, weight_slots)):
+            ring = (trs["buffer"] == buffer) & ~trs["write"]
+            slot[ring] = np.arange(int(ring.sum())) % count
+        writes_weight = (trs["buffer"] == WEIGHT) & trs["write"]
+        slot[writes_weight] = slot[share[writes_weight]]
+        out = trs["buffer"] == OUTPUT
+        slot[out] = output_rank[trs["out_op"][out]] % output_slots
+        prev = _previous_in_group(trs["buffer"] * (1 << 20) + slot)
+        # Output ops wait for the previous occupant of their slot: the last transfer of the
+        # output op ``output_slots`` earlier.
+        out_ops = np.flatnonzero(ops["output"])
+        last_of_op = np.full(n_ops, -1, dtype=np.int64)
+        np.maximum.at(last_of_op, trs["out_op"][out], np.flatnonzero(out))
+        slot_wait = np.full(n_ops, -1, dtype=np.int64)
+        if out_ops.size > output_slots:
+            slot_wait[out_ops[output_slots:]] = last_of_op[out_ops[:-output_slots]]
+        # Barriers: the first transfer of each phase after the first phase with transfers.
+        barrier = np.zeros(n_tr, dtype=bool)
+        phase = trs["phase"]
+        starts = np.flatnonzero(np.r_[False, phase[1:] != phase[:-1]])
+        barrier[starts] = True
+        last_reader = np.full(n_tr, -1, dtype=np.int64)
+        op_ids = np.repeat(np.arange(n_ops), 3)
+        flat = needs.ravel()
+        np.maximum.at(last_reader, flat[flat >= 0], op_ids[flat >= 0])
+        addr, transfer = _transactions(self._segments, rank, placement.transaction_bytes)
+        first = np.searchsorted(transfer, np.arange(n_tr))
+        count = np.diff(np.r_[first, transfer.size])
+        return Schedule(
+            layer=layer,
+            mode=mode,
+            reuse=reuse,
+            placement=placement,
+            n_computed=n_computed,
+            phase_starts=phase_starts,
+            slots=(input_slots, weight_slots, output_slots),
+            op_unit=ops["unit"].astype(np.int8),
+            op_cycles=ops["cycles"].astype(np.int64),
+            op_overhead=ops["overhead"].astype(np.int64),
+            op_k=ops["k"].astype(np.int64),
+            op_needs=needs.astype(np.int64),
+            op_after=ops["after"].astype(np.int64),
+            op_after_latency=ops["after_latency"].astype(np.int64),
+            op_slot_wait=slot_wait,
+            op_phase=ops["phase"].astype(np.int8),
+            op_tile=ops["tile"].astype(np.int64),
+            op_token_tile=ops["token_tile"].astype(np.int64),
+            op_part=ops["part"].astype(np.int64),
+            op_k0=ops["k0"].astype(np.int64),
+            up_columns=up_columns,
+            down_slots=down_slots,
+            down_positions=down_positions,
+            down_bounds=down_bounds,
+            tr_buffer=trs["buffer"].astype(np.int8),
+            tr_slot=slot,
+            tr_write=trs["write"].astype(bool),
+            tr_gate_op=trs["gate_op"].astype(np.int64),
+            tr_prev=prev,
+            tr_barrier=barrier,
+            tr_last_reader=last_reader,
+            tr_first=first.astype(np.int64),
+            tr_count=count.astype(np.int64),
+            tr_phase=phase.astype(np.int8),
+            addr=addr,
+            is_write=trs["write"][transfer].astype(bool),
+            transfer=transfer,
+        )
 
 
 @dataclass(frozen=True)
@@ -149,18 +262,18 @@ def build_schedule(
         raise ColsimError("a sparse iteration needs a `hot` mask")
     geo = _geometry(layer, hw, placement)
     _check_buffers(layer, hw, geo)
-    parts = _Parts()
+    builder = ScheduleBuilder()
     phase_starts = [0]  # first op of relayout, up, down (equal when a phase is empty)
     if layout.swaps.size:
-        _relayout_phase(parts, layer, hw, compute, geo, layout, placement)
+        _relayout_phase(builder, layer, hw, compute, geo, layout, placement)
     if mode == "sparse":
         computed = layout.physical_order(hot)
     else:
         computed = np.arange(layer.hidden, dtype=np.int64)
         if hot is not None:
             layout.physical_order(hot)  # validates the mask's shape
-    phase_starts.append(parts.n_ops)
-    _up_phase(parts, layer, hw, compute, geo, placement, computed, mode, hot is not None)
+    phase_starts.append(builder.n_ops)
+    _up_phase(builder, layer, hw, compute, geo, placement, computed, mode, hot is not None)
     if mode == "sparse":
         positions = [(computed, np.arange(computed.size, dtype=np.int64))]
     elif hot is None:
@@ -169,10 +282,10 @@ def build_schedule(
         hot_slots = layout.physical_order(hot)
         cold_slots = np.setdiff1d(computed, hot_slots, assume_unique=True)
         positions = [(cold_slots, cold_slots), (hot_slots, hot_slots)]
-    phase_starts.append(parts.n_ops)
-    _down_phase(parts, layer, hw, compute, geo, placement, positions, mode, hot is not None)
+    phase_starts.append(builder.n_ops)
+    _down_phase(builder, layer, hw, compute, geo, placement, positions, mode, hot is not None)
     down_slots = np.concatenate([s for s, _ in positions]).astype(np.int64)
-    return Schedule.assemble(
+    return builder.assemble(
         up_columns=computed.astype(np.int64),
         down_slots=down_slots,
         down_positions=np.concatenate([h for _, h in positions]).astype(np.int64),
@@ -181,7 +294,6 @@ def build_schedule(
         mode=mode,
         reuse=hot is not None,
         placement=placement,
-        parts=parts,
         phase_starts=np.asarray(phase_starts, dtype=np.int64),
         input_slots=geo.input_slots,
         weight_slots=geo.weight_slots,
@@ -235,7 +347,7 @@ def _weight_chunk(slot_bytes: int, columns: int, element: int, quantum: int) -> 
 
 
 def _gemm_phase(
-    parts: _Parts,
+    builder: ScheduleBuilder,
     *,
     phase: int,
     tiles: int,
@@ -285,7 +397,7 @@ def _gemm_phase(
     w_first = np.flatnonzero(np.r_[True, w_key[1:] != w_key[:-1]]) if n_pc else a_first
     w_index = np.cumsum(np.r_[True, w_key[1:] != w_key[:-1]]) - 1 if n_pc else a_first
     # Resident weight fills: one per weight chunk over the whole K range, or (when parts
-    # read different weights) one per (part, chunk) pair, so that no fill mixes parts.
+    # read different weights) one per (part, chunk) pair, so that no fill mixes builder.
     if resident_per_part:
         r_bounds_lo = k0[w_first]
         r_hi_all = _chunk_end(r_bounds_lo, ppart[w_first], part_ranges, weight_chunk)
@@ -300,25 +412,25 @@ def _gemm_phase(
         last_piece_of_part, [array_overhead(int(k), hw) for k in tile_k[ppart]], 0
     ) if n_pc else np.zeros(0, np.int64)
     latency = result_latency(hw, compute)
-    phase_end = parts.n_ops + tiles * n_i * ops_per_ti
+    phase_end = builder.n_ops + tiles * n_i * ops_per_ti
     for t in range(tiles):
-        tile_op0 = parts.n_ops
+        tile_op0 = builder.n_ops
         # Resident weights, fetched once per tile before its first input fill.
         if resident and n_rf:
-            r_ids = parts.add_transfers(
+            r_ids = builder.add_transfers(
                 n_rf, buffer=WEIGHT, cls=CLASS_WEIGHT, anchor=tile_op0, phase=phase
             )
-            weight_segments(parts, r_ids, t, -1, r_bounds_lo, r_hi_all)
+            weight_segments(builder, r_ids, t, -1, r_bounds_lo, r_hi_all)
         # All token tiles of this output tile at once.
         ti_op0 = tile_op0 + np.arange(n_i, dtype=np.int64) * ops_per_ti
         piece_op = ti_op0[:, None] + np.arange(n_pc)[None, :]
-        a_ids = parts.add_transfers(
+        a_ids = builder.add_transfers(
             n_i * n_af, buffer=INPUT, cls=CLASS_INPUT,
             anchor=piece_op[:, a_first].ravel(), phase=phase,
         ).reshape(n_i, n_af)
         fill_i = np.repeat(np.arange(n_i), n_af)
         input_segments(
-            parts, a_ids.ravel(), fill_i, np.tile(ppart[a_first], n_i),
+            builder, a_ids.ravel(), fill_i, np.tile(ppart[a_first], n_i),
             np.tile(k0[a_first], n_i),
             np.tile(_chunk_end(k0[a_first], ppart[a_first], part_ranges, geo.chunk), n_i),
         )
@@ -328,14 +440,14 @@ def _gemm_phase(
             w_need = np.broadcast_to(w_need, (n_i, n_pc))
         else:
             n_wf = w_first.size
-            w_ids = parts.add_transfers(
+            w_ids = builder.add_transfers(
                 n_i * n_wf, buffer=WEIGHT, cls=CLASS_WEIGHT,
                 anchor=piece_op[:, w_first].ravel(), phase=phase,
             ).reshape(n_i, n_wf)
             w_lo = k0[w_first]
             w_hi = _chunk_end(w_lo, ppart[w_first], part_ranges, weight_chunk)
             weight_segments(
-                parts, w_ids.ravel(), t, np.tile(ppart[w_first], n_i),
+                builder, w_ids.ravel(), t, np.tile(ppart[w_first], n_i),
                 np.tile(w_lo, n_i), np.tile(w_hi, n_i),
             )
             w_need = w_ids[:, w_index]
@@ -356,7 +468,7 @@ def _gemm_phase(
         need_b[:, :-1] = w_need
         after = np.full((n_i, ops_per_ti), -1, np.int64)
         after[:, -1] = op_ids[:, -2] if n_pc else -1
-        parts.add_ops(
+        builder.add_ops(
             n_i * ops_per_ti, unit=np.where(is_simd, SIMD, ARRAY).ravel(), cycles=cycles.ravel(),
             overhead=over.ravel(), k=k_col.ravel(), need_a=need_a.ravel(),
             need_b=need_b.ravel(), after=after.ravel(),
@@ -370,7 +482,7 @@ def _gemm_phase(
         # A tile's drain is issued before the fills of the tile ``lag`` tiles later (the
         # next tile of the phase's nest may lie in the next output tile), or at phase end.
         anchors = np.minimum(tile_op0 + (np.arange(n_i) + lag) * ops_per_ti, phase_end)
-        output_transfers(parts, t, simd_ops, anchors)
+        output_transfers(builder, t, simd_ops, anchors)
 
 
 def _part_chunks(part_ranges: list[tuple[int, int]], chunk: int) -> int:
@@ -387,7 +499,7 @@ def _chunk_end(
 
 
 def _up_phase(
-    parts: _Parts,
+    builder: ScheduleBuilder,
     layer: FfnLayer,
     hw: HardwareConfig,
     compute: ComputeModel,
@@ -414,32 +526,32 @@ def _up_phase(
     passes += compute.simd.threshold if (mode == "dense" and reuse) else 0
     simd = np.array([simd_cycles(geo.rows * int(w) * g, passes, hw) for w in width])
 
-    def input_segments(parts, ids, i, _part, k0, k1):
-        parts.add_segments(ids, placement.x_address(i, k0), geo.rows * (k1 - k0) * geo.element)
+    def input_segments(builder, ids, i, _part, k0, k1):
+        builder.add_segments(ids, placement.x_address(i, k0), geo.rows * (k1 - k0) * geo.element)
 
-    def weight_segments(parts, ids, t, part, k0, k1):
+    def weight_segments(builder, ids, t, part, k0, k1):
         slots = computed[t * geo.cols: t * geo.cols + width[t]]
         fill_parts = np.broadcast_to(np.asarray(part), np.shape(ids))
         for p in range(g):
             use = (fill_parts == -1) | (fill_parts == p)
             start = placement.w1_address(slots[None, :], p, np.asarray(k0)[use][:, None])
-            parts.add_segments(
+            builder.add_segments(
                 np.asarray(ids)[use][:, None], start,
                 ((np.asarray(k1) - np.asarray(k0))[use] * geo.element)[:, None],
             )
 
-    def output_transfers(parts, t, simd_ops, anchors):
+    def output_transfers(builder, t, simd_ops, anchors):
         i = np.arange(geo.token_tiles)
         hidden0 = t * geo.cols
-        ids = parts.add_transfers(
+        ids = builder.add_transfers(
             i.size, buffer=OUTPUT, write=True, gate_op=simd_ops, cls=CLASS_WRITE,
             anchor=anchors, phase=PHASES.index("up"), out_op=simd_ops,
         )
-        parts.add_segments(ids, placement.h_address(i, hidden0),
+        builder.add_segments(ids, placement.h_address(i, hidden0),
                            int(width[t]) * geo.rows * geo.element)
 
     _gemm_phase(
-        parts, phase=PHASES.index("up"), tiles=tiles,
+        builder, phase=PHASES.index("up"), tiles=tiles,
         part_ranges=[(0, d)] * g, k_total=d, weight_chunk=weight_chunk, resident=resident,
         resident_per_part=False,
         geo=geo, hw=hw, compute=compute, simd_op_cycles=simd,
@@ -449,7 +561,7 @@ def _up_phase(
 
 
 def _down_phase(
-    parts: _Parts,
+    builder: ScheduleBuilder,
     layer: FfnLayer,
     hw: HardwareConfig,
     compute: ComputeModel,
@@ -459,7 +571,7 @@ def _down_phase(
     mode: str,
     reuse: bool,
 ) -> None:
-    """Append ``Y = H·W2`` (+ Y_cold) over K positions given as (W2 slot, H index) parts."""
+    """Append ``Y = H·W2`` (+ Y_cold) over K positions given as (W2 slot, H index) builder."""
     slots = np.concatenate([s for s, _ in positions]).astype(np.int64)
     h_index = np.concatenate([h for _, h in positions]).astype(np.int64)
     bounds = np.cumsum([0] + [s.size for s, _ in positions])
@@ -482,43 +594,43 @@ def _down_phase(
         )
         return fill, pos, counts
 
-    def input_segments(parts, ids, i, _part, k0, k1):
+    def input_segments(builder, ids, i, _part, k0, k1):
         fill, pos, counts = positions_of(ids, k0, k1)
         hidx = h_index[pos]
         ti = np.repeat(np.asarray(i), counts)
-        parts.add_segments(fill, placement.h_address(ti, hidx), geo.rows * geo.element)
+        builder.add_segments(fill, placement.h_address(ti, hidx), geo.rows * geo.element)
 
-    def weight_segments(parts, ids, t, _part, k0, k1):
+    def weight_segments(builder, ids, t, _part, k0, k1):
         fill, pos, _counts = positions_of(np.atleast_1d(ids), np.atleast_1d(k0), np.atleast_1d(k1))
-        parts.add_segments(fill, placement.w2_address(t, slots[pos]), int(width[t]) * geo.element)
+        builder.add_segments(fill, placement.w2_address(t, slots[pos]), int(width[t]) * geo.element)
 
-    def output_transfers(parts, t, simd_ops, anchors):
+    def output_transfers(builder, t, simd_ops, anchors):
         i = np.arange(geo.token_tiles)
         cold = placement.y_cold_address(i, t)
         cold_bytes = geo.rows * int(width[t]) * geo.accumulator
         feature0 = t * geo.cols
         if mode == "sparse":
-            ids = parts.add_transfers(
+            ids = builder.add_transfers(
                 i.size, buffer=OUTPUT, cls=CLASS_COLD, anchor=simd_ops, phase=phase,
                 out_op=simd_ops,
             )
-            parts.add_segments(ids, cold, cold_bytes)
-            _set_need_c(parts, simd_ops, ids)
+            builder.add_segments(ids, cold, cold_bytes)
+            builder.set_needs("need_c", simd_ops, ids)
         elif reuse:
-            ids = parts.add_transfers(
+            ids = builder.add_transfers(
                 i.size, buffer=OUTPUT, write=True, gate_op=simd_ops, cls=CLASS_WRITE,
                 anchor=anchors, phase=phase, out_op=simd_ops,
             )
-            parts.add_segments(ids, cold, cold_bytes)
-        ids = parts.add_transfers(
+            builder.add_segments(ids, cold, cold_bytes)
+        ids = builder.add_transfers(
             i.size, buffer=OUTPUT, write=True, gate_op=simd_ops, cls=CLASS_WRITE,
             anchor=anchors, phase=phase, out_op=simd_ops,
         )
-        parts.add_segments(ids, placement.y_address(i, feature0),
+        builder.add_segments(ids, placement.y_address(i, feature0),
                            int(width[t]) * geo.rows * geo.element)
 
     _gemm_phase(
-        parts, phase=phase, tiles=tiles, part_ranges=part_ranges,
+        builder, phase=phase, tiles=tiles, part_ranges=part_ranges,
         k_total=k_total, weight_chunk=weight_chunk, resident=resident,
         resident_per_part=True, geo=geo, hw=hw,
         compute=compute, simd_op_cycles=simd, input_segments=input_segments,
@@ -526,15 +638,8 @@ def _down_phase(
     )
 
 
-def _set_need_c(parts: _Parts, ops: np.ndarray, transfers: np.ndarray) -> None:
-    """Make ``ops`` (already appended) wait for ``transfers`` (their cold-tile reads)."""
-    need_c = np.concatenate(parts.ops["need_c"])
-    need_c[ops] = transfers
-    parts.ops["need_c"] = [need_c]
-
-
 def _relayout_phase(
-    parts: _Parts,
+    builder: ScheduleBuilder,
     layer: FfnLayer,
     hw: HardwareConfig,
     compute: ComputeModel,
@@ -560,24 +665,22 @@ def _relayout_phase(
     swaps = layout.swaps
     batches = ceil_div(swaps.shape[0], per_batch)
     phase = PHASES.index("relayout")
-    op0 = parts.n_ops
+    op0 = builder.n_ops
     pairs = np.minimum(per_batch, swaps.shape[0] - np.arange(batches) * per_batch)
     elements = pairs * 2 * column_bytes // geo.element
-    moves = parts.add_ops(
+    moves = builder.add_ops(
         batches, unit=SIMD, phase=phase,
         cycles=[simd_cycles(int(e), compute.simd.move, hw) for e in elements],
     )
-    reads = parts.add_transfers(
+    reads = builder.add_transfers(
         batches, buffer=WEIGHT, cls=CLASS_WEIGHT, anchor=moves, phase=phase
     )
     lag = max(1, geo.weight_slots - 1)
-    writes = parts.add_transfers(
+    writes = builder.add_transfers(
         batches, buffer=WEIGHT, write=True, gate_op=moves, cls=CLASS_WRITE,
         anchor=np.minimum(moves + lag, op0 + batches), phase=phase, share_slot_of=reads,
     )
-    need_a = np.concatenate(parts.ops["need_a"])
-    need_a[moves] = reads
-    parts.ops["need_a"] = [need_a]
+    builder.set_needs("need_a", moves, reads)
     batch_of_pair = np.arange(swaps.shape[0]) // per_batch
     moved = swaps.reshape(-1)  # both slots of every pair, pair by pair
     batch = np.repeat(batch_of_pair, 2)
@@ -585,10 +688,44 @@ def _relayout_phase(
         ids = transfer[batch]
         for p in range(g):
             start = placement.w1 + moved * placement.w1_record + p * placement.w1_part
-            parts.add_segments(ids, start, layer.d_model * geo.element)
+            builder.add_segments(ids, start, layer.d_model * geo.element)
         panel = np.arange(panels)
         width = np.minimum(geo.cols, layer.d_model - panel * geo.cols)
         start = placement.w2 + panel[None, :] * placement.w2_panel + (
             moved[:, None] * geo.cols * geo.element
         )
-        parts.add_segments(ids[:, None], start, width[None, :] * geo.element)
+        builder.add_segments(ids[:, None], start, width[None, :] * geo.element)
+
+
+def _previous_in_group(group: np.ndarray) -> np.ndarray:
+    """Return, per element, the index of the previous element with the same group (or -1)."""
+    order = np.argsort(group, kind="stable")
+    prev = np.full(group.size, -1, dtype=np.int64)
+    same = group[order][1:] == group[order][:-1]
+    prev[order[1:][same]] = order[:-1][same]
+    return prev
+
+
+def _transactions(
+    segments: dict[str, list[np.ndarray]], rank: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Expand byte segments into aligned transactions: per transfer, sorted and unique."""
+    if not segments:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    transfer = rank[np.concatenate(segments["transfer"])]
+    start = np.concatenate(segments["start"])
+    nbytes = np.concatenate(segments["nbytes"])
+    keep = nbytes > 0
+    transfer, start, nbytes = transfer[keep], start[keep], nbytes[keep]
+    first = start // size
+    count = (start + nbytes - 1) // size - first + 1
+    offsets = np.cumsum(count) - count
+    index = np.repeat(first - offsets, count) + np.arange(int(count.sum()))
+    # One sort on a combined key (transfer in the high bits) orders and groups them.
+    key = np.sort((np.repeat(transfer, count) << _INDEX_BITS) | index)
+    key = key[np.r_[True, key[1:] != key[:-1]]]
+    return ((key & _INDEX_MASK) * size).astype(np.uint64), key >> _INDEX_BITS
+
+
+_INDEX_BITS = 36  # transaction indices below 2**36 (8 TiB of 128-byte transactions)
+_INDEX_MASK = (1 << _INDEX_BITS) - 1
