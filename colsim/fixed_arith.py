@@ -20,7 +20,7 @@ linearly between knots (rounding half up); beyond the last knot, the first where
 table's and the interpolation's rounding. Measured over **all 65536 int16 inputs** against
 ``torch.nn.functional.gelu`` (exact erf form, float64): max abs error **0.00410 = 1.05 LSB**
 at the reference Q7.8 with s = 3 (26 segments), 0.00161 at Q3.12 with s = 3
-(``tests/test_hw_simd.py`` measures these and bounds them).
+(``tests/hw/test_simd.py`` measures these and bounds them).
 
 Operations per lane (one beat = ``lanes`` elements, the same op for all lanes):
 

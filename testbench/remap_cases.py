@@ -3,7 +3,7 @@
 A :class:`RemapCase` names a DRAM preset, an explicit seed and its :class:`RemapPart` s, run
 one after another: each a layout kind (:data:`REMAP_LAYOUTS`) over N columns, a request
 count, the ``base`` and ``stride`` registers and a stall probability. The same table runs on
-the reference model, the Amaranth simulator and Verilator (``tests/test_hw_remap.py``) and
+the reference model, the Amaranth simulator and Verilator (``tests/hw/test_remap.py``) and
 makes the block's part of ``colsim regress``; the cocotb bench draws the same layout and
 requests (:meth:`RemapCase.requests`).
 """

@@ -3,7 +3,7 @@
 A :class:`SimdCase` names the unit (lanes and number format), an explicit seed and its
 :class:`SimdPart` s, run one after another: each a beat kind and count, the ``shift`` and
 ``tau`` registers, the group length and the stall probabilities. The same table runs on the
-reference model, the Amaranth simulator and Verilator (``tests/test_hw_simd.py``) and makes
+reference model, the Amaranth simulator and Verilator (``tests/hw/test_simd.py``) and makes
 the unit's part of ``colsim regress``; the cocotb bench draws the same beats
 (:meth:`SimdCase.beats`).
 """

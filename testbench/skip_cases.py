@@ -4,7 +4,7 @@ A :class:`SkipCase` names the array width C (the mask word width and the tile of
 logic the hardware builds), an explicit seed and its :class:`SkipLayer` s, run one after
 another: each a mask kind (:data:`colsim.testing.MASK_KINDS`), N columns and a stall
 probability of the mask source and the column sink. The same table runs on the reference
-model, the Amaranth simulator and Verilator (``tests/test_hw_skip.py``) and makes the block's
+model, the Amaranth simulator and Verilator (``tests/hw/test_skip.py``) and makes the block's
 part of ``colsim regress``; the cocotb bench draws the same masks (:meth:`SkipCase.mask`).
 """
 

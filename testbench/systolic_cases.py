@@ -2,7 +2,7 @@
 
 Each :class:`SystolicCase` names an array size, a product shape, an operand kind, an explicit
 seed and the stall probabilities of the operand sources and the result sink. The same table
-runs on the reference model, the Amaranth simulator and Verilator (``tests/test_hw_systolic.py``)
+runs on the reference model, the Amaranth simulator and Verilator (``tests/hw/test_systolic.py``)
 and makes the engine's part of ``colsim regress``; the cocotb bench rebuilds a case from its
 JSON (:meth:`SystolicCase.from_json`) and draws the same operands.
 """

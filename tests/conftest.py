@@ -2,7 +2,7 @@
 
 ``--full`` runs every slow case; by default one sample of each slow test function runs.
 
-A block's spec (``tests/test_hw_<block>.py``) is one test body over its case table that
+A block's spec (``tests/hw/test_<block>.py``) is one test body over its case table that
 calls the ``run`` fixture: the module names a runner per implementation in ``RUNNERS``
 (``case, tmp_path -> what the implementation returned``), and ``run`` hands the test each of
 them in turn, so every case runs on the reference model, the Amaranth simulator and

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_profiler_capture import TOY_LAYERS, GeluModuleMlp, ToyDenoiser, toy_layer_infos
 from torch import nn
 
 from colsim.compat import forward_hooks, forward_pre_hooks
 from colsim.profiler.histogram import HistogramBins
 from colsim.profiler.profile import LayerInfo
 from colsim.profiler.recorder import ProfileRecorder
+from colsim.testing.toy_denoiser import TOY_LAYERS, GeluModuleMlp, ToyDenoiser, toy_layer_infos
 
 LAYOUTS = {
     "default": HistogramBins.default(),

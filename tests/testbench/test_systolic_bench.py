@@ -1,7 +1,7 @@
 """The systolic engine's cocotb bench itself: failures surface, waveforms on request.
 
 The engine's cases run on Verilator with every other implementation in
-``tests/test_hw_systolic.py``.
+``tests/hw/test_systolic.py``.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from test_profiler_metrics import captured  # noqa: F401 - the shared module-scoped fixture
 
 from colsim.errors import ColsimError
 from colsim.masks import MaskSet
@@ -15,13 +14,13 @@ from colsim.profiler.profile import Profile
 
 
 @pytest.fixture
-def saved(tmp_path, captured):  # noqa: F811
+def saved(tmp_path, captured):
     path = tmp_path / "run.h5"
     captured[0].save(path)
     return path
 
 
-def test_round_trip_keeps_everything(saved, captured):  # noqa: F811
+def test_round_trip_keeps_everything(saved, captured):
     profile = captured[0]
     loaded = Profile.load(saved)
     assert loaded.layers == profile.layers and loaded.meta == profile.meta
@@ -34,7 +33,7 @@ def test_round_trip_keeps_everything(saved, captured):  # noqa: F811
         assert f["layers/0/colmax"].chunks is not None
 
 
-def test_captured_input_and_weights_reproduce_h(saved, captured):  # noqa: F811
+def test_captured_input_and_weights_reproduce_h(saved, captured):
     _, raw, model = captured
     loaded = Profile.load(saved)
     x = loaded.captured_input("mlp.act", 2)
@@ -80,7 +79,7 @@ def test_damaged_dataset_is_an_error(saved):
         Profile.load(saved)
 
 
-def test_interrupted_save_leaves_no_file(tmp_path, captured, monkeypatch):  # noqa: F811
+def test_interrupted_save_leaves_no_file(tmp_path, captured, monkeypatch):
     def fail(self, f):
         f.create_dataset("partial", data=np.zeros(10))
         raise KeyboardInterrupt
