@@ -6,6 +6,7 @@
     report = api.sparsity(profile, rho=0.164)                        # element/column sparsity
     masks = api.masks_from_profile(profile, rho=0.164)               # hot columns (or:
     masks = api.synthetic_masks(spec, iterations=50, seed=0, ...)    #  seeded, no weights)
+    gap = api.accuracy(model="tiny-dit", masks=masks)                # what skipping costs
     result = api.simulate(api.workload_run(spec, masks=masks))       # fast cycle model
     table = api.sweep(SweepGrid(models=("mdm",), rhos=(0.164,), out=...))  # a grid of those
     frame = api.load_results(table.path.parent)                      # any results folder
@@ -81,6 +82,23 @@ def synthetic_masks(
     return _masks.synthesize_masks(spec, iterations=iterations, seed=seed,
                                    column_sparsity=column_sparsity, jaccard=jaccard,
                                    regime=regime)
+
+
+def accuracy(
+    *, model: str, masks: MaskSet, size: str = "tiny", weights: str | None = None,
+    mode: str = "reuse", steps: int = 50, seed: int = 0, guidance_scale: float | None = None,
+    scheduler: str = "ddim", joint_dims: int | None = None, samples: int = 1,
+    fid_network: str | None = None, lpips_network: str | None = None,
+) -> dict[str, Any]:
+    """Denoise dense and with the masks' cold columns skipped; measure the output gap."""
+    from colsim.models.driver import build_denoiser
+    from colsim.profiler.masked import masked_accuracy
+
+    denoiser = build_denoiser(model, size=size, weights=weights, seed=seed)
+    return masked_accuracy(denoiser, masks, mode=mode, steps=steps, seed=seed,
+                           guidance_scale=guidance_scale, scheduler=scheduler,
+                           joint_dims=joint_dims, samples=samples, fid_network=fid_network,
+                           lpips_network=lpips_network)
 
 
 def resolve_masks(

@@ -124,7 +124,7 @@ def masked_accuracy(
     if samples < 1:
         raise ColsimError(f"`samples` must be at least 1, not {samples}")
     if fid_network is not None and samples < 2:
-        raise ColsimError(f"the Fréchet distance needs at least 2 samples (--samples), "
+        raise ColsimError(f"the Fréchet distance needs at least 2 samples (`samples`), "
                           f"got {samples}")
     fid_net = _network(fid_network)
     lpips_net = _network(lpips_network)

@@ -81,9 +81,9 @@ class ProfileRecorder:
         self.capture_inputs = set(capture_inputs)
         for name, t in sorted(self.capture_inputs):
             if name not in self.layers:
-                raise ColsimError(f"`--capture-inputs` names unknown layer {name!r}")
+                raise ColsimError(f"`capture_inputs` names unknown layer {name!r}")
             if not 0 <= t < iterations:
-                raise ColsimError(f"`--capture-inputs` iteration {t} is outside [0, {iterations})")
+                raise ColsimError(f"`capture_inputs` iteration {t} is outside [0, {iterations})")
         self.iteration: int | None = None
         # Statistics of all layers in two arrays (one compiled call merges into any layer);
         # colmax[name] and histogram[name] are views of them.

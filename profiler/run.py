@@ -20,15 +20,15 @@ def parse_capture_inputs(text: str, layer_names: tuple[str, ...]) -> list[tuple[
     for item in filter(None, (part.strip() for part in text.split(","))):
         layer, sep, iteration = item.rpartition(":")
         if not sep or not iteration.isdigit():
-            raise ColsimError(f"`--capture-inputs` item {item!r} is not LAYER:ITERATION")
+            raise ColsimError(f"`capture_inputs` item {item!r} is not LAYER:ITERATION")
         if layer.isdigit():
             if int(layer) >= len(layer_names):
                 raise ColsimError(
-                    f"`--capture-inputs` layer index {layer} is outside [0, {len(layer_names)})"
+                    f"`capture_inputs` layer index {layer} is outside [0, {len(layer_names)})"
                 )
             layer = layer_names[int(layer)]
         elif layer not in layer_names:
-            raise ColsimError(f"`--capture-inputs` names unknown layer {layer!r}")
+            raise ColsimError(f"`capture_inputs` names unknown layer {layer!r}")
         pairs.append((layer, int(iteration)))
     return pairs
 

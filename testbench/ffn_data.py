@@ -62,7 +62,7 @@ def operands_from_profile(path: str | Path, layer: str, iterations: list[int]) -
     info = profile.layer(layer)
     if layer not in profile.weights:
         raise ColsimError(f"profile {path} has no captured weights of layer {layer!r}; "
-                          f"record it with --capture-inputs {layer}:T,...")
+                          f"record it with `capture_inputs` {layer}:T,... when profiling")
     weights = profile.weights[layer]
     x = tuple(profile.captured_input(layer, t)[:info.tokens].astype(np.float64)
               for t in iterations)

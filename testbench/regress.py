@@ -3,9 +3,10 @@
 :func:`regression_matrix` lists every case: the block benches' spec tables (systolic engine,
 SIMD unit, skip logic and remapper; the very cases their tests run on every implementation)
 and the FFN top co-simulations across array sizes, layouts, hot densities, memories and
-seeds. :func:`run_regression` builds each distinct Verilator model once, runs the cases (in
-parallel processes), writes one JUnit XML file with a test case per regression case and
-returns the outcomes.
+seeds. :func:`run_regression` builds each distinct Verilator model once, runs the cases as
+tasks (:func:`colsim.tasks.run_tasks`: a Dask LocalCluster, a cluster of several machines or
+this process), writes one JUnit XML file with a test case per regression case and returns the
+outcomes.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import fnmatch
 import tempfile
 import time
 import xml.etree.ElementTree as ET
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,10 @@ import numpy as np
 
 from colsim.config import HardwareConfig, tiny_array_hardware
 from colsim.config.loader import from_mapping, to_mapping
+from colsim.errors import ColsimError
 from colsim.fileio import check_output_file, write_bytes
 from colsim.models.spec import FfnLayer
+from colsim.tasks import Task, run_tasks
 from colsim.testbench.ffn_case import CosimSpec, top_harness
 from colsim.testbench.harness import Harness
 from colsim.testbench.remap_cases import REMAP_CASES
@@ -58,6 +61,7 @@ class Outcome:
     passed: bool
     seconds: float
     message: str
+    junit: str = ""  # the case's own JUnit XML (the cocotb log of a failure)
 
 
 def regression_matrix() -> list[RegressionCase]:
@@ -94,60 +98,63 @@ def select(cases: list[RegressionCase], pattern: str | None) -> list[RegressionC
 
 
 def _run_one(name: str, block: str, hw: dict, module: str, case: dict,
-             harness: Harness | None, xml: str) -> Outcome:
-    """Run one case in a worker process (arguments are plain values)."""
+             harness: Harness | None) -> Outcome:
+    """Run one case in a worker (arguments are plain values); return how it ended."""
     start = time.perf_counter()
-    try:
-        run_bench(block, from_mapping(HardwareConfig, hw), module, case, results_xml=Path(xml),
-                  harness=harness)
-        passed, message = True, ""
-    except BenchFailure as exc:
-        passed, message = False, str(exc)
-    return Outcome(name, passed, time.perf_counter() - start, message)
+    with tempfile.TemporaryDirectory() as tmp:
+        xml = Path(tmp) / "results.xml"
+        try:
+            run_bench(block, from_mapping(HardwareConfig, hw), module, case, results_xml=xml,
+                      harness=harness)
+            passed, message = True, ""
+        except BenchFailure as exc:
+            passed, message = False, str(exc)
+        junit = xml.read_text() if xml.exists() else ""
+    return Outcome(name, passed, time.perf_counter() - start, message, junit)
 
 
 def run_regression(cases: list[RegressionCase], *, jobs: int, junit: str | Path,
-                   progress=None) -> list[Outcome]:
-    """Run ``cases`` with ``jobs`` worker processes; write the JUnit XML; return outcomes.
+                   executor: str = "dask", scheduler: str | None = None,
+                   progress: Callable[[int, int], None] | None = None,
+                   announce: Callable[[str], None] | None = None) -> list[Outcome]:
+    """Run ``cases`` as ``jobs`` parallel tasks; write the JUnit XML; return the outcomes.
 
-    Each distinct Verilator model is built once first (serially), so workers only simulate.
-    ``progress`` (optional) is called with each finished :class:`Outcome`. A ``junit`` path
-    that cannot be written is refused before anything is built.
+    Each distinct Verilator model is built once first (serially), so workers only simulate
+    (workers of another machine build what they lack). ``progress`` (optional) is called
+    with ``(finished, total)``, ``announce`` with one-line notes (the Dask dashboard). A
+    ``junit`` path that cannot be written is refused before anything is built.
     """
     check_output_file(junit)
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ColsimError(f"`jobs` must be a positive integer, not {jobs!r}")
     built = set()
     for case in cases:
         key = (case.block, repr(to_mapping(case.hw)), case.harness)
         if key not in built:
             build_block(case.block, case.hw, harness=case.harness)
             built.add(key)
-    outcomes: list[Outcome] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        xmls = [str(Path(tmp) / f"{i}.xml") for i in range(len(cases))]
-        with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = [pool.submit(_run_one, c.name, c.block, to_mapping(c.hw), c.module,
-                                   c.case, c.harness, xml)
-                       for c, xml in zip(cases, xmls, strict=True)]
-            for future in futures:
-                outcome = future.result()
-                outcomes.append(outcome)
-                if progress:
-                    progress(outcome)
-        _write_junit(junit, outcomes, xmls)
-    return outcomes
+    outcomes: dict[str, Outcome] = {}
+    tasks = [Task(c.name, _run_one, (c.name, c.block, to_mapping(c.hw), c.module, c.case,
+                                      c.harness)) for c in cases]
+    run = run_tasks(tasks, on_result=outcomes.__setitem__, jobs=jobs, executor=executor,
+                    scheduler=scheduler, progress=progress, announce=announce)
+    for failure in run.failures:  # the task itself raised (not a failing bench)
+        outcomes[failure.key] = Outcome(failure.key, False, 0.0, failure.message)
+    ordered = [outcomes[c.name] for c in cases]
+    _write_junit(junit, ordered)
+    return ordered
 
 
-def _write_junit(path: str | Path, outcomes: list[Outcome], xmls: list[str]) -> None:
+def _write_junit(path: str | Path, outcomes: list[Outcome]) -> None:
     """Merge the per-case results into one test suite (written with :mod:`colsim.fileio`)."""
     suite = ET.Element("testsuite", name="colsim-regress", tests=str(len(outcomes)),
                        failures=str(sum(not o.passed for o in outcomes)))
-    for outcome, xml in zip(outcomes, xmls, strict=True):
+    for outcome in outcomes:
         testcase = ET.SubElement(suite, "testcase", classname="colsim.regress",
                                  name=outcome.name, time=f"{outcome.seconds:.3f}")
         if not outcome.passed:
             failure = ET.SubElement(testcase, "failure", message=outcome.message)
-            if Path(xml).exists():
-                failure.text = Path(xml).read_text()
+            failure.text = outcome.junit or None
     root = ET.Element("testsuites")
     root.append(suite)
     write_bytes(path, ET.tostring(root, encoding="utf-8", xml_declaration=True))

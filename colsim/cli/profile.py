@@ -163,18 +163,16 @@ def _plot(args: argparse.Namespace) -> int:
 def _accuracy(args: argparse.Namespace) -> int:
     from colsim import api
     from colsim.masks import MaskSet
-    from colsim.models.driver import build_denoiser
-    from colsim.profiler.masked import masked_accuracy
     from colsim.profiler.profile import Profile
 
     if args.masks:
         masks = MaskSet.load(args.masks)
     else:
         masks = api.masks_from_profile(Profile.load(args.profile), tau=args.tau, rho=args.rho)
-    denoiser = build_denoiser(args.model, size=args.size, weights=args.weights, seed=args.seed)
-    result = masked_accuracy(denoiser, masks, mode=args.mode, joint_dims=args.joint_dims,
-                             samples=args.samples, fid_network=args.fid_network,
-                             lpips_network=args.lpips_network, **_run_options(args))
+    result = api.accuracy(model=args.model, masks=masks, size=args.size, weights=args.weights,
+                          mode=args.mode, joint_dims=args.joint_dims, samples=args.samples,
+                          fid_network=args.fid_network, lpips_network=args.lpips_network,
+                          **_run_options(args))
     print(json.dumps(result, indent=2, sort_keys=True))
     return 0
 

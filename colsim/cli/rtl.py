@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from colsim.cli.profile import REFERENCE_THRESHOLD_TEXT
+from colsim.cli.progress import note, progress_bar
+from colsim.cli.simulate import add_task_arguments
 from colsim.errors import ColsimError
 from colsim.fileio import check_output_file, write_text
 
@@ -49,9 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.set_defaults(func=_rtl_run)
     regress = subparsers.add_parser("regress", help="run the cocotb regression matrix")
     regress.add_argument("-k", dest="pattern", help="only cases whose name matches")
-    regress.add_argument("-n", dest="jobs", type=int, default=1, help="parallel jobs")
+    regress.add_argument("-n", dest="jobs", type=int, default=1,
+                         help="parallel jobs (Dask workers)")
     regress.add_argument("--junit", default="regress.xml", help="JUnit XML output file")
     regress.add_argument("--list", action="store_true", help="list the cases and exit")
+    add_task_arguments(regress)
     regress.set_defaults(func=_regress)
 
 
@@ -138,8 +141,6 @@ def write_cosim_record(path: str | Path, report: CosimReport, *, profile: dict) 
 
 def _regress(args: argparse.Namespace) -> int:
     """Run the selected cases; print one line per case and a summary; exit 1 on failures."""
-    from tqdm import tqdm
-
     from colsim.testbench.regress import regression_matrix, run_regression, select
 
     cases = select(regression_matrix(), args.pattern)
@@ -149,9 +150,9 @@ def _regress(args: argparse.Namespace) -> int:
         for case in cases:
             print(case.name)
         return 0
-    with tqdm(total=len(cases), file=sys.stderr, desc="regress") as bar:
-        outcomes = run_regression(cases, jobs=args.jobs, junit=args.junit,
-                                  progress=lambda _outcome: bar.update())
+    outcomes = run_regression(cases, jobs=args.jobs, junit=args.junit, executor=args.executor,
+                              scheduler=args.scheduler, announce=note,
+                              progress=progress_bar("regress", unit="case"))
     failed = [o for o in outcomes if not o.passed]
     groups: dict[str, list] = {}
     for outcome in outcomes:

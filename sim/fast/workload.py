@@ -90,8 +90,8 @@ class WorkloadRun:
         if self.masks is None:
             if self.layout != "rowmajor":
                 raise ColsimError(
-                    f"layout {self.layout!r} needs hot masks (--masks or --synthetic); "
-                    "the dense baseline is row-major"
+                    f"layout {self.layout!r} needs hot masks (from a profile, a mask file or "
+                    "the synthetic generator); the dense baseline is row-major"
                 )
             return
         _check_masks(self.spec, self.masks, self.iterations)

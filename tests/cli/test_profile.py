@@ -93,9 +93,9 @@ def test_bench_profile_smoke(capsys):
         (["sparsity", "{missing}"], "does not exist"),
         (["profile", "--model", "nope", "--out", "{out}"], "unknown model 'nope'"),
         (["profile", "--model", "mdm", "--steps", "2", "--capture-inputs", "9:0",
-          "--out", "{out}"], "`--capture-inputs` layer index 9 is outside"),
+          "--out", "{out}"], "`capture_inputs` layer index 9 is outside"),
         (["profile", "--model", "mdm", "--steps", "2", "--capture-inputs", "0:5",
-          "--out", "{out}"], r"`--capture-inputs` iteration 5 is outside \[0, 2\)"),
+          "--out", "{out}"], r"`capture_inputs` iteration 5 is outside \[0, 2\)"),
     ],
 )
 def test_errors_exit_2_with_one_line(profile_file, tmp_path, capsys, argv, message):
