@@ -18,6 +18,7 @@ from typing import Any
 from colsim.config import HardwareConfig
 from colsim.errors import ColsimError
 from colsim.models.spec import FfnLayer
+from colsim.provenance import package_versions
 from colsim.testbench.ffn_case import CosimSpec, top_harness
 from colsim.testbench.runner import BenchFailure, run_bench
 
@@ -92,9 +93,9 @@ class CosimReport:
         return rows
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON record: ``{config, report, passed, waveform}``."""
+        """Return the JSON record: ``{config, report, passed, waveform, versions}``."""
         return {"config": dict(self.config), "report": self.bench, "passed": self.passed,
-                "waveform": self.waveform}
+                "waveform": self.waveform, "versions": package_versions()}
 
 
 def spec_from_profile(

@@ -99,7 +99,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if args.out:
         check_output_file(args.out)
-        check_output_file(Path(args.out).with_suffix(".csv"))
+        for suffix in (".csv", ".parquet"):
+            check_output_file(Path(args.out).with_suffix(suffix))
     spec = workload_spec(args.model, args.size, args.shapes)
     mask_set, source = api.resolve_masks(
         spec, path=args.masks, synthetic=args.synthetic, tau=args.tau, rho=args.rho,
@@ -122,14 +123,10 @@ def report_simulation(
     result: WorkloadResult, baseline: WorkloadResult | None, *, inputs: dict[str, Any],
     started: float, out: str | Path | None,
 ) -> None:
-    """Print the per-layer table; write the JSON record and the CSV table to ``out``."""
-    from colsim.sim.fast.report import (
-        format_table,
-        layer_iteration_rows,
-        result_record,
-        write_csv,
-        write_json,
-    )
+    """Print the per-layer table; write the JSON record to ``out`` and the layer-iteration
+    table beside it (``.parquet`` and ``.csv``)."""
+    from colsim.analysis.results import write_table
+    from colsim.sim.fast.report import format_table, layer_iteration_rows, result_record, write_json
 
     print(format_table(result, baseline), end="")
     if out:
@@ -138,8 +135,8 @@ def report_simulation(
         )
         out = Path(out)
         write_json(out, record)
-        write_csv(out.with_suffix(".csv"), layer_iteration_rows(result))
-        print(f"wrote {out} and {out.with_suffix('.csv')}")
+        parquet, csv = write_table(layer_iteration_rows(result), out.with_suffix(""))
+        print(f"wrote {out}, {parquet} and {csv}")
 
 
 def run_sweep(args: argparse.Namespace) -> int:

@@ -8,7 +8,6 @@ through :mod:`colsim.fileio`, so a run that dies leaves no half-written file.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from dataclasses import asdict
@@ -18,6 +17,7 @@ from typing import Any
 from colsim import __version__
 from colsim.config.loader import to_mapping
 from colsim.fileio import write_text
+from colsim.provenance import package_versions
 from colsim.sim.fast.run import IterationStats
 from colsim.sim.fast.workload import WorkloadResult
 
@@ -51,6 +51,7 @@ def result_record(
         "format": "colsim-simulation",
         "version": 1,
         "colsim_version": __version__,
+        "versions": package_versions(),
         "inputs": {
             **inputs,
             "layout": run.layout,
@@ -147,13 +148,3 @@ def format_table(result: WorkloadResult, baseline: WorkloadResult | None = None)
 def write_json(path: str | Path, record: dict[str, Any]) -> None:
     """Write ``record`` as indented JSON, atomically (:func:`colsim.fileio.write_text`)."""
     write_text(path, json.dumps(record, indent=1, sort_keys=False) + "\n")
-
-
-def write_csv(path: str | Path, rows: list[dict[str, Any]]) -> None:
-    """Write ``rows`` (dicts with the same keys) as CSV, atomically (:mod:`colsim.fileio`)."""
-    out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    write_text(path, out.getvalue())

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from colsim.analysis.results import load_results
 from colsim.cli import main
 from colsim.masks import MaskSet
 from colsim.models.registry import workload_spec
@@ -32,8 +33,11 @@ def test_simulate_writes_a_traceable_record(tmp_path, capsys) -> None:
     assert len(record["per_iteration"]) == 3
     assert record["total"]["cycles"] == sum(r["cycles"] for r in record["layer_iterations"])
     assert 0 < record["cycle_reduction"] < 1
+    assert set(record["versions"]) >= {"colsim", "numpy", "numba", "python"}
     rows = list(csv.DictReader(out.with_suffix(".csv").read_text().splitlines()))
     assert len(rows) == 3 * len(workload_spec("tiny-dit", "tiny").layers)
+    table = load_results(out.with_suffix(".parquet"))
+    assert list(table.columns) == list(rows[0]) and len(table) == len(rows)
 
 
 def test_simulate_reads_a_mask_file(tmp_path, capsys) -> None:
