@@ -28,8 +28,9 @@ import numpy as np
 
 from colsim.config.loader import from_mapping, in_range, load_toml, one_of
 from colsim.errors import ConfigError
-from colsim.masks import REGIMES
+from colsim.masks import REGIMES, MaskSet, check_rho, synthesize_masks
 from colsim.models.registry import get_entry
+from colsim.models.spec import WorkloadSpec
 from colsim.sim.fast.workload import MASK_POLICIES
 
 FORMAT_NAME = "colsim-study"
@@ -129,6 +130,35 @@ class Study:
             raise ConfigError(f"study file {self.path!r} has no workload {workload!r} "
                               f"(it has: {known})")
         return self.workloads[workload]
+
+    def masks(self, spec: WorkloadSpec, *, iterations: int, seed: int,
+              tau: float | None = None, rho: float | None = None
+              ) -> tuple[MaskSet, dict[str, Any]]:
+        """Return seeded synthetic masks of ``spec`` that follow this study, and their record.
+
+        On the ρ axis every iteration keeps a share ``rho`` of the columns hot; on the τ axis
+        (``tau``, None: the reference) the column sparsity is the file's figure at that τ,
+        and a τ without a figure is a ConfigError. Jaccard and regime are the workload's.
+        """
+        stats = self.statistics(spec.name)
+        if rho is not None:
+            sparsity = np.full(iterations, 1.0 - check_rho(rho))
+        else:
+            sparsity = self.column_sparsity(spec.name, iterations, tau)
+            if sparsity is None:
+                raise ConfigError(f"study file {self.path!r} has no column sparsity of "
+                                  f"{spec.name!r} at tau = {tau:g} (give a profile)")
+        mask_set = synthesize_masks(spec, iterations=iterations, seed=seed,
+                                    column_sparsity=sparsity, jaccard=stats.jaccard,
+                                    regime=stats.regime)
+        axis = {"rho": rho} if rho is not None else {"tau": self.reference_tau
+                                                     if tau is None else tau}
+        return mask_set, {"masks": "study", "study": self.path, **axis, "seed": seed,
+                          "regime": stats.regime, "jaccard": stats.jaccard}
+
+    def has_figure(self, workload: str, tau: float) -> bool:
+        """Whether the file gives ``workload``'s column sparsity at threshold ``tau``."""
+        return tau == self.reference_tau or tau in self.at_tau.get(workload, {})
 
     def column_sparsity(self, workload: str, iterations: int,
                         tau: float | None = None) -> np.ndarray | None:

@@ -1,8 +1,11 @@
 """A grid of fast-model simulations run as Dask tasks, gathered in one tidy results table.
 
 Per model the grid holds its all-dense row-major baseline and, for every layout, one run per
-uniform threshold τ (masks from ``<profiles>/<model>.h5``) and per target hot ratio ρ (from
-the profile when a folder is given, else synthetic masks with sparsity ``1 - ρ``).
+uniform threshold τ and per target hot ratio ρ. A run's masks come from the model's profile
+``<profiles>/<model>.h5`` when there is one, else from the study file (``study``: masks that
+follow the study's statistics, and its mask policy; a τ the file has no figure for is left
+out of the grid and listed in :attr:`SweepGrid.skipped`), else from the synthetic SPEC with
+sparsity ``1 - ρ``.
 
 Contracts:
 
@@ -21,6 +24,7 @@ Contracts:
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -29,11 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from colsim.analysis.results import write_table
+from colsim.analysis.study import Study, load_study
 from colsim.config import HardwareConfig
 from colsim.config.loader import to_mapping
 from colsim.errors import ColsimError
 from colsim.fileio import check_output_dir
-from colsim.masks import check_rho, check_tau, parse_synthetic, resolve_masks
+from colsim.masks import MaskSet, check_rho, check_tau, parse_synthetic, resolve_masks
 from colsim.models.registry import OPERATING_POINTS, SIZES, workload_names, workload_spec
 from colsim.provenance import package_versions
 from colsim.sim.dram.config import DramConfig
@@ -43,6 +48,11 @@ from colsim.sim.layout import LAYOUT_KINDS
 from colsim.tasks import Task, TaskFailure, run_tasks
 
 RECORD_FORMAT = "colsim-sweep-run"
+
+
+@functools.cache
+def _load_study(path: str) -> Study:
+    return load_study(path)
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,7 @@ class SweepGrid:
     seed: int = 0
     mask_policy: str = "fixed"
     config: str | None = None
+    study: str | None = None
 
     def __post_init__(self) -> None:
         if self.synthetic:
@@ -120,10 +131,12 @@ class SweepGrid:
                               f"not {self.size!r} / {self.shapes!r}")
         for model in self.models:
             workload_spec(model, self.size, self.shapes)  # each model has this operating point
+            if self.study is not None:
+                self.loaded_study().statistics(model)  # each model is in the study
         self._check_profiles()
 
     def _check_profiles(self) -> None:
-        if self.taus and not self.profiles:
+        if self.taus and not self.profiles and self.study is None:
             raise ColsimError("`taus` need profiles: give `profiles`, a folder of <model>.h5")
         if not self.profiles or not (self.taus or self.rhos):
             return
@@ -131,11 +144,46 @@ class SweepGrid:
         if not folder.is_dir():
             raise ColsimError(f"profiles folder {str(folder)!r} does not exist")
         for model in self.models:
-            if not (folder / f"{model}.h5").is_file():
+            if self.study is None and self.profile_of(model) is None:
                 raise ColsimError(f"profiles folder {str(folder)!r} has no {model}.h5")
 
-    def cells(self) -> list[SweepCell]:
-        """Return every run of the grid: per model its baseline, then layouts × τ, ρ."""
+    def loaded_study(self) -> Study:
+        """Return the study file's contents (read once per process)."""
+        return _load_study(self.study)
+
+    def profile_of(self, model: str) -> Path | None:
+        """Return ``model``'s profile in the profiles folder, or None."""
+        if not self.profiles:
+            return None
+        path = Path(self.profiles) / f"{model}.h5"
+        return path if path.is_file() else None
+
+    def masks(self, cell: SweepCell) -> tuple[MaskSet | None, dict[str, Any], str]:
+        """Return the masks of ``cell``, the record of their source, and the mask policy."""
+        spec = workload_spec(cell.model, self.size, self.shapes)
+        policy = (self.loaded_study().statistics(cell.model).mask_policy
+                  if self.study is not None else self.mask_policy)
+        if cell.baseline:
+            mask_set, source = resolve_masks(spec, iterations=self.iterations)
+            return mask_set, source, policy
+        profile = self.profile_of(cell.model)
+        if profile is None and self.study is not None:
+            mask_set, source = self.loaded_study().masks(
+                spec, iterations=self.iterations, seed=self.seed, tau=cell.tau, rho=cell.rho)
+            return mask_set, source, policy
+        mask_set, source = resolve_masks(
+            spec, path=profile, synthetic=None if profile else self.synthetic, tau=cell.tau,
+            rho=cell.rho, iterations=self.iterations, seed=self.seed)
+        return mask_set, source, policy
+
+    def _runnable(self, cell: SweepCell) -> bool:
+        """Whether ``cell`` has a mask source (a τ run needs a profile or a study figure)."""
+        if cell.tau is None or self.profile_of(cell.model) is not None:
+            return True
+        return self.study is not None and self.loaded_study().has_figure(cell.model, cell.tau)
+
+    def all_cells(self) -> list[SweepCell]:
+        """Return every cell: per model its baseline, then layouts × τ, ρ."""
         cells = []
         for model in self.models:
             cells.append(SweepCell(model, "rowmajor"))
@@ -143,6 +191,14 @@ class SweepGrid:
                 cells += [SweepCell(model, layout, tau=tau) for tau in self.taus]
                 cells += [SweepCell(model, layout, rho=rho) for rho in self.rhos]
         return cells
+
+    def cells(self) -> list[SweepCell]:
+        """Return the runs of the grid: the cells that have a mask source."""
+        return [cell for cell in self.all_cells() if self._runnable(cell)]
+
+    def skipped(self) -> list[SweepCell]:
+        """Return the τ cells without a mask source (no profile, no figure in the study)."""
+        return [cell for cell in self.all_cells() if not self._runnable(cell)]
 
     def settings(self) -> dict[str, Any]:
         """Return what every run shares (a resumed run must have been made with the same)."""
@@ -235,17 +291,10 @@ def run_cell(
     """Simulate one grid cell; return its JSON record (its table row under ``sweep.row``)."""
     started = time.perf_counter()
     spec = workload_spec(cell.model, grid.size, grid.shapes)
-    if cell.baseline:
-        mask_set, source = resolve_masks(spec, iterations=grid.iterations)
-    else:
-        profile = Path(grid.profiles) / f"{cell.model}.h5" if grid.profiles else None
-        mask_set, source = resolve_masks(
-            spec, path=profile, synthetic=None if profile else grid.synthetic, tau=cell.tau,
-            rho=cell.rho, iterations=grid.iterations, seed=grid.seed,
-        )
+    mask_set, source, policy = grid.masks(cell)
     run = WorkloadRun(
         spec=spec, hw=hw, dram=dram, layout=cell.layout, iterations=grid.iterations,
-        masks=mask_set, mask_policy=grid.mask_policy,
+        masks=mask_set, mask_policy=policy,
     )
     result = simulate_workload(run)
     fields = asdict(cell)
@@ -257,7 +306,7 @@ def run_cell(
     total = result.total()
     row = {
         "run": cell.run_id, **fields, "shapes": grid.shapes,
-        "mask_policy": grid.mask_policy if mask_set else "", "iterations": grid.iterations,
+        "mask_policy": policy if mask_set else "", "iterations": grid.iterations,
         **total.as_dict(), **shares(total),
     }
     record["sweep"] = {"format": RECORD_FORMAT, "settings": grid.settings(), "row": row}

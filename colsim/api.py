@@ -9,6 +9,7 @@
     gap = api.accuracy(model="tiny-dit", masks=masks)                # what skipping costs
     result = api.simulate(api.workload_run(spec, masks=masks))       # fast cycle model
     table = api.sweep(SweepGrid(models=("mdm",), rhos=(0.164,), out=...))  # a grid of those
+    tables = api.reproduce(out=..., shapes="study")                  # the study's whole grid
     frame = api.load_results(table.path.parent)                      # any results folder
     cosim = api.cosimulate(api.cosim_case(profile=..., layer=...))   # the RTL on Verilator
     files = api.report(out=..., profiles=[...], results=[...])       # figures, one HTML page
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from colsim.analysis.report import ReportFiles
+    from colsim.analysis.reproduce import ReproduceTables
     from colsim.testbench.ffn_case import CosimSpec
     from colsim.testbench.ffn_run import CosimReport
 
@@ -144,6 +146,24 @@ def sweep(
     hw, dram = _hardware(grid.config)
     return run_sweep(grid, hw=hw, dram=dram, jobs=jobs, executor=executor,
                      scheduler=scheduler, progress=progress, announce=announce)
+
+
+def reproduce(
+    *, out: str | Path, study: str | Path | None = None, shapes: str = "public",
+    models: Sequence[str] | None = None, profiles: str | None = None, size: str = "full",
+    iterations: int = 50, seed: int = 0, config: str | None = None, jobs: int = 1,
+    executor: str = "dask", scheduler: str | None = None, progress: Progress | None = None,
+    announce: Callable[[str], None] | None = None,
+) -> ReproduceTables:
+    """Run the study's grid: every workload's baseline and layouts × τ and ρ, at full size."""
+    from colsim.analysis.reproduce import reproduce_grid, run_reproduce
+
+    grid = reproduce_grid(out=out, study=study, shapes=shapes,
+                          models=tuple(models) if models else None, profiles=profiles,
+                          size=size, iterations=iterations, seed=seed, config=config)
+    hw, dram = _hardware(config)
+    return run_reproduce(grid, hw=hw, dram=dram, jobs=jobs, executor=executor,
+                         scheduler=scheduler, progress=progress, announce=announce)
 
 
 def load_results(path: str | Path, table: str | None = None) -> pd.DataFrame:

@@ -276,6 +276,10 @@ def resolve_masks(
     ``path`` is a profile (read at ``tau`` or ``rho``) or a ``.npz`` mask file; ``synthetic``
     a SPEC for :func:`synthesize_masks` (its sparsity defaults to ``1 - rho``).
     """
+    if tau is not None:
+        check_tau(tau)
+    if rho is not None:
+        check_rho(rho)
     if path is None and synthetic is None:
         if tau is not None or rho is not None:
             raise ColsimError(

@@ -20,6 +20,7 @@ are gone.
 
 from __future__ import annotations
 
+import pickle
 import signal
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -140,9 +141,23 @@ def _call(task: Task) -> tuple[str, str, Any]:
     try:
         return "ok", task.key, task.function(*task.args)
     except Exception as exc:  # every failure is reported per task, none is lost
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        message = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-        return "failed", task.key, TaskFailure(task.key, message, traceback.format_exc())
+        return "failed", task.key, _failure(task.key, exc)
+
+
+def _call_pickled(key: str, payload: bytes) -> tuple[str, str, Any]:
+    """Unpickle a task on a worker and run it; a task the worker cannot load (a function or
+    argument from a module it cannot import) fails like any other instead of stalling Dask."""
+    try:
+        task = pickle.loads(payload)
+    except Exception as exc:
+        return "failed", key, _failure(key, exc)
+    return _call(task)
+
+
+def _failure(key: str, exc: Exception) -> TaskFailure:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    message = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return TaskFailure(key, message, traceback.format_exc())
 
 
 class _Stopper:
@@ -222,10 +237,19 @@ def _run_dask(tasks: Sequence[Task], state: _Progress, stopper: _Stopper, *, job
         dashboard = client.dashboard_link
         if announce is not None:
             announce(f"Dask dashboard: {dashboard}")
-        futures = client.map(_call, tasks, key=[f"colsim-{t.key}" for t in tasks], pure=False)
+        # Tasks travel as bytes, unpickled inside the task (see _call_pickled): a payload that
+        # Dask itself fails to deserialize on a worker is dropped and its future never ends.
+        futures = client.map(_call_pickled, [t.key for t in tasks],
+                             [pickle.dumps(t) for t in tasks],
+                             key=[f"colsim-{t.key}" for t in tasks], pure=False)
         try:
+            keys = {future.key: task.key for future, task in zip(futures, tasks, strict=True)}
             for future in as_completed(futures):
-                state.record(future.result())
+                try:
+                    state.record(future.result())
+                except Exception as exc:  # the worker died under the task (KilledWorker)
+                    key = keys[future.key]
+                    state.record(("failed", key, _failure(key, exc)))
         except BaseException:
             client.cancel(futures, force=True)
             raise

@@ -14,15 +14,11 @@ import pytest
 
 from colsim.errors import ColsimError
 from colsim.tasks import Task, run_tasks
+from colsim.testing.tasks import fail_on_three, square
 
 
-def square(x: int) -> int:
-    return x * x
-
-
-def fail_on_three(x: int) -> int:
-    if x == 3:
-        raise ValueError(f"three is not allowed: {x}\nsecond line")
+def defined_in_the_tests(x: int) -> int:
+    """A task function that Dask workers cannot import (tests/ is not a package they see)."""
     return x
 
 
@@ -47,6 +43,15 @@ def test_dask_and_local_give_the_same_results_and_report_every_failure() -> None
     assert outcomes["local"] == outcomes["dask"] == {f"t{i}": i for i in (0, 1, 2, 4, 5)}
 
 
+def test_a_task_the_workers_cannot_load_fails_instead_of_hanging() -> None:
+    got: dict[str, int] = {}
+    run = run_tasks([Task("here", defined_in_the_tests, (1,)), Task("there", square, (2,))],
+                    on_result=got.__setitem__, jobs=1)
+    assert got == {"there": 4}
+    assert [f.key for f in run.failures] == ["here"]
+    assert run.failures[0].message.startswith("ModuleNotFoundError: No module named")
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -67,13 +72,9 @@ def test_repeated_keys_are_refused() -> None:
 
 
 SPINNER = textwrap.dedent("""
-    import sys, time
+    import sys
     from colsim.tasks import Interrupted, Task, run_tasks
-
-    def spin(seconds):
-        end = time.time() + seconds
-        while time.time() < end:
-            pass
+    from colsim.testing.tasks import spin
 
     if __name__ == "__main__":
         try:

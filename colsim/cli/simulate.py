@@ -34,7 +34,7 @@ MASK_POLICIES = ("fixed", "per-iteration")  # = colsim.sim.fast.workload.MASK_PO
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``colsim simulate`` and ``colsim sweep``."""
+    """Add ``colsim simulate``, ``colsim sweep`` and ``colsim reproduce``."""
     sim = subparsers.add_parser("simulate", help="cycles of one workload on the fast model")
     sim.add_argument("--model", required=True, help="workload name (e.g. dit-xl-2, sd-v1.4, mdm)")
     _add_common(sim)
@@ -68,6 +68,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_task_arguments(sweep)
     _add_common(sweep)
     sweep.set_defaults(func=run_sweep)
+    register_reproduce(subparsers)
+
+
+def register_reproduce(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``colsim reproduce``."""
+    parser = subparsers.add_parser(
+        "reproduce", help="the study's grid for all its workloads at full size")
+    parser.add_argument("--study", metavar="FILE",
+                        help="study file of mask statistics (default: the packaged study.toml)")
+    parser.add_argument("--models", nargs="+", help="only these workloads of the study")
+    parser.add_argument("--profiles", metavar="DIR",
+                        help="folder of <model>.h5 profiles that replace a workload's "
+                             "synthetic masks")
+    parser.add_argument("--out", metavar="DIR", required=True,
+                        help="output folder (a rerun resumes from its finished runs)")
+    add_task_arguments(parser)
+    _add_common(parser, mask_policy=False)
+    parser.set_defaults(func=run_reproduce)
 
 
 def add_task_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,14 +97,15 @@ def add_task_arguments(parser: argparse.ArgumentParser) -> None:
                         help="dask (default) or local: one run after another in this process")
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
+def _add_common(parser: argparse.ArgumentParser, *, mask_policy: bool = True) -> None:
     parser.add_argument("--size", choices=("full", "tiny"), default="full")
     parser.add_argument("--shapes", choices=("public", "study"), default="public",
                         help="operating point of the full-size models: the public "
                              "configuration or the study's Table 1")
     parser.add_argument("--iterations", type=int, default=50)
-    parser.add_argument("--mask-policy", choices=MASK_POLICIES, default="fixed",
-                        help="fixed: iteration-0 hot set reused (FFN-Reuse); per-iteration")
+    if mask_policy:
+        parser.add_argument("--mask-policy", choices=MASK_POLICIES, default="fixed",
+                            help="fixed: iteration-0 hot set reused (FFN-Reuse); per-iteration")
     parser.add_argument("--config", metavar="HW.toml", help="hardware config (default: reference)")
     parser.add_argument("--seed", type=int, default=0, help="seed of synthetic masks")
     parser.add_argument("-j", "--jobs", type=int, default=1, help="worker processes")
@@ -154,6 +173,41 @@ def run_sweep(args: argparse.Namespace) -> int:
                       progress=progress_bar("sweep", unit="run"), announce=note)
     return print_task_outcome(table.rows, table.failures, table.resumed,
                               f"{table.path} (and .csv) and {table.runs}/*.json")
+
+
+def run_reproduce(args: argparse.Namespace) -> int:
+    """Run ``colsim reproduce``: the grid, then the baseline and reduction tables."""
+    from colsim import api
+
+    tables = api.reproduce(
+        out=args.out, study=args.study, shapes=args.shapes, models=args.models,
+        profiles=args.profiles, size=args.size, iterations=args.iterations, seed=args.seed,
+        config=args.config, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
+        progress=progress_bar("reproduce", unit="run"), announce=note)
+    print(format_rows(tables.baseline, ("model", "cycles", "compute_share", "stall_share",
+                                        "other_share", "hit_rate")))
+    at_reference = [row for row in tables.reduction
+                    if row["axis"] == "tau" and row["value"] == 0.164]
+    print(format_rows(at_reference, ("model", "layout", "cycles", "baseline_cycles",
+                                     "cycle_reduction")))
+    if tables.skipped:
+        print(f"not run ({len(tables.skipped)}): tau runs without a profile or a study figure "
+              f"at that tau, e.g. {tables.skipped[0].run_id}")
+    sweep = tables.sweep
+    return print_task_outcome(sweep.rows, sweep.failures, sweep.resumed,
+                              f"{sweep.path.parent}/{{results,baseline,reduction}}.parquet "
+                              f"(and .csv) and {sweep.runs}/*.json")
+
+
+def format_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """Return ``rows`` as an aligned text table of ``columns`` (floats to 4 places)."""
+    cells = [list(columns)] + [[f"{row[c]:.4f}" if isinstance(row[c], float) else
+                                f"{row[c]:,}" if isinstance(row[c], int) else str(row[c])
+                                for c in columns] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    return "\n".join("  ".join(cell.rjust(w) if i else cell.ljust(w)
+                               for i, (cell, w) in enumerate(zip(line, widths, strict=True)))
+                     for line in cells) + "\n"
 
 
 def print_task_outcome(rows: Sequence[Any], failures: Sequence[TaskFailure],
