@@ -46,6 +46,27 @@ def write_table(rows: Sequence[Mapping[str, Any]], stem: str | Path) -> tuple[Pa
     return parquet, csv
 
 
+def merge_rows(rows: Sequence[Mapping[str, Any]], stem: str | Path,
+               key: Sequence[str]) -> tuple[Path, Path]:
+    """Add ``rows`` to the table at ``stem`` (created if absent), replacing the rows that have
+    the same values in the ``key`` columns; return both paths.
+
+    The columns are the union of the existing and the new ones, in first-seen order; a row
+    without a column holds an empty cell there.
+    """
+    stem = Path(stem)
+    existing: list[dict[str, Any]] = []
+    parquet = stem.with_suffix(".parquet")
+    if parquet.is_file():
+        existing = _read(parquet).astype(object).where(lambda f: f.notna(), None) \
+            .to_dict("records")
+    new_keys = {tuple(_cell(row.get(k)) for k in key) for row in rows}
+    kept = [row for row in existing if tuple(row.get(k) for k in key) not in new_keys]
+    merged = [*kept, *rows]
+    columns = list(dict.fromkeys(column for row in merged for column in row))
+    return write_table([{c: row.get(c) for c in columns} for row in merged], stem)
+
+
 def _cell(value: Any) -> Any:
     """Return ``value`` as a table cell: nested values become JSON text."""
     if isinstance(value, (dict, list, tuple)):

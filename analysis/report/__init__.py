@@ -12,6 +12,7 @@ import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 
@@ -29,6 +30,9 @@ from colsim.analysis.results import load_results
 from colsim.errors import ColsimError
 from colsim.fileio import write_text
 from colsim.provenance import package_versions
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REPORT_NAME = "report.html"
 FIGURES = "figures"
@@ -57,10 +61,10 @@ def build_report(
 
     out = Path(out)
     loaded_profiles = [(Path(p), Profile.load(p)) for p in profiles]
-    tables = [(str(folder), load_results(folder)) for folder in results]
-    runs = [frame for _, frame in tables if "cycles" in frame.columns]
-    accuracy = [frame[frame["table"] == "accuracy"] for _, frame in tables
-                if "table" in frame.columns and (frame["table"] == "accuracy").any()]
+    tables = [(f"{path} ({name})", frame) for path in results
+              for name, frame in _tables(Path(path)).items()]
+    runs = [frame for name, frame in tables if name.endswith("(results)")]
+    accuracy = [frame for name, frame in tables if name.endswith("(accuracy)")]
     combined = pd.concat(runs, ignore_index=True) if runs else None
     checks = load_results(crosscheck) if crosscheck is not None else None
     folder = out / FIGURES
@@ -70,7 +74,7 @@ def build_report(
         baseline_section(combined, folder),
         *reduction_sections(combined, folder),
         sensitivity_section(combined, folder),
-        accuracy_section(pd.concat(accuracy, ignore_index=True) if accuracy else None),
+        accuracy_section(pd.concat(accuracy, ignore_index=True) if accuracy else None, folder),
         crosscheck_section(checks),
         provenance_section(loaded_profiles, tables),
     )
@@ -80,6 +84,17 @@ def build_report(
     write_text(page, html)
     figures = tuple(path for s in sections for f in s.figures for path in (f.png, f.svg))
     return ReportFiles(page, figures, sections)
+
+
+def _tables(path: Path) -> dict[str, pd.DataFrame]:
+    """Return the results tables of a folder by name (a table file: itself, as results)."""
+    if path.is_file():
+        return {"results": load_results(path)}
+    stems = {"results", "accuracy"} & {p.stem for p in path.glob("*")} if path.is_dir() else ()
+    found = {name: load_results(path, name) for name in sorted(stems)}
+    if not found:
+        load_results(path)  # a missing folder, or one without tables: its own clear error
+    return found
 
 
 def render(sections: Sequence[Section], *, inputs: Sequence[str]) -> str:

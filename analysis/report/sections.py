@@ -231,17 +231,32 @@ def sensitivity_section(results: pd.DataFrame | None, folder: Path) -> Section:
                                            *STATS_SHARES)),))
 
 
-def accuracy_section(accuracy: pd.DataFrame | None) -> Section:
-    """Return the accuracy-vs-threshold table (from an ``accuracy`` results table)."""
+def accuracy_section(accuracy: pd.DataFrame | None, folder: Path) -> Section:
+    """Return the accuracy-vs-threshold figure and table (from ``accuracy`` tables)."""
     title = "Accuracy vs threshold"
-    command = "colsim accuracy --model MODEL --profile PROFILE.h5 --tau V"
-    if not _has(accuracy, "model"):
+    command = "colsim accuracy --model MODEL --profile PROFILE.h5 --tau V --out DIR"
+    if not _has(accuracy, "model", "axis", "value", "mse"):
         return Section("accuracy", title, "", command,
                        missing="no `accuracy` table among the results folders")
+    runs = accuracy[accuracy["value"].notna()].sort_values(["model", "axis", "value"])
+    figures = ()
+    if not runs.empty:
+        with report_style():
+            figure, axes = plt.subplots(figsize=(7, 4))
+            for index, ((model, axis), group) in enumerate(runs.groupby(["model", "axis"])):
+                axes.plot(group["value"], group["mse"], marker="o", label=f"{model} ({axis})",
+                          **series_style(index))
+            axes.set(yscale="log", xlabel="threshold (τ or ρ)", ylabel="MSE dense vs masked",
+                     title="Output gap of skipping cold columns")
+            axes.legend(fontsize=8)
+        figures = (save_figure(figure, folder, "accuracy_vs_threshold",
+                               "Mean squared error of the masked against the dense output"),)
+    shown = [c for c in accuracy.columns if c not in ("versions", "command", "masks", "table")]
     return Section("accuracy", title,
-                   "The gap between dense and masked denoising at each threshold: what skipping "
-                   "cold columns costs in output quality.",
-                   command, tables=(table_of(accuracy, list(accuracy.columns)),))
+                   "The gap between dense and masked denoising (same seeds) at each threshold: "
+                   "what skipping the cold columns costs in output quality. Higher thresholds "
+                   "skip more columns; the quality metrics say whether the outputs stay close.",
+                   command, figures=figures, tables=(table_of(accuracy, shown),))
 
 
 def crosscheck_section(crosscheck: pd.DataFrame | None) -> Section:

@@ -65,6 +65,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="TorchScript network mapping the N×C×H×W samples (its own resize "
                              "and normalisation baked in) to N×F features: adds the Fréchet "
                              "distance (needs --samples >= 2)")
+    parser.add_argument("--out", metavar="DIR",
+                        help="add the result as a row of DIR/accuracy.{parquet,csv} (a rerun "
+                             "at the same model, threshold, mode and seed replaces it)")
     parser.add_argument("--lpips-network", metavar="FILE",
                         help="TorchScript network returning a list of N×C×H×W feature maps: "
                              "adds the LPIPS-style distance (uniform channel weights)")
@@ -165,6 +168,8 @@ def _accuracy(args: argparse.Namespace) -> int:
     from colsim.masks import MaskSet
     from colsim.profiler.profile import Profile
 
+    if args.out:
+        check_output_dir(args.out)
     if args.masks:
         masks = MaskSet.load(args.masks)
     else:
@@ -174,7 +179,27 @@ def _accuracy(args: argparse.Namespace) -> int:
                           fid_network=args.fid_network, lpips_network=args.lpips_network,
                           **_run_options(args))
     print(json.dumps(result, indent=2, sort_keys=True))
+    if args.out:
+        _record_accuracy(Path(args.out), result, masks.meta, args)
     return 0
+
+
+ACCURACY_KEY = ("model", "size", "axis", "value", "mode", "seed", "steps", "samples")
+
+
+def _record_accuracy(out: Path, result: dict, meta: dict, args: argparse.Namespace) -> None:
+    """Add the accuracy result as one row of ``out/accuracy`` (keyed by ACCURACY_KEY)."""
+    from colsim.analysis.results import merge_rows
+    from colsim.provenance import package_versions
+
+    axis = "rho" if meta.get("rho") is not None else "tau" if "tau" in meta else "masks"
+    row = {"model": args.model, "size": args.size, "axis": axis,
+           "value": meta.get(axis) if axis != "masks" else None,
+           "samples": args.samples, **{k: v for k, v in result.items() if k != "model"},
+           "masks": args.masks or args.profile, "versions": package_versions(),
+           "command": " ".join(sys.argv)}
+    parquet, csv = merge_rows([row], out / "accuracy", ACCURACY_KEY)
+    print(f"wrote {parquet} and {csv}")
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -26,6 +26,9 @@ def tiny_study(tmp_path_factory) -> dict[str, Path]:
     assert main(["sweep", "--models", "tiny-dit", "--size", "tiny", "--iterations", "3",
                  "--layouts", "rowmajor", "hotcold", "--rhos", "0.1", "0.164",
                  "--out", str(sweep)]) == 0
+    for tau in ("0.1", "0.164"):
+        assert main(["accuracy", "--model", "tiny-dit", "--profile", str(profile), "--steps",
+                     "4", "--tau", tau, "--out", str(sweep)]) == 0
     return {"profile": profile, "sweep": sweep, "folder": folder}
 
 
@@ -38,7 +41,10 @@ def report(tiny_study: dict[str, Path]):
 def test_report_has_every_section_and_says_which_inputs_are_absent(report) -> None:
     assert [s.key for s in report.sections] == SECTION_KEYS
     absent = {s.key for s in report.sections if s.missing}
-    assert absent == {"reduction_tau", "sensitivity", "accuracy", "crosscheck"}
+    assert absent == {"reduction_tau", "sensitivity", "crosscheck"}
+    accuracy = next(s for s in report.sections if s.key == "accuracy")
+    assert len(accuracy.tables[0].rows) == 2  # one row per threshold, the same run replaced
+    assert accuracy.figures
     html = report.html.read_text()
     assert html.count("Input absent:") == len(absent)
     for section in report.sections:
@@ -62,6 +68,17 @@ def test_report_command_prints_the_page_last(tiny_study, tmp_path, capsys) -> No
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[-1] == str(out / "report.html")
     assert "input absent for: Baseline" in lines[1]
+
+
+def test_a_rerun_of_accuracy_replaces_its_row(tiny_study) -> None:
+    from colsim.analysis.results import load_results
+
+    table = load_results(tiny_study["sweep"], "accuracy")
+    assert sorted(table["value"]) == [0.1, 0.164]
+    assert main(["accuracy", "--model", "tiny-dit", "--profile", str(tiny_study["profile"]),
+                 "--steps", "4", "--tau", "0.1", "--out", str(tiny_study["sweep"])]) == 0
+    again = load_results(tiny_study["sweep"], "accuracy")
+    assert sorted(again["value"]) == [0.1, 0.164]
 
 
 def _browser():
