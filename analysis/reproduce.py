@@ -50,11 +50,14 @@ def reproduce_grid(
     *, out: str | Path, study: str | Path | None = None, shapes: str = "public",
     models: tuple[str, ...] | None = None, profiles: str | None = None, size: str = "full",
     iterations: int = 50, seed: int = 0, config: str | None = None,
+    baselines_only: bool = False,
 ) -> SweepGrid:
-    """Return the study's grid: its workloads (or ``models``) × every layout × both axes."""
+    """Return the study's grid: its workloads (or ``models``) × every layout × both axes
+    (``baselines_only``: the workloads' baselines alone)."""
     path = str(study) if study is not None else str(default_study_path())
     workloads = tuple(models) if models else tuple(load_study(path).workloads)
-    return SweepGrid(models=workloads, out=Path(out), layouts=LAYOUT_KINDS,
+    layouts = () if baselines_only else LAYOUT_KINDS
+    return SweepGrid(models=workloads, out=Path(out), layouts=layouts,
                      taus=SWEEP_THRESHOLDS, rhos=SWEEP_THRESHOLDS, profiles=profiles,
                      synthetic=None, size=size, shapes=shapes, iterations=iterations,
                      seed=seed, config=config, study=path)

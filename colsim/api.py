@@ -151,8 +151,9 @@ def sweep(
 def reproduce(
     *, out: str | Path, study: str | Path | None = None, shapes: str = "public",
     models: Sequence[str] | None = None, profiles: str | None = None, size: str = "full",
-    iterations: int = 50, seed: int = 0, config: str | None = None, jobs: int = 1,
-    executor: str = "dask", scheduler: str | None = None, progress: Progress | None = None,
+    iterations: int = 50, seed: int = 0, config: str | None = None,
+    baselines_only: bool = False, jobs: int = 1, executor: str = "dask",
+    scheduler: str | None = None, progress: Progress | None = None,
     announce: Callable[[str], None] | None = None,
 ) -> ReproduceTables:
     """Run the study's grid: every workload's baseline and layouts × τ and ρ, at full size."""
@@ -160,7 +161,8 @@ def reproduce(
 
     grid = reproduce_grid(out=out, study=study, shapes=shapes,
                           models=tuple(models) if models else None, profiles=profiles,
-                          size=size, iterations=iterations, seed=seed, config=config)
+                          size=size, iterations=iterations, seed=seed, config=config,
+                          baselines_only=baselines_only)
     hw, dram = _hardware(config)
     return run_reproduce(grid, hw=hw, dram=dram, jobs=jobs, executor=executor,
                          scheduler=scheduler, progress=progress, announce=announce)

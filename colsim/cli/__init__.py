@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "colsim.cli.report",
     "colsim.cli.rtl",
     "colsim.cli.simulate",
+    "colsim.cli.study",
     "colsim.cli.synth",
     "colsim.cli.verilog",
 )

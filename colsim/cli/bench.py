@@ -11,7 +11,8 @@ import argparse
 import importlib
 
 BENCH_MODULES: tuple[str, ...] = (
-    "colsim.cli.dram", "colsim.cli.profile", "colsim.cli.simulate", "colsim.cli.rtl",
+    "colsim.cli.dram", "colsim.cli.profile", "colsim.cli.simulate", "colsim.cli.study",
+    "colsim.cli.rtl",
 )
 
 

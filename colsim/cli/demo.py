@@ -186,7 +186,7 @@ def _cosimulate(args: argparse.Namespace, out: Path) -> int:
 def _report(args: argparse.Namespace, out: Path) -> int:
     from colsim import api
     from colsim.cli.progress import note, progress_bar
-    from colsim.cli.simulate import print_task_outcome
+    from colsim.cli.study import print_task_outcome
     from colsim.profiler.histogram import SWEEP_THRESHOLDS
 
     _header(6, f"sweep of {DEMO_MODEL} (hot-cold and per-layer layouts, tau and rho in "

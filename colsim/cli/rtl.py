@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from colsim.cli.profile import REFERENCE_THRESHOLD_TEXT
 from colsim.cli.progress import note, progress_bar
-from colsim.cli.simulate import add_task_arguments
+from colsim.cli.study import add_task_arguments
 from colsim.errors import ColsimError
 from colsim.fileio import check_output_file, write_text
 

@@ -13,20 +13,18 @@ import argparse
 import resource
 import sys
 import time
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from colsim.cli.profile import REFERENCE_THRESHOLD_TEXT
-from colsim.cli.progress import note, progress_bar
+from colsim.cli.progress import progress_bar
 from colsim.fileio import check_output_file
 from colsim.models.registry import workload_spec
 from colsim.sim.layout import LAYOUT_KINDS
 
 if TYPE_CHECKING:
     from colsim.sim.fast.workload import WorkloadResult
-    from colsim.tasks import TaskFailure
 
 # The fast model and the DRAM model compile with numba: colsim.api is imported inside the
 # commands, so that building the parser (``colsim --help``) stays cheap.
@@ -34,10 +32,10 @@ MASK_POLICIES = ("fixed", "per-iteration")  # = colsim.sim.fast.workload.MASK_PO
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``colsim simulate``, ``colsim sweep`` and ``colsim reproduce``."""
+    """Add ``colsim simulate``."""
     sim = subparsers.add_parser("simulate", help="cycles of one workload on the fast model")
     sim.add_argument("--model", required=True, help="workload name (e.g. dit-xl-2, sd-v1.4, mdm)")
-    _add_common(sim)
+    add_common_arguments(sim)
     source = sim.add_mutually_exclusive_group()
     source.add_argument("--masks", metavar="PROFILE", help="profile (.h5) or mask file (.npz)")
     source.add_argument("--synthetic", metavar="SPEC",
@@ -55,49 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="write the JSON record (and RESULT.csv, the layer-iteration table)")
     sim.set_defaults(func=run_simulate)
 
-    sweep = subparsers.add_parser("sweep", help="grid of simulations as Dask tasks")
-    sweep.add_argument("--models", nargs="+", required=True, help="workload names")
-    sweep.add_argument("--layouts", nargs="+", choices=LAYOUT_KINDS, default=["hotcold"])
-    sweep.add_argument("--taus", nargs="*", type=float, default=[], help="uniform thresholds")
-    sweep.add_argument("--rhos", nargs="*", type=float, default=[], help="target hot ratios")
-    sweep.add_argument("--profiles", metavar="DIR", help="folder with <model>.h5 profiles")
-    sweep.add_argument("--synthetic", metavar="SPEC", default="jaccard=0.9",
-                       help="synthetic masks for ρ runs without profiles (sparsity = 1-ρ)")
-    sweep.add_argument("--out", metavar="DIR", required=True,
-                       help="output folder (a rerun resumes from its finished runs)")
-    add_task_arguments(sweep)
-    _add_common(sweep)
-    sweep.set_defaults(func=run_sweep)
-    register_reproduce(subparsers)
 
 
-def register_reproduce(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``colsim reproduce``."""
-    parser = subparsers.add_parser(
-        "reproduce", help="the study's grid for all its workloads at full size")
-    parser.add_argument("--study", metavar="FILE",
-                        help="study file of mask statistics (default: the packaged study.toml)")
-    parser.add_argument("--models", nargs="+", help="only these workloads of the study")
-    parser.add_argument("--profiles", metavar="DIR",
-                        help="folder of <model>.h5 profiles that replace a workload's "
-                             "synthetic masks")
-    parser.add_argument("--out", metavar="DIR", required=True,
-                        help="output folder (a rerun resumes from its finished runs)")
-    add_task_arguments(parser)
-    _add_common(parser, mask_policy=False)
-    parser.set_defaults(func=run_reproduce)
-
-
-def add_task_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add where a command's tasks run: ``--scheduler`` and ``--executor``."""
-    parser.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                        help="an existing Dask scheduler (default: a LocalCluster of -j "
-                             "workers)")
-    parser.add_argument("--executor", choices=("dask", "local"), default="dask",
-                        help="dask (default) or local: one run after another in this process")
-
-
-def _add_common(parser: argparse.ArgumentParser, *, mask_policy: bool = True) -> None:
+def add_common_arguments(parser: argparse.ArgumentParser, *, mask_policy: bool = True) -> None:
     parser.add_argument("--size", choices=("full", "tiny"), default="full")
     parser.add_argument("--shapes", choices=("public", "study"), default="public",
                         help="operating point of the full-size models: the public "
@@ -156,70 +114,6 @@ def report_simulation(
         write_json(out, record)
         parquet, csv = write_table(layer_iteration_rows(result), out.with_suffix(""))
         print(f"wrote {out}, {parquet} and {csv}")
-
-
-def run_sweep(args: argparse.Namespace) -> int:
-    """Run ``colsim sweep``: the grid as Dask tasks, then one tidy table; exit 1 on failures."""
-    from colsim import api
-
-    grid = api.SweepGrid(
-        models=tuple(args.models), out=Path(args.out), layouts=tuple(args.layouts),
-        taus=tuple(args.taus), rhos=tuple(args.rhos), profiles=args.profiles,
-        synthetic=args.synthetic, size=args.size, shapes=args.shapes,
-        iterations=args.iterations, seed=args.seed, mask_policy=args.mask_policy,
-        config=args.config,
-    )
-    table = api.sweep(grid, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
-                      progress=progress_bar("sweep", unit="run"), announce=note)
-    return print_task_outcome(table.rows, table.failures, table.resumed,
-                              f"{table.path} (and .csv) and {table.runs}/*.json")
-
-
-def run_reproduce(args: argparse.Namespace) -> int:
-    """Run ``colsim reproduce``: the grid, then the baseline and reduction tables."""
-    from colsim import api
-
-    tables = api.reproduce(
-        out=args.out, study=args.study, shapes=args.shapes, models=args.models,
-        profiles=args.profiles, size=args.size, iterations=args.iterations, seed=args.seed,
-        config=args.config, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
-        progress=progress_bar("reproduce", unit="run"), announce=note)
-    print(format_rows(tables.baseline, ("model", "cycles", "compute_share", "stall_share",
-                                        "other_share", "hit_rate")))
-    at_reference = [row for row in tables.reduction
-                    if row["axis"] == "tau" and row["value"] == 0.164]
-    print(format_rows(at_reference, ("model", "layout", "cycles", "baseline_cycles",
-                                     "cycle_reduction")))
-    if tables.skipped:
-        print(f"not run ({len(tables.skipped)}): tau runs without a profile or a study figure "
-              f"at that tau, e.g. {tables.skipped[0].run_id}")
-    sweep = tables.sweep
-    return print_task_outcome(sweep.rows, sweep.failures, sweep.resumed,
-                              f"{sweep.path.parent}/{{results,baseline,reduction}}.parquet "
-                              f"(and .csv) and {sweep.runs}/*.json")
-
-
-def format_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    """Return ``rows`` as an aligned text table of ``columns`` (floats to 4 places)."""
-    cells = [list(columns)] + [[f"{row[c]:.4f}" if isinstance(row[c], float) else
-                                f"{row[c]:,}" if isinstance(row[c], int) else str(row[c])
-                                for c in columns] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    return "\n".join("  ".join(cell.rjust(w) if i else cell.ljust(w)
-                               for i, (cell, w) in enumerate(zip(line, widths, strict=True)))
-                     for line in cells) + "\n"
-
-
-def print_task_outcome(rows: Sequence[Any], failures: Sequence[TaskFailure],
-                       resumed: Sequence[str], written: str) -> int:
-    """Print what a task-based command wrote, resumed and failed; return its exit status."""
-    if resumed:
-        print(f"resumed {len(resumed)} finished runs from an earlier run")
-    for failure in failures:
-        print(f"FAILED {failure.key}: {failure.message}")
-    print(f"wrote {written}: {len(rows)} runs" + (f", {len(failures)} failed" if failures
-                                                   else ""))
-    return 1 if failures else 0
 
 
 def register_bench(subparsers: argparse._SubParsersAction) -> None:
