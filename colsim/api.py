@@ -10,6 +10,7 @@
     result = api.simulate(api.workload_run(spec, masks=masks))       # fast cycle model
     table = api.sweep(SweepGrid(models=("mdm",), rhos=(0.164,), out=...))  # a grid of those
     tables = api.reproduce(out=..., shapes="study")                  # the study's whole grid
+    bound = api.sensitivity(models=[...], axes={"dram.preset": [...]}, out=...)  # which bound
     frame = api.load_results(table.path.parent)                      # any results folder
     cosim = api.cosimulate(api.cosim_case(profile=..., layer=...))   # the RTL on Verilator
     files = api.report(out=..., profiles=[...], results=[...])       # figures, one HTML page
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 
     from colsim.analysis.report import ReportFiles
     from colsim.analysis.reproduce import ReproduceTables
+    from colsim.analysis.sensitivity import SensitivityTable
     from colsim.testbench.ffn_case import CosimSpec
     from colsim.testbench.ffn_run import CosimReport
 
@@ -166,6 +168,25 @@ def reproduce(
     hw, dram = _hardware(config)
     return run_reproduce(grid, hw=hw, dram=dram, jobs=jobs, executor=executor,
                          scheduler=scheduler, progress=progress, announce=announce)
+
+
+def sensitivity(
+    *, models: Sequence[str], out: str | Path, axes: dict[str, Sequence[Any]],
+    arrays: Sequence[tuple[int, int]] = (), scale_buffers: bool = False,
+    shapes: str = "public", size: str = "full", iterations: int = 50,
+    config: str | None = None, jobs: int = 1, executor: str = "dask",
+    scheduler: str | None = None, progress: Progress | None = None,
+    announce: Callable[[str], None] | None = None,
+) -> SensitivityTable:
+    """Run each model's baseline on hardware variants: where it turns memory-bound."""
+    from colsim.analysis.sensitivity import run_sensitivity, variants
+
+    grid = SweepGrid(models=tuple(models), out=Path(out), layouts=(), synthetic=None,
+                     size=size, shapes=shapes, iterations=iterations, config=config)
+    hw, _ = _hardware(config)
+    return run_sensitivity(grid, variants(hw, axes, arrays, scale_buffers=scale_buffers),
+                           jobs=jobs, executor=executor,
+                           scheduler=scheduler, progress=progress, announce=announce)
 
 
 def load_results(path: str | Path, table: str | None = None) -> pd.DataFrame:

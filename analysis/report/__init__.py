@@ -65,6 +65,7 @@ def build_report(
               for name, frame in _tables(Path(path)).items()]
     runs = [frame for name, frame in tables if name.endswith("(results)")]
     accuracy = [frame for name, frame in tables if name.endswith("(accuracy)")]
+    sensitivity = [frame for name, frame in tables if name.endswith("(sensitivity)")]
     combined = pd.concat(runs, ignore_index=True) if runs else None
     checks = load_results(crosscheck) if crosscheck is not None else None
     folder = out / FIGURES
@@ -73,7 +74,8 @@ def build_report(
         *sparsity_sections(loaded_profiles, folder),
         baseline_section(combined, folder),
         *reduction_sections(combined, folder),
-        sensitivity_section(combined, folder),
+        sensitivity_section(pd.concat(sensitivity, ignore_index=True) if sensitivity else None,
+                            folder),
         accuracy_section(pd.concat(accuracy, ignore_index=True) if accuracy else None, folder),
         crosscheck_section(checks),
         provenance_section(loaded_profiles, tables),
@@ -90,7 +92,8 @@ def _tables(path: Path) -> dict[str, pd.DataFrame]:
     """Return the results tables of a folder by name (a table file: itself, as results)."""
     if path.is_file():
         return {"results": load_results(path)}
-    stems = {"results", "accuracy"} & {p.stem for p in path.glob("*")} if path.is_dir() else ()
+    names = {"results", "accuracy", "sensitivity"}
+    stems = names & {p.stem for p in path.glob("*")} if path.is_dir() else ()
     found = {name: load_results(path, name) for name in sorted(stems)}
     if not found:
         load_results(path)  # a missing folder, or one without tables: its own clear error

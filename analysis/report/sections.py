@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from colsim.profiler.profile import Profile
 
 REFERENCE_RHO = REFERENCE_THRESHOLD  # 0.164: the reference point of both threshold axes
-SENSITIVITY_AXIS = "outstanding_requests"  # the memory-parallelism column of a sweep table
 STATS_SHARES = ("compute_share", "stall_share", "other_share")
 
 
@@ -205,30 +204,47 @@ def reduction_sections(results: pd.DataFrame | None, folder: Path) -> list[Secti
     return sections
 
 
-def sensitivity_section(results: pd.DataFrame | None, folder: Path) -> Section:
-    """Return the memory-parallelism sensitivity (cycles vs outstanding DRAM requests)."""
-    title = "Memory-parallelism sensitivity"
-    command = "colsim sweep ... with DMA outstanding requests varied in the hardware config"
-    if not _has(results, "model", SENSITIVITY_AXIS, "cycles"):
+def sensitivity_section(sensitivity: pd.DataFrame | None, folder: Path) -> Section:
+    """Return the memory-parallelism and hardware sensitivity (from ``sensitivity`` tables)."""
+    title = "Hardware sensitivity: compute-bound or memory-bound"
+    command = ("colsim sensitivity --models MODEL ... --set dma.transfers_in_flight=1,4,16,64 "
+               "--arrays 16x16,32x32,64x64,128x128 --scale-buffers --set dram.preset=gddr6,hbm2 "
+               "--out DIR")
+    if not _has(sensitivity, "model", "stall_share", "bound"):
         return Section("sensitivity", title, "", command,
-                       missing=f"no results table has a `{SENSITIVITY_AXIS}` column")
-    runs = results.sort_values(["model", SENSITIVITY_AXIS])
-    with report_style():
-        figure, axes = plt.subplots(figsize=(7, 4))
-        for index, (model, group) in enumerate(runs.groupby("model", sort=True)):
-            axes.plot(group[SENSITIVITY_AXIS], group["cycles"], marker="o", label=str(model),
-                      **series_style(index))
-        axes.set(xscale="log", yscale="log", xlabel="outstanding DRAM requests",
-                 ylabel="cycles", title="Cycles vs memory-level parallelism")
-        axes.legend(fontsize=8)
-    files = save_figure(figure, folder, "sensitivity_outstanding_requests",
-                        "Cycles vs the DMA's outstanding DRAM requests")
+                       missing="no `sensitivity` table among the results folders")
+    metrics = {"model", "cycles", "compute_share", "stall_share", "other_share", "hit_rate",
+               "bound", "table"}
+    axes = [c for c in sensitivity.columns if c not in metrics
+            and sensitivity[c].nunique(dropna=True) > 1]
+    figures = []
+    for axis in axes:
+        others = [c for c in sensitivity.columns if c not in metrics and c != axis]
+        rows = sensitivity
+        for other in others:  # the other axes at their first value
+            rows = rows[rows[other] == sensitivity[other].iloc[0]]
+        order = list(dict.fromkeys(rows[axis]))
+        with report_style():
+            figure, axes_ = plt.subplots(figsize=(7, 4))
+            for index, (model, group) in enumerate(rows.groupby("model", sort=True)):
+                positions = [order.index(v) for v in group[axis]]
+                axes_.plot(positions, group["stall_share"], marker="o", label=str(model),
+                           **series_style(index))
+            axes_.set_xticks(range(len(order)), [str(v) for v in order])
+            axes_.axhline(0.5, color="grey", linewidth=0.8)
+            axes_.set(xlabel=axis, ylabel="memory-stall share of cycles", ylim=(0, 1),
+                      title=f"Baseline memory stall vs {axis}")
+            axes_.legend(fontsize=8)
+        figures.append(save_figure(figure, folder, f"sensitivity_{axis.replace('.', '_')}",
+                                   f"Memory-stall share of each baseline vs {axis}"))
     return Section("sensitivity", title,
-                   "Where a curve flattens the workload has turned compute-bound: more requests "
-                   "in flight no longer hide DRAM latency because the array is the bottleneck.",
-                   command, figures=(files,),
-                   tables=(table_of(runs, ("model", SENSITIVITY_AXIS, "cycles",
-                                           *STATS_SHARES)),))
+                   "Each workload's all-dense baseline on variants of the hardware. Above the "
+                   "grey line the array waits for DRAM more than it computes: the workload is "
+                   "memory-bound there, and a DRAM layout can pay off; below it, it is "
+                   "compute-bound and a layout changes little.",
+                   command, figures=tuple(figures),
+                   tables=(table_of(sensitivity, [c for c in sensitivity.columns
+                                                  if c != "table"]),))
 
 
 def accuracy_section(accuracy: pd.DataFrame | None, folder: Path) -> Section:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from colsim.cli.progress import note, progress_bar
 from colsim.cli.simulate import add_common_arguments
+from colsim.errors import ColsimError
 from colsim.sim.layout import LAYOUT_KINDS
 
 if TYPE_CHECKING:
@@ -37,6 +38,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_common_arguments(sweep)
     sweep.set_defaults(func=run_sweep)
     register_reproduce(subparsers)
+    register_sensitivity(subparsers)
+
+
+def register_sensitivity(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``colsim sensitivity``."""
+    parser = subparsers.add_parser(
+        "sensitivity", help="baselines over hardware variants: compute- or memory-bound")
+    parser.add_argument("--models", nargs="+", required=True, help="workload names")
+    parser.add_argument("--set", dest="axes", action="append", default=[],
+                        metavar="KEY=V1,V2,...",
+                        help="a hardware config key and its values (repeatable; crossed), "
+                             "e.g. dma.transfers_in_flight=1,4,16,64 or dram.preset=gddr6,hbm2")
+    parser.add_argument("--arrays", metavar="RxC,...", help="array sizes, e.g. 16x16,32x32")
+    parser.add_argument("--scale-buffers", action="store_true",
+                        help="scale the SRAM buffers with each array's area (same tiles)")
+    parser.add_argument("--out", metavar="DIR", required=True, help="output folder")
+    add_task_arguments(parser)
+    add_common_arguments(parser, mask_policy=False)
+    parser.set_defaults(func=run_sensitivity)
 
 
 def register_reproduce(subparsers: argparse._SubParsersAction) -> None:
@@ -104,6 +124,27 @@ def run_reproduce(args: argparse.Namespace) -> int:
     return print_task_outcome(sweep.rows, sweep.failures, sweep.resumed,
                               f"{sweep.path.parent}/{{results,baseline,reduction}}.parquet "
                               f"(and .csv) and {sweep.runs}/*.json")
+
+
+def run_sensitivity(args: argparse.Namespace) -> int:
+    """Run ``colsim sensitivity``; print the table; exit 1 on failures."""
+    from colsim import api
+    from colsim.analysis.sensitivity import parse_arrays, parse_axis
+
+    axes = dict(parse_axis(text) for text in args.axes)
+    arrays = parse_arrays(args.arrays) if args.arrays else ()
+    if not axes and not arrays:
+        raise ColsimError("give at least one `--set KEY=V1,...` or `--arrays RxC,...`")
+    table = api.sensitivity(
+        models=args.models, out=args.out, axes=axes, arrays=arrays,
+        scale_buffers=args.scale_buffers, shapes=args.shapes,
+        size=args.size, iterations=args.iterations, config=args.config, jobs=args.jobs,
+        executor=args.executor, scheduler=args.scheduler,
+        progress=progress_bar("sensitivity", unit="run"), announce=note)
+    columns = ["model", *(["array"] if arrays else []), *axes, "cycles", "compute_share",
+               "stall_share", "bound"]
+    print(format_rows(table.rows, columns))
+    return print_task_outcome(table.rows, table.failures, (), f"{table.path} (and .csv)")
 
 
 def format_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:

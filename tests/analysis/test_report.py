@@ -26,6 +26,9 @@ def tiny_study(tmp_path_factory) -> dict[str, Path]:
     assert main(["sweep", "--models", "tiny-dit", "--size", "tiny", "--iterations", "3",
                  "--layouts", "rowmajor", "hotcold", "--rhos", "0.1", "0.164",
                  "--out", str(sweep)]) == 0
+    assert main(["sensitivity", "--models", "tiny-dit", "--size", "tiny", "--iterations", "2",
+                 "--arrays", "4x4,8x8", "--scale-buffers", "--set", "dram.preset=gddr6,hbm2",
+                 "--executor", "local", "--out", str(sweep)]) == 0
     for tau in ("0.1", "0.164"):
         assert main(["accuracy", "--model", "tiny-dit", "--profile", str(profile), "--steps",
                      "4", "--tau", tau, "--out", str(sweep)]) == 0
@@ -41,7 +44,9 @@ def report(tiny_study: dict[str, Path]):
 def test_report_has_every_section_and_says_which_inputs_are_absent(report) -> None:
     assert [s.key for s in report.sections] == SECTION_KEYS
     absent = {s.key for s in report.sections if s.missing}
-    assert absent == {"reduction_tau", "sensitivity", "crosscheck"}
+    assert absent == {"reduction_tau", "crosscheck"}
+    sensitivity = next(s for s in report.sections if s.key == "sensitivity")
+    assert len(sensitivity.figures) == 2  # array and dram.preset both vary
     accuracy = next(s for s in report.sections if s.key == "accuracy")
     assert len(accuracy.tables[0].rows) == 2  # one row per threshold, the same run replaced
     assert accuracy.figures
