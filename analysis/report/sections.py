@@ -214,7 +214,7 @@ def sensitivity_section(sensitivity: pd.DataFrame | None, folder: Path) -> Secti
         return Section("sensitivity", title, "", command,
                        missing="no `sensitivity` table among the results folders")
     metrics = {"model", "cycles", "compute_share", "stall_share", "other_share", "hit_rate",
-               "bound", "table"}
+               "bound", "table", "config", "versions"}
     axes = [c for c in sensitivity.columns if c not in metrics
             and sensitivity[c].nunique(dropna=True) > 1]
     figures = []
@@ -244,7 +244,7 @@ def sensitivity_section(sensitivity: pd.DataFrame | None, folder: Path) -> Secti
                    "compute-bound and a layout changes little.",
                    command, figures=tuple(figures),
                    tables=(table_of(sensitivity, [c for c in sensitivity.columns
-                                                  if c != "table"]),))
+                                                  if c not in ("table", "config", "versions")]),))
 
 
 def accuracy_section(accuracy: pd.DataFrame | None, folder: Path) -> Section:
