@@ -14,7 +14,8 @@ from one of three sources, chosen by :func:`resolve_masks`:
   sparsity report, simulation, accuracy and RTL runs);
 * a **mask file** (``.npz``, no pickle, :meth:`MaskSet.save` / :meth:`MaskSet.load`);
 * the **seeded synthetic generator** (:func:`synthesize_masks`), configured in commands by a
-  SPEC such as ``sparsity=0.6,jaccard=0.9,regime=concentration`` (:func:`parse_synthetic`).
+  SPEC such as ``sparsity=0.6,jaccard=0.9,regime=concentration`` (:func:`parse_synthetic`),
+  or by a study file's per-workload statistics (:meth:`colsim.analysis.study.Study.masks`).
 
 The generator draws for every layer hot sets ``H_0 .. H_{T-1}`` with
 ``|H_t| = round((1 - s_t)·N)`` (``s_t`` the target column sparsity of iteration t) and
