@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +40,7 @@ from colsim.sim.layout import (
     rowmajor_layout,
 )
 from colsim.sim.schedule import ComputeModel, build_schedule, plan_placement
+from colsim.tasks import Task, run_tasks
 
 MASK_POLICIES = ("fixed", "per-iteration")
 
@@ -197,7 +197,8 @@ def simulate_workload(
     memoise: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> WorkloadResult:
-    """Simulate every layer-iteration of ``run``; ``jobs`` processes share the unique ones.
+    """Simulate every layer-iteration of ``run``; ``jobs`` Dask worker processes share the
+    unique ones (:func:`colsim.tasks.run_tasks`).
 
     ``progress(done, total)`` is called as unique layer-iterations finish.
     """
@@ -210,28 +211,37 @@ def simulate_workload(
     for item in work:
         unique.setdefault(item.key(), item)
     keys = list(unique)
-    tasks = [(run.hw, run.dram, run.compute, unique[key]) for key in keys]
+    args = [(run.hw, run.dram, run.compute, unique[key]) for key in keys]
     results: dict[tuple, IterationStats] = {}
-    if jobs == 1 or len(tasks) == 1:
-        for n, (key, task) in enumerate(zip(keys, tasks, strict=True)):
+    if jobs == 1 or len(args) == 1:
+        for n, (key, task) in enumerate(zip(keys, args, strict=True)):
             results[key] = _simulate_one(*task)
             if progress:
-                progress(n + 1, len(tasks))
+                progress(n + 1, len(args))
     else:
-        workers = min(jobs, len(tasks), os.cpu_count() or 1)
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for n, (key, stats) in enumerate(
-                zip(keys, pool.map(_simulate_task, tasks, chunksize=1), strict=True)
-            ):
-                results[key] = stats
-                if progress:
-                    progress(n + 1, len(tasks))
+        _simulate_on_workers(keys, args, results, jobs=jobs, progress=progress)
     rows = tuple(_row(item, results[item.key()]) for item in work)
-    return WorkloadResult(run=run, rows=rows, unique=len(tasks), memoised=True)
+    return WorkloadResult(run=run, rows=rows, unique=len(args), memoised=True)
 
 
-def _simulate_task(task: tuple) -> IterationStats:
-    return _simulate_one(*task)
+def _simulate_on_workers(keys: list[tuple], args: list[tuple],
+                         results: dict[tuple, IterationStats], *, jobs: int,
+                         progress: Callable[[int, int], None] | None) -> None:
+    """Simulate each ``args`` entry as a task on ``jobs`` Dask workers into ``results``.
+
+    SIGINT / SIGTERM stop every worker at once (:func:`colsim.tasks.run_tasks`); the first
+    failed layer-iteration stops the run with its own message.
+    """
+    tasks = [Task(str(n), _simulate_one, task) for n, task in enumerate(args)]
+    outcome = run_tasks(
+        tasks, on_result=lambda n, stats: results.__setitem__(keys[int(n)], stats),
+        jobs=min(jobs, len(tasks), os.cpu_count() or 1), progress=progress,
+    )
+    if outcome.failures:
+        failure = outcome.failures[0]
+        item = args[int(failure.key)][3]
+        raise ColsimError(f"layer {item.layer.name!r} at iteration {item.iteration} failed: "
+                          f"{failure.message}")
 
 
 def _schedule_of(item: LayerIteration, hw: HardwareConfig, dram: DramConfig,
