@@ -44,6 +44,7 @@ import numpy as np
 
 from colsim.errors import ColsimError
 from colsim.fileio import atomic_output
+from colsim.limits import check_memory
 from colsim.models.spec import WorkloadSpec
 from colsim.profiler.histogram import REFERENCE_THRESHOLD, quantile_upper_bound
 from colsim.profiler.profile import Profile
@@ -54,6 +55,9 @@ DEFAULT_TAU = REFERENCE_THRESHOLD  # the threshold when neither `tau` nor `rho` 
 NATURAL_RANGE_QUANTILE = 0.99
 REGIMES = ("concentration", "dispersion", "churn")
 SYNTHETIC_KEYS = ("sparsity", "jaccard", "regime")
+# Bytes per iteration beside the masks' one byte per column: the float64 sparsity target and
+# its copy in the metadata (a list of Python floats).
+MASK_META_BYTES = 8 + 8 + 24
 
 
 @dataclass(frozen=True)
@@ -352,6 +356,8 @@ def synthesize_masks(
     """
     if not isinstance(iterations, int) or iterations < 1:
         raise ColsimError(f"`iterations` must be a positive integer, not {iterations!r}")
+    check_memory(f"`iterations` {iterations:,} of {spec.name!r} ({len(spec.layers)} layers)",
+                 iterations * (MASK_META_BYTES + sum(layer.hidden for layer in spec.layers)))
     if regime not in REGIMES:
         raise ColsimError(f"`regime` must be one of {', '.join(REGIMES)}, not {regime!r}")
     if not 0 <= jaccard <= 1:

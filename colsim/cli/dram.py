@@ -104,8 +104,9 @@ def _bench(args: argparse.Namespace) -> int:
     import numpy as np
 
     from colsim.sim.dram import DramEngine, simulate_batch
-    from colsim.sim.dram.streams import request_stream
+    from colsim.sim.dram.streams import check_stream_size, request_stream
 
+    check_stream_size(args.requests)
     config = _config(args)
     print(f"colsim bench dram: {args.requests} requests per stream, preset {config.name}, "
           f"{config.organization.channels} channels, refresh {config.controller.refresh}, "

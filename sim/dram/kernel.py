@@ -41,6 +41,7 @@ from numba import njit
 
 from colsim.compat import NUMBA_WITHOUT_RUNTIME
 from colsim.errors import ColsimError
+from colsim.limits import check_memory
 from colsim.sim.dram.commands import (
     ACT,
     BANKGROUP,
@@ -196,6 +197,18 @@ def stall_error(config: DramConfig, state: KernelState) -> ColsimError:
     )
 
 
+def state_bytes(config: DramConfig) -> int:
+    """Return the bytes :class:`KernelState` and a full request table take for ``config``."""
+    org, ctl = config.organization, config.controller
+    queue = max(ctl.read_queue, ctl.write_queue, org.banks)
+    per_channel = ((1 + org.bankgroups + org.banks) * NUM_COMMANDS  # ready
+                   + S_OPEN_ROW + org.banks  # chs
+                   + 3 * queue  # queues
+                   + 2 * org.banks * NUM_COMMANDS  # memo
+                   + (ctl.read_queue + ctl.write_queue + org.banks) * R_FIELDS)  # requests
+    return 8 * org.channels * per_channel
+
+
 class KernelState:
     """All mutable controller and bank state of one memory system, as int64 arrays."""
 
@@ -208,6 +221,9 @@ class KernelState:
         that sleeping through cycles where nothing can issue never changes a result.
         """
         org, ctl, timing = config.organization, config.controller, config.timing
+        check_memory(f"the DRAM model's state ({org.channels:,} channels of {org.banks:,} "
+                     f"banks, queues of {ctl.read_queue:,} + {ctl.write_queue:,})",
+                     state_bytes(config))
         self.params = np.zeros(P_SIZE, dtype=np.int64)
         p = self.params
         p[P_CHANNELS], p[P_BANKGROUPS] = org.channels, org.bankgroups
