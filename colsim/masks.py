@@ -55,6 +55,7 @@ DEFAULT_TAU = REFERENCE_THRESHOLD  # the threshold when neither `tau` nor `rho` 
 NATURAL_RANGE_QUANTILE = 0.99
 REGIMES = ("concentration", "dispersion", "churn")
 SYNTHETIC_KEYS = ("sparsity", "jaccard", "regime")
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 # Bytes per iteration beside the masks' one byte per column: the float64 sparsity target and
 # its copy in the metadata (a list of Python floats).
 MASK_META_BYTES = 8 + 8 + 24
@@ -140,9 +141,13 @@ def hot_masks(profile: Profile, thresholds: Mapping[str, float]) -> dict[str, np
 
 
 def check_tau(tau: float) -> float:
-    """Return ``tau`` if it is a finite non-negative number, else raise a ColsimError."""
+    """Return ``tau`` if it is a non-negative number within float32 range (the precision
+    of a profile's column maxima), else raise a ColsimError."""
     if not isinstance(tau, (int, float)) or not math.isfinite(tau) or tau < 0:
         raise ColsimError(f"`tau` must be a non-negative number, not {tau!r}")
+    if tau > FLOAT32_MAX:
+        raise ColsimError(f"`tau` must be at most {FLOAT32_MAX:.4g} (profiles hold float32 "
+                          f"maxima), not {tau!r}")
     return float(tau)
 
 
