@@ -57,11 +57,14 @@ def _config(args: argparse.Namespace) -> DramConfig:
 
 def _run(args: argparse.Namespace) -> int:
     """Simulate the trace and print its statistics (text or JSON)."""
+    from colsim.cli.progress import progress_bar
     from colsim.config.loader import to_mapping
     from colsim.sim.dram.trace import run_trace
 
     config = _config(args)
-    requests, stats = run_trace(args.trace, config)
+    bar = progress_bar("reading trace", unit="MiB")
+    requests, stats = run_trace(args.trace, config,
+                                progress=lambda done, total: bar(done >> 20, total >> 20))
     if args.json:
         report = {
             "trace": args.trace,
