@@ -339,6 +339,8 @@ def parse_synthetic(text: str) -> dict[str, Any]:
             values[key] = float(value)
         except ValueError:
             raise ColsimError(f"synthetic `{key}` must be a number, not {value!r}") from None
+        if not 0 <= values[key] <= 1:  # NaN too
+            raise ColsimError(f"synthetic `{key}` must be in [0, 1], not {value!r}")
     return values
 
 

@@ -49,7 +49,8 @@ def read_trace(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(addr, is_write)`` of a trace file; errors name the file and line number.
 
-    ``progress(bytes_read, file_bytes)`` is called after every block.
+    ``progress(bytes_read, file_bytes)`` is called after every block of a file longer than
+    one block.
     """
     path = Path(path)
     if not path.is_file():
@@ -65,7 +66,7 @@ def read_trace(
         writes.append(is_write)
         first_line += text.count(b"\n")
         done += len(text)
-        if progress is not None:
+        if progress is not None and total > BLOCK_BYTES:
             progress(done, total)
     if not addrs:
         return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=bool)
