@@ -45,6 +45,7 @@ import numpy as np
 
 from colsim.errors import ColsimError
 from colsim.fileio import atomic_output
+from colsim.limits import check_memory
 from colsim.models.spec import WorkloadSpec
 from colsim.profiler.histogram import REFERENCE_THRESHOLD, quantile_upper_bound
 from colsim.profiler.profile import Profile
@@ -55,6 +56,10 @@ DEFAULT_TAU = REFERENCE_THRESHOLD  # the threshold when neither `tau` nor `rho` 
 NATURAL_RANGE_QUANTILE = 0.99
 REGIMES = ("concentration", "dispersion", "churn")
 SYNTHETIC_KEYS = ("sparsity", "jaccard", "regime")
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Bytes per iteration beside the masks' one byte per column: the float64 sparsity target and
+# its copy in the metadata (a list of Python floats).
+MASK_META_BYTES = 8 + 8 + 24
 
 
 @dataclass(frozen=True)
@@ -137,9 +142,13 @@ def hot_masks(profile: Profile, thresholds: Mapping[str, float]) -> dict[str, np
 
 
 def check_tau(tau: float) -> float:
-    """Return ``tau`` if it is a finite non-negative number, else raise a ColsimError."""
+    """Return ``tau`` if it is a non-negative number within float32 range (the precision
+    of a profile's column maxima), else raise a ColsimError."""
     if not isinstance(tau, (int, float)) or not math.isfinite(tau) or tau < 0:
         raise ColsimError(f"`tau` must be a non-negative number, not {tau!r}")
+    if tau > FLOAT32_MAX:
+        raise ColsimError(f"`tau` must be at most {FLOAT32_MAX:.4g} (profiles hold float32 "
+                          f"maxima), not {tau!r}")
     return float(tau)
 
 
@@ -331,6 +340,8 @@ def parse_synthetic(text: str) -> dict[str, Any]:
             values[key] = float(value)
         except ValueError:
             raise ColsimError(f"synthetic `{key}` must be a number, not {value!r}") from None
+        if not 0 <= values[key] <= 1:  # NaN too
+            raise ColsimError(f"synthetic `{key}` must be in [0, 1], not {value!r}")
     return values
 
 
@@ -353,6 +364,8 @@ def synthesize_masks(
     """
     if not isinstance(iterations, int) or iterations < 1:
         raise ColsimError(f"`iterations` must be a positive integer, not {iterations!r}")
+    check_memory(f"`iterations` {iterations:,} of {spec.name!r} ({len(spec.layers)} layers)",
+                 iterations * (MASK_META_BYTES + sum(layer.hidden for layer in spec.layers)))
     if regime not in REGIMES:
         raise ColsimError(f"`regime` must be one of {', '.join(REGIMES)}, not {regime!r}")
     if not 0 <= jaccard <= 1:

@@ -126,9 +126,10 @@ def make_scheduler(kind: str, schedule: NoiseSchedule) -> DDIMScheduler | DDPMSc
     )
 
 
-def _check_run_arguments(
+def check_run_arguments(
     steps: int, guidance_scale: float | None, schedule: NoiseSchedule
 ) -> None:
+    """Raise a ColsimError naming ``steps`` or ``guidance_scale`` if it cannot be run."""
     limit = schedule.num_train_timesteps
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= limit:
         raise ColsimError(f"`steps` must be an integer in [1, {limit}], not {steps!r}")
@@ -150,7 +151,7 @@ def run_denoising(
     ``on_iteration(i)`` is called with the 0-based iteration index right before the single
     forward call of iteration ``i``. The same arguments give the same result.
     """
-    _check_run_arguments(steps, guidance_scale, denoiser.schedule)
+    check_run_arguments(steps, guidance_scale, denoiser.schedule)
     noise_scheduler = make_scheduler(scheduler, denoiser.schedule)
     noise_scheduler.set_timesteps(steps)
     parameter = next(denoiser.module.parameters())

@@ -73,6 +73,18 @@ class CapturedInput:
     x: np.ndarray
 
 
+def _check_finite(what: str, values: np.ndarray) -> None:
+    """Raise a ColsimError naming ``what`` and the first NaN or infinity in ``values``."""
+    values = np.asarray(values)
+    if values.dtype.kind != "f":
+        return
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        index = np.unravel_index(bad[0], values.shape)
+        raise ColsimError(f"{what} holds {float(values[index])} at index {tuple(map(int, index))} "
+                          f"({bad.size} values are not finite)")
+
+
 @dataclass(frozen=True)
 class Profile:
     """Column statistics of one model run; arrays indexed by layer name.
@@ -106,6 +118,13 @@ class Profile:
             bins = self.histogram[layer.name].shape
             if bins != (self.iterations, len(self.bin_edges) + 1):
                 raise ColsimError(f"`histogram` of layer {layer.name!r} has shape {bins}")
+            _check_finite(f"`colmax` of layer {layer.name!r}", self.colmax[layer.name])
+        _check_finite("`bin_edges`", self.bin_edges)
+        for captured in self.inputs:
+            _check_finite(f"captured input {captured.layer}:{captured.iteration}", captured.x)
+        for name, tensors in self.weights.items():
+            for key, values in tensors.items():
+                _check_finite(f"captured weight `{key}` of layer {name!r}", values)
 
     @property
     def layer_names(self) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ from typing import Any
 from tqdm import tqdm
 
 from colsim.errors import ColsimError
-from colsim.models.driver import Denoiser, build_denoiser, run_denoising
+from colsim.models.driver import Denoiser, build_denoiser, check_run_arguments, run_denoising
 from colsim.profiler.profile import LayerInfo, Profile
 from colsim.profiler.recorder import ProfileRecorder
 from colsim.provenance import package_versions
@@ -48,6 +48,7 @@ def profile_denoiser(
 
     The metadata records ``reduce_seconds``, the wall time spent inside the reduction hooks.
     """
+    check_run_arguments(steps, guidance_scale, denoiser.schedule)  # before sizing the record
     layers = [LayerInfo.from_spec_layer(layer) for layer in denoiser.spec.layers]
     capture_inputs = list(capture_inputs)
     recorder = ProfileRecorder(

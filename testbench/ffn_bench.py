@@ -43,6 +43,7 @@ from cocotb.triggers import ClockCycles, FallingEdge, First, ReadOnly, RisingEdg
 from cocotb.utils import get_sim_time
 
 from colsim.compat import handle_logger
+from colsim.errors import ColsimError
 from colsim.hw.ffn_top import FfnTop
 from colsim.sim.dram.checker import check_protocol
 from colsim.sim.fast.run import MemorySystem, run_schedule
@@ -242,8 +243,25 @@ class FfnTB:
 
 @cocotb.test()
 async def cosimulate(dut):
-    """Run every layer-iteration of the case; check the request stream and DRAM protocol."""
+    """Run every layer-iteration of the case; check the request stream and DRAM protocol.
+
+    An exception before the report is written leaves ``{"error": <one line>}`` in the
+    report copy, so that the caller shows it instead of a generic failure.
+    """
     case = json.loads(os.environ["COLSIM_CASE"])
+    try:
+        await _cosimulate(dut, case)
+    except Exception as exc:
+        copy = case.get("report_copy")
+        if copy and not os.path.exists(copy):
+            first = (str(exc).strip().splitlines() or [""])[0]
+            error = first if isinstance(exc, ColsimError) else f"{type(exc).__name__}: {first}"
+            with open(copy, "w") as handle:
+                json.dump({"error": error}, handle)
+        raise
+
+
+async def _cosimulate(dut, case):
     spec = CosimSpec.from_case(case)
     tb = FfnTB(dut, spec, corrupt=case.get("corrupt"))
     schedules = spec.schedules()

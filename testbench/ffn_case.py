@@ -72,6 +72,10 @@ class CosimSpec:
     profile_iterations: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
+        array = self.hw.systolic
+        if min(array.rows, array.cols) < 2:
+            raise ColsimError(f"the RTL top needs a systolic array of at least 2x2, not "
+                              f"{array.rows}x{array.cols} (the fast model takes any size)")
         if self.layout not in STATIC_LAYOUTS:
             raise ColsimError(
                 f"`layout` must be one of {', '.join(STATIC_LAYOUTS)}, not {self.layout!r}")

@@ -137,7 +137,8 @@ def spec_from_profile(
     return CosimSpec(hw, ffn, masks.hot[layer][iterations[0]], layout=layout,
                      iterations=len(iterations), memory=memory, seed=seed,
                      tau=masks.meta["thresholds"][layer],
-                     profile=str(path) if operands == "profile" else None,
+                     # absolute: the bench runs in its own folder
+                     profile=str(Path(path).resolve()) if operands == "profile" else None,
                      profile_iterations=tuple(iterations) if operands == "profile" else ())
 
 
@@ -153,15 +154,18 @@ def run_cosim(spec: CosimSpec, *, waves: bool = False, results_xml: Path | None 
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "report.json"
         case_run = {**case, "report_copy": str(copy), "corrupt": corrupt}
+        failure = None
         try:
             result = run_bench("ffn_top", spec.hw, BENCH, case_run, waves=waves,
                                results_xml=results_xml, harness=top_harness(programs))
             passed, waveform = True, result.waveform
-        except BenchFailure:
-            passed, waveform = False, None
-        if not copy.exists():
-            raise ColsimError("the co-simulation ended without a report; see build/cocotb")
-        report = json.loads(copy.read_text())
+        except BenchFailure as exc:
+            passed, waveform, failure = False, None, exc
+        report = json.loads(copy.read_text()) if copy.exists() else {}
+        if "iterations" not in report:  # the bench stopped before its checks
+            reason = report.get("error", "it ended without a report or an error")
+            where = f"; log: {failure.log}" if failure is not None and failure.log else ""
+            raise ColsimError(f"the co-simulation stopped: {reason}{where}")
     return CosimReport(
         config=case, iterations=tuple(map(IterationReport.from_bench, report["iterations"])),
         dram=report["dram"], checks=report["checks"], passed=passed,

@@ -19,6 +19,7 @@ import importlib.metadata
 import json
 import os
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +57,12 @@ build's make gets it as a command-line variable (through ``MAKEFLAGS``)."""
 
 
 class BenchFailure(AssertionError):
-    """A cocotb bench reported failing tests (the JUnit XML names them)."""
+    """A cocotb bench reported failing tests (the JUnit XML names them); ``log`` is the
+    simulation's log file."""
+
+    def __init__(self, message: str, *, log: Path | None = None) -> None:
+        super().__init__(message)
+        self.log = log
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,9 @@ def build_block(block: str, hw: HardwareConfig, *, waves: bool = False,
     use_verilator()
     if simulator.exists() and stamp.exists() and stamp.read_text() == fingerprint:
         return build_dir  # same design sources and configuration: the same Verilog
+    print(f"colsim: building {block} ({hw.systolic.rows}x{hw.systolic.cols} array) with "
+          f"Verilator in {build_dir} (once per configuration; a minute or more)",
+          file=sys.stderr, flush=True)
     component = spec.build(hw)
     verilog = harness_verilog(to_verilog(component, f"{spec.module}_core"), spec.module,
                               port_list(component), harness)
@@ -236,10 +245,12 @@ def run_bench(block: str, hw: HardwareConfig, test_module: str, case: dict[str, 
             )
         except SystemExit as exc:  # the runner exits when it finds failures under pytest
             if not results.exists():
-                raise BenchFailure(f"simulation exited with {exc.code}; see {test_dir}") from None
+                raise BenchFailure(f"simulation exited with {exc.code}; see {test_dir}",
+                                   log=test_dir / "sim.log") from None
         report = json.loads(report_path.read_text()) if report_path.exists() else None
     tests, failed = get_results(results)
     if failed:
-        raise BenchFailure(f"{failed} of {tests} cocotb tests failed; see {results}")
+        raise BenchFailure(f"{failed} of {tests} cocotb tests failed; see {results}",
+                           log=test_dir / "sim.log")
     waveform = test_dir / f"dump.{waves_format()}" if waves else None
     return BenchResult(tests, failed, results, report, waveform)

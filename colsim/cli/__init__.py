@@ -3,13 +3,15 @@
 Each module named in :data:`COMMAND_MODULES` exposes ``register(subparsers)``, which adds its
 sub-command(s) and sets ``func`` (called with the parsed namespace, returning an exit code).
 A :class:`~colsim.errors.ColsimError` raised anywhere below becomes one line on stderr and
-exit status 2.
+exit status 2; a closed output pipe ends the command quietly with status 141 (128 + SIGPIPE).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 
@@ -94,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         clear_progress()
         print("colsim: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of our output left (`colsim ... | head`): stop quietly, as `cat` does.
+        # Python would flush stdout again at exit and fail once more: point it at /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

@@ -57,11 +57,14 @@ def _config(args: argparse.Namespace) -> DramConfig:
 
 def _run(args: argparse.Namespace) -> int:
     """Simulate the trace and print its statistics (text or JSON)."""
+    from colsim.cli.progress import progress_bar
     from colsim.config.loader import to_mapping
     from colsim.sim.dram.trace import run_trace
 
     config = _config(args)
-    requests, stats = run_trace(args.trace, config)
+    bar = progress_bar("reading trace", unit="MiB")
+    requests, stats = run_trace(args.trace, config,
+                                progress=lambda done, total: bar(done >> 20, total >> 20))
     if args.json:
         report = {
             "trace": args.trace,
@@ -104,8 +107,9 @@ def _bench(args: argparse.Namespace) -> int:
     import numpy as np
 
     from colsim.sim.dram import DramEngine, simulate_batch
-    from colsim.sim.dram.streams import request_stream
+    from colsim.sim.dram.streams import check_stream_size, request_stream
 
+    check_stream_size(args.requests)
     config = _config(args)
     print(f"colsim bench dram: {args.requests} requests per stream, preset {config.name}, "
           f"{config.organization.channels} channels, refresh {config.controller.refresh}, "

@@ -93,10 +93,43 @@ class DramTiming:
     # GDDR6 model does. Not JEDEC behaviour; only for runs compared against that model.
     channel_wide_ras_rp: bool = False
 
+    def __post_init__(self) -> None:
+        errors = _timing_relation_errors(self)
+        if errors:
+            raise ConfigError(errors[0])
+
     @property
     def read_latency(self) -> int:
         """Cycles from RD issue to the last data beat: CL + nBL."""
         return self.cl + self.bl
+
+
+# JEDEC relations between timing parameters that a user can get wrong, as (smaller, larger,
+# strict): `smaller` must not exceed (strict: must stay below) `larger`. tREFI > tRFC is also
+# what the controller needs to make progress: refresh would otherwise take every cycle.
+TIMING_RELATIONS = (
+    ("rcd_rd", "ras", False),  # a row is open at least until it can be read
+    ("rcd_wr", "ras", False),
+    ("ras", "rc", False),
+    ("ccd_s", "ccd_l", False),  # the same bank group is never faster than another one
+    ("rrd_s", "rrd_l", False),
+    ("wtr_s", "wtr_l", False),
+    ("rfc", "refi", True),
+)
+
+
+def _timing_relation_errors(t: DramTiming) -> list[str]:
+    """Return one message per violated relation between ``t``'s parameters."""
+    errors = [
+        f"`timing.{small}` ({getattr(t, small)}) must be "
+        f"{'below' if strict else 'at most'} `timing.{large}` ({getattr(t, large)})"
+        for small, large, strict in TIMING_RELATIONS
+        if getattr(t, small) > getattr(t, large) - strict
+    ]
+    if t.ras + t.rp > t.rc:
+        errors.append(f"`timing.ras` + `timing.rp` ({t.ras} + {t.rp}) must be at most "
+                      f"`timing.rc` ({t.rc})")
+    return errors
 
 
 @dataclass(frozen=True)
@@ -110,6 +143,11 @@ class ControllerConfig:
     refresh: str = field(default="all-bank", metadata=one_of(*REFRESH_MODES))
 
     def __post_init__(self) -> None:
+        if self.write_low_watermark <= 0:
+            raise ConfigError(
+                f"`controller.write_low_watermark` must be above 0 (write drain would never "
+                f"end while reads wait), not {self.write_low_watermark!r}"
+            )
         if self.write_low_watermark > self.write_high_watermark:
             raise ConfigError(
                 f"`controller.write_low_watermark` ({self.write_low_watermark}) must not "
@@ -136,6 +174,22 @@ class DramConfig:
     organization: DramOrganization = field(default_factory=DramOrganization)
     timing: DramTiming = field(default_factory=DramTiming)
     controller: ControllerConfig = field(default_factory=ControllerConfig)
+
+    def __post_init__(self) -> None:
+        if self.controller.refresh != "per-bank":
+            return
+        banks, t = self.organization.banks, self.timing
+        interval = t.refi // banks
+        if interval <= t.rrefd:
+            raise ConfigError(
+                f"per-bank refresh needs `timing.refi` / banks ({t.refi} / {banks} = "
+                f"{interval}) above `timing.rrefd` ({t.rrefd})"
+            )
+        if interval * banks <= t.rfc_pb:
+            raise ConfigError(
+                f"per-bank refresh needs `timing.refi` ({interval * banks} after rounding to "
+                f"{banks} banks) above `timing.rfc_pb` ({t.rfc_pb})"
+            )
 
     @property
     def peak_bandwidth_gbs(self) -> float:

@@ -163,6 +163,8 @@ class DramEngine:
                 return reqs[:, k.R_DONE].copy()
             if status == k.RUN_DEADLOCK:  # pragma: no cover - would be a scheduler bug
                 raise RuntimeError(f"DRAM scheduler deadlock at cycle {self.clock}")
+            if status == k.RUN_STALLED:
+                raise k.stall_error(self.config, state)
             state.grow_log()
 
     def stats(self) -> DramStats:

@@ -40,6 +40,8 @@ import numpy as np
 from numba import njit
 
 from colsim.compat import NUMBA_WITHOUT_RUNTIME
+from colsim.errors import ColsimError
+from colsim.limits import check_memory
 from colsim.sim.dram.commands import (
     ACT,
     BANKGROUP,
@@ -66,7 +68,7 @@ NUM_COMMANDS = len(COMMAND_NAMES)
 # Parameter vector P.
 (P_CHANNELS, P_BANKGROUPS, P_BANKS_PER_GROUP, P_BANKS, P_READ_QUEUE, P_WRITE_QUEUE,
  P_ACTIVE_QUEUE, P_WRITE_HIGH, P_WRITE_LOW, P_REFRESH, P_REFRESH_INTERVAL, P_READ_LATENCY,
- P_FAW, P_RECORD, P_EVERY_CYCLE, P_SIZE) = range(16)
+ P_FAW, P_RECORD, P_EVERY_CYCLE, P_STALL_BOUND, P_SIZE) = range(17)
 REFRESH_OFF, REFRESH_ALL_BANK, REFRESH_PER_BANK = range(3)
 
 # Per-channel state columns of ``chs``.
@@ -87,7 +89,7 @@ Q_READ, Q_WRITE, Q_ACTIVE = range(3)
 
 LOG_FIELDS = 5  # cycle, channel, command, bank, row
 
-RUN_DONE, RUN_LOG_FULL, RUN_DEADLOCK = range(3)
+RUN_DONE, RUN_LOG_FULL, RUN_DEADLOCK, RUN_STALLED = range(4)
 
 # The bundle is a plain tuple in this order, which compiled code names with this view (numba
 # types a namedtuple argument at the Python boundary slowly: 2.7 µs a call, measured, against
@@ -165,6 +167,48 @@ class Counters:
         return int(self._g[G_LAST_DONE])
 
 
+class Stalled(Exception):
+    """Raised by compiled drivers when :func:`run` returns ``RUN_STALLED``; see
+    :func:`stall_error` for the message a user sees."""
+
+
+def stall_bound(config: DramConfig) -> int:
+    """Return the most DRAM cycles the controller may go without accepting or finishing a
+    request while requests are in flight (more means it can never finish: ``RUN_STALLED``).
+
+    Generous by construction: every queue slot of a channel, plus one, waiting in turn for
+    the sum of all timing parameters and a refresh interval.
+    """
+    org, ctl, timing = config.organization, config.controller, config.timing
+    slots = ctl.read_queue + ctl.write_queue + org.banks + 1
+    latencies = sum(value for value in vars(timing).values()
+                    if isinstance(value, int) and not isinstance(value, bool))
+    return slots * (latencies + timing.refi)
+
+
+def stall_error(config: DramConfig, state: KernelState) -> ColsimError:
+    """Return the one-line error for a run that stopped with ``RUN_STALLED``."""
+    counters, t = state.counters, config.timing
+    return ColsimError(
+        f"the DRAM model made no progress for {stall_bound(config):,} cycles up to cycle "
+        f"{counters.clock:,} ({int(state.g[G_IN_FLIGHT])} requests in flight, refresh "
+        f"{config.controller.refresh}, `timing.refi` {t.refi}, `timing.rfc` {t.rfc}): "
+        "this configuration cannot serve its requests"
+    )
+
+
+def state_bytes(config: DramConfig) -> int:
+    """Return the bytes :class:`KernelState` and a full request table take for ``config``."""
+    org, ctl = config.organization, config.controller
+    queue = max(ctl.read_queue, ctl.write_queue, org.banks)
+    per_channel = ((1 + org.bankgroups + org.banks) * NUM_COMMANDS  # ready
+                   + S_OPEN_ROW + org.banks  # chs
+                   + 3 * queue  # queues
+                   + 2 * org.banks * NUM_COMMANDS  # memo
+                   + (ctl.read_queue + ctl.write_queue + org.banks) * R_FIELDS)  # requests
+    return 8 * org.channels * per_channel
+
+
 class KernelState:
     """All mutable controller and bank state of one memory system, as int64 arrays."""
 
@@ -177,6 +221,9 @@ class KernelState:
         that sleeping through cycles where nothing can issue never changes a result.
         """
         org, ctl, timing = config.organization, config.controller, config.timing
+        check_memory(f"the DRAM model's state ({org.channels:,} channels of {org.banks:,} "
+                     f"banks, queues of {ctl.read_queue:,} + {ctl.write_queue:,})",
+                     state_bytes(config))
         self.params = np.zeros(P_SIZE, dtype=np.int64)
         p = self.params
         p[P_CHANNELS], p[P_BANKGROUPS] = org.channels, org.bankgroups
@@ -193,6 +240,7 @@ class KernelState:
         p[P_READ_LATENCY], p[P_FAW] = timing.read_latency, timing.faw
         p[P_RECORD] = int(record_commands)
         p[P_EVERY_CYCLE] = int(every_cycle)
+        p[P_STALL_BOUND] = stall_bound(config)
         self.table, self.counts = constraint_table(timing)
         self.queue_size = max(ctl.read_queue, ctl.write_queue, org.banks)
         self.reset()
@@ -576,7 +624,10 @@ def run(arrays, end, stop):
     is full (see :func:`start_stream`). Every cycle before ``stop`` is simulated; with
     ``stop = INF`` the run ends instead once no request is in flight and none is left to
     offer (``G_CLOCK`` is then the cycle after the last issue). Return ``RUN_DONE``,
-    ``RUN_LOG_FULL`` (grow the log and call again) or ``RUN_DEADLOCK`` (a bug).
+    ``RUN_LOG_FULL`` (grow the log and call again), ``RUN_DEADLOCK`` (a bug) or
+    ``RUN_STALLED``: requests are in flight but none was accepted or finished for
+    ``P_STALL_BOUND`` cycles (a configuration that cannot make progress; see
+    :func:`stall_error`).
     """
     s = KernelArrays(*arrays)
     return _run(s.params, s.table, s.counts, s.ready, s.chs, s.memo, s.queues, s.g, s.reqs,
@@ -600,6 +651,10 @@ def _run(params, table, counts, ready, chs, memo, queues, g, reqs, log, end, sto
         if drain and done and g[G_IN_FLIGHT] == 0 and g[G_NEXT] >= end:
             g[G_CLOCK] = c + 1
             return RUN_DONE
+        if (g[G_IN_FLIGHT] > 0
+                and c - max(g[G_LAST_ACCEPT], g[G_LAST_DONE]) > params[P_STALL_BOUND]):
+            g[G_CLOCK] = c
+            return RUN_STALLED
         nxt = _next_cycle(params, chs, g, reqs, c, end)
         if nxt >= INF and drain:
             g[G_CLOCK] = c

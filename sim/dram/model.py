@@ -125,8 +125,10 @@ class DramModel:
     def advance(self, to_cycle: int) -> None:
         """Simulate every cycle before ``to_cycle``."""
         # No stream (end 0): this path hands its requests over one by one with offer().
-        while self._state.run(self._reqs, 0, to_cycle) == k.RUN_LOG_FULL:
+        while (status := self._state.run(self._reqs, 0, to_cycle)) == k.RUN_LOG_FULL:
             self._state.grow_log()
+        if status == k.RUN_STALLED:
+            raise k.stall_error(self.config, self._state)
         self._harvest()
 
     def _harvest(self) -> None:

@@ -12,10 +12,21 @@ from __future__ import annotations
 import numpy as np
 
 from colsim.errors import ColsimError
+from colsim.limits import check_memory
 from colsim.sim.dram.config import DramConfig
 from colsim.sim.dram.mapping import encode_array
 
 PATTERNS = ("sequential", "strided", "random", "hot-rows", "conflicts")
+# Peak bytes per request while a stream is built and simulated: index, address, coordinates,
+# write flag, arrival, the request table (11 int64) and its completion column.
+STREAM_BYTES_PER_REQUEST = 8 + 8 + 5 * 8 + 1 + 8 + 11 * 8 + 8
+
+
+def check_stream_size(n: int) -> None:
+    """Raise a ColsimError unless ``n`` is a positive request count whose stream fits."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ColsimError(f"`requests` must be a positive integer, not {n!r}")
+    check_memory(f"a stream of {n:,} requests", n * STREAM_BYTES_PER_REQUEST)
 
 
 def request_stream(
@@ -32,6 +43,7 @@ def request_stream(
     """Return ``(addr, is_write, arrival)`` arrays of ``n`` requests following ``pattern``."""
     if pattern not in PATTERNS:
         raise ColsimError(f"unknown stream pattern {pattern!r} (known: {', '.join(PATTERNS)})")
+    check_stream_size(n)
     if not 0.0 <= write_share <= 1.0:
         raise ColsimError(f"`write_share` must be in [0, 1], not {write_share}")
     org = config.organization

@@ -243,7 +243,10 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
         if cur_arrival >= 0 and row < 0:
             row, n_free = _prepare(dram, sc, mapping, work, n_free, offered, cur,
                                    max(cur_arrival, c))
-        if k.run(dram, row + 1 if cur_arrival >= 0 else 0, c + 1) != k.RUN_DONE:
+        status = k.run(dram, row + 1 if cur_arrival >= 0 else 0, c + 1)
+        if status == k.RUN_STALLED:
+            raise k.Stalled()
+        if status != k.RUN_DONE:
             raise RuntimeError("DRAM kernel stopped early (command log full)")
         if cur_arrival >= 0 and k.next_row(dram) > row:  # accepted
             outstanding[n_out] = row

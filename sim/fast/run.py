@@ -108,10 +108,13 @@ def run_schedule(
     num, den = clock_ratio(hw, config)
     before = memory.counters()
     state = memory.state
-    acc, _start, op_end, _issue, tr_done = cosim.cosimulate(
-        state.arrays(memory.records), cosim.schedule_arrays(schedule), org.transaction_bytes,
-        mapping_radices(config), org.banks_per_group, num, den, base,
-    )
+    try:
+        acc, _start, op_end, _issue, tr_done = cosim.cosimulate(
+            state.arrays(memory.records), cosim.schedule_arrays(schedule),
+            org.transaction_bytes, mapping_radices(config), org.banks_per_group, num, den, base,
+        )
+    except k.Stalled:
+        raise k.stall_error(config, state) from None
     end = int(acc[cosim.X_END])
     after = state.counters
     total = end - base

@@ -4,20 +4,17 @@ reported per run, and SIGINT / SIGTERM stopping every worker with nothing writte
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
-import psutil
 import pytest
 
 from colsim import api
 from colsim.analysis.results import load_results
 from colsim.cli import main
+from colsim.testing.signals import interrupt_busy_run
 
 RESULT_COLUMNS = ["cycles", "compute", "memory_stall", "row_hits", "row_misses",
                   "row_conflicts", "bytes_read", "bytes_written", "cycle_reduction"]
@@ -105,29 +102,12 @@ def test_a_signal_stops_a_real_sweep_at_once(tmp_path, signum: int) -> None:
                "--iterations", "50", "--synthetic", "jaccard=0.5,regime=dispersion",
                "--mask-policy", "per-iteration", "--rhos", "0.2", "0.4", "0.6",
                "-j", "2", "--out", str(out)]
-    main_process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True)
-    try:
-        process = psutil.Process(main_process.pid)
-        deadline, workers = time.time() + 120, []
-        while len(workers) < 2 and time.time() < deadline:  # both workers simulating
-            workers = [c for c in process.children(recursive=True)
-                       if "spawn_main" in " ".join(c.cmdline()) and c.cpu_percent(0.1) > 50]
-        assert len(workers) == 2
-        runs = out / "runs"
-        before = sorted(runs.iterdir()) if runs.exists() else []
-        os.kill(main_process.pid, signum)
-        sent = time.time()
-        _gone, alive = psutil.wait_procs(workers, timeout=1.0)
-        assert alive == [] and time.time() - sent <= 1.0
-        _out, err = main_process.communicate(timeout=30)
-        assert main_process.returncode == 128 + signum
-        name = signal.Signals(signum).name
-        assert f"interrupted by {name}:" in err.strip().splitlines()[-1]
-        time.sleep(1.0)
-        after = sorted(runs.iterdir()) if runs.exists() else []
-        assert after == before  # nothing written after the signal
-        assert not (out / "results.csv").exists()
-    finally:
-        main_process.kill()
-        main_process.communicate()
+    runs = out / "runs"
+    seen = interrupt_busy_run(
+        command, signum, listing=lambda: sorted(runs.iterdir()) if runs.exists() else [])
+    assert seen.workers_alive == 0 and seen.seconds <= 1.0
+    assert seen.returncode == 128 + signum
+    name = signal.Signals(signum).name
+    assert f"interrupted by {name}:" in seen.stderr.strip().splitlines()[-1]
+    assert seen.written_after == seen.written_before  # nothing written after the signal
+    assert not (out / "results.csv").exists()

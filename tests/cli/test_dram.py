@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -92,3 +95,15 @@ def test_bench_smoke(capsys):
                  "random reads", "mixed"):
         assert name in out
     assert out.count("req/s wall") == 4
+
+
+def test_a_closed_output_pipe_ends_quietly(trace):
+    path, _addr, _is_write = trace
+    process = subprocess.Popen([sys.executable, "-m", "colsim", "dram", "run", "--trace",
+                                str(path), "--json"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    process.stdout.close()  # the reader is gone before the first line (`| head -0`)
+    with process.stderr:
+        err = process.stderr.read()
+    assert process.wait(timeout=120) == 128 + signal.SIGPIPE
+    assert err == ""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
+import sys
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from colsim.analysis.results import load_results
 from colsim.cli import main
 from colsim.masks import MaskSet
 from colsim.models.registry import workload_spec
+from colsim.testing.signals import interrupt_busy_run
 
 
 def test_simulate_writes_a_traceable_record(tmp_path, capsys) -> None:
@@ -139,3 +142,18 @@ def test_simulate_derives_masks_from_a_profile(tiny_profile, threshold, tmp_path
     assert record["inputs"]["masks_meta"]["source"] == "profile"
     sparse = [r for r in record["layer_iterations"] if r["mode"] == "sparse"]
     assert sparse and all(r["computed_columns"] < 192 for r in sparse)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_simulate_and_its_workers_at_once(tmp_path, signum: int) -> None:
+    out = tmp_path / "run.json"
+    command = [sys.executable, "-m", "colsim", "simulate", "--model", "edge",
+               "--iterations", "30", "--synthetic", "jaccard=0.5,regime=dispersion",
+               "--mask-policy", "per-iteration", "--rho", "0.2", "-j", "2", "--out", str(out)]
+    seen = interrupt_busy_run(command, signum, listing=lambda: sorted(tmp_path.iterdir()))
+    assert seen.workers_alive == 0 and seen.seconds <= 1.0
+    assert seen.returncode == 128 + signum
+    name = signal.Signals(signum).name
+    assert f"interrupted by {name}:" in seen.stderr.strip().splitlines()[-1]
+    assert seen.written_before == seen.written_after == []  # nothing written, no temporary

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -121,7 +122,8 @@ def profile_file(tmp_path):
 
 def test_rtl_run_cli_prints_checks_and_writes_json(profile_file, tmp_path, capsys):
     out = tmp_path / "result.json"
-    status = main(["rtl-run", "--profile", str(profile_file), "--layer", PLAIN.name,
+    relative = os.path.relpath(profile_file)  # the simulator runs in another folder
+    status = main(["rtl-run", "--profile", relative, "--layer", PLAIN.name,
                    "--iterations", "0,1", "--tau", "0.7", "--array", "4x4", "--config",
                    str(packaged_config(TINY_TOML)), "--out", str(out)])
     text = capsys.readouterr().out
@@ -142,6 +144,15 @@ def test_a_schedule_the_top_cannot_hold_fails_before_the_build():
         run_cosim(spec)  # raised by the compiler, not from inside a simulation
 
 
+def test_an_error_inside_the_simulation_reaches_the_user_as_its_own_line():
+    spec = CosimSpec(tiny_hardware(), PLAIN, hot_mask(PLAIN, 0.3), iterations=1,
+                     profile="/nonexistent/profile.h5", profile_iterations=(0,))
+    message = (r"^the co-simulation stopped: profile file '/nonexistent/profile.h5' does not "
+               r"exist; log: \S+/sim.log$")
+    with pytest.raises(ColsimError, match=message):
+        run_cosim(spec)
+
+
 def test_rtl_run_cli_errors_name_the_bad_value(profile_file, capsys):
     assert main(["rtl-run", "--profile", str(profile_file), "--layer", "nope"]) == 2
     assert "unknown layer 'nope'" in capsys.readouterr().err
@@ -151,6 +162,10 @@ def test_rtl_run_cli_errors_name_the_bad_value(profile_file, capsys):
     assert main(["rtl-run", "--profile", str(profile_file), "--layer", PLAIN.name,
                  "--iterations", "0,7"]) == 2
     assert "iteration 7 is outside" in capsys.readouterr().err
+    assert main(["rtl-run", "--profile", str(profile_file), "--layer", PLAIN.name,
+                 "--array", "1x1"]) == 2
+    assert "the RTL top needs a systolic array of at least 2x2, not 1x1" in \
+        capsys.readouterr().err
 
 
 def test_regress_cli_runs_a_selection_and_writes_junit(tmp_path, capsys):

@@ -70,6 +70,22 @@ def test_overrides_and_user_file(tmp_path):
         ({"organization": {"columns": 1000}}, "must be a multiple of"),
         ({"mapping": ["row", "bank", "column", "channel"]}, "`mapping` must list each of"),
         ({"mapping": ["row", "row", "column", "channel", "bank"]}, "`mapping` must list each"),
+        ({"timing": {"refi": 50}}, "`timing.rfc` (120) must be below `timing.refi` (50)"),
+        ({"timing": {"refi": 120}}, "`timing.rfc` (120) must be below `timing.refi` (120)"),
+        ({"timing": {"ras": 90}}, "`timing.ras` (90) must be at most `timing.rc` (79)"),
+        ({"timing": {"rcd_rd": 60}}, "`timing.rcd_rd` (60) must be at most `timing.ras` (53)"),
+        ({"timing": {"rp": 30}}, "`timing.ras` + `timing.rp` (53 + 30) must be at most "
+                                 "`timing.rc` (79)"),
+        ({"timing": {"ccd_s": 8}}, "`timing.ccd_s` (8) must be at most `timing.ccd_l` (6)"),
+        ({"timing": {"wtr_l": 2}}, "`timing.wtr_s` (9) must be at most `timing.wtr_l` (2)"),
+        ({"controller": {"write_low_watermark": 0.0}},
+         "`controller.write_low_watermark` must be above 0"),
+        ({"controller": {"refresh": "per-bank"}, "timing": {"refi": 200}},
+         "per-bank refresh needs `timing.refi` / banks (200 / 16 = 12) above `timing.rrefd` (14)"),
+        ({"controller": {"refresh": "per-bank"}, "timing": {"refi": 500, "rfc": 100,
+                                                             "rfc_pb": 600}},
+         "per-bank refresh needs `timing.refi` (496 after rounding to 16 banks) above "
+         "`timing.rfc_pb` (600)"),
     ],
 )
 def test_bad_values_name_the_key(overrides, message):

@@ -168,6 +168,7 @@ def test_workload_iterations_follow_ffn_reuse() -> None:
     run = WorkloadRun(spec=spec, hw=TINY_HW, dram=DRAM, layout="hotcold", iterations=3,
                       masks=masks)
     result = simulate_workload(run, jobs=2)
+    assert result.rows == simulate_workload(run).rows  # Dask workers: the same numbers
     modes = {(row.iteration, row.mode) for row in result.rows}
     assert modes == {(0, "dense"), (1, "sparse"), (2, "sparse")}
     fixed = [row for row in result.rows if row.iteration > 0]
