@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import types
 
 import psutil
 import pytest
@@ -17,9 +18,13 @@ from colsim.tasks import Task, run_tasks
 from colsim.testing.tasks import fail_on_three, square
 
 
-def defined_in_the_tests(x: int) -> int:
-    """A task function that Dask workers cannot import (tests/ is not a package they see)."""
-    return x
+def only_in_this_process():
+    """Return a task function whose module exists in this process only (workers cannot
+    import it, however pytest was started)."""
+    module = types.ModuleType("colsim_tests_only_here")
+    exec("def identity(x):\n    return x\n", module.__dict__)
+    sys.modules[module.__name__] = module
+    return module.identity
 
 
 def test_dask_and_local_give_the_same_results_and_report_every_failure() -> None:
@@ -45,8 +50,12 @@ def test_dask_and_local_give_the_same_results_and_report_every_failure() -> None
 
 def test_a_task_the_workers_cannot_load_fails_instead_of_hanging() -> None:
     got: dict[str, int] = {}
-    run = run_tasks([Task("here", defined_in_the_tests, (1,)), Task("there", square, (2,))],
-                    on_result=got.__setitem__, jobs=1)
+    here = only_in_this_process()
+    try:
+        run = run_tasks([Task("here", here, (1,)), Task("there", square, (2,))],
+                        on_result=got.__setitem__, jobs=1)
+    finally:
+        del sys.modules[here.__module__]
     assert got == {"there": 4}
     assert [f.key for f in run.failures] == ["here"]
     assert run.failures[0].message.startswith("ModuleNotFoundError: No module named")
