@@ -20,6 +20,7 @@ from colsim.tasks import Interrupted
 
 COMMAND_MODULES = (
     "colsim.cli.bench",
+    "colsim.cli.crosscheck",
     "colsim.cli.demo",
     "colsim.cli.dram",
     "colsim.cli.models",

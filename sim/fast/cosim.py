@@ -30,7 +30,8 @@ compiled = njit(cache=True, error_model="numpy", _nrt=False)
 
 UNKNOWN = np.int64(-1)
 # Result vector fields.
-(X_END, X_ARRAY_BUSY, X_ARRAY_STALL, X_ARRAY_OVERHEAD, X_DRAM_END, X_SIZE) = range(6)
+(X_END, X_ARRAY_BUSY, X_ARRAY_STALL, X_ARRAY_OVERHEAD, X_DRAM_END, X_SIMD_BUSY,
+ X_SIZE) = range(7)
 
 # The arrays of a Schedule the loop reads (same names there; op_unit as int64).
 ScheduleArrays = namedtuple("ScheduleArrays", [
@@ -98,6 +99,8 @@ def _eval_ops(sc, next_op, op_start, op_end, unit_free, tr_done, acc, base):
             acc[X_ARRAY_STALL] += start - unit_free[u]
             acc[X_ARRAY_BUSY] += sc.op_cycles[o] - sc.op_overhead[o]
             acc[X_ARRAY_OVERHEAD] += sc.op_overhead[o]
+        else:
+            acc[X_SIMD_BUSY] += sc.op_cycles[o]
         op_start[o] = start
         op_end[o] = start + sc.op_cycles[o]
         unit_free[u] = op_end[o]
@@ -152,15 +155,20 @@ def _prepare(dram, sc, mapping, work, n_free, r, transfer, arrival):
     reqs = k.KernelArrays(*dram).reqs
     k.set_request(reqs, row, work.coords, 0, banks_per_group, sc.is_write[r], arrival)
     work.row_tr[row] = transfer
+    work.row_tx[row] = r
     k.start_stream(dram, row)
     return row, n_free - 1
 
 
-# Per-run arrays: the timeline returned (``acc`` is the result vector), and the loop's
+# Per-run arrays: the timeline returned (``acc`` is the result vector; ``tx_accept`` and
+# ``tx_done`` are each transaction's DRAM cycles of acceptance and completion), and the loop's
 # bookkeeping.
-Timeline = namedtuple("Timeline", ["acc", "op_start", "op_end", "tr_issue", "tr_done"])
+Timeline = namedtuple("Timeline", [
+    "acc", "op_start", "op_end", "tr_issue", "tr_done", "tx_accept", "tx_done",
+])
 Scratch = namedtuple("Scratch", [
-    "tr_left", "tr_max", "row_tr", "free", "coords", "unit_free", "outstanding", "pending",
+    "tr_left", "tr_max", "row_tr", "row_tx", "free", "coords", "unit_free", "outstanding",
+    "pending",
 ])
 
 
@@ -178,10 +186,13 @@ def cosimulate(dram, sc, transaction_bytes, radices, banks_per_group, dram_num, 
     """
     n_ops, n_tr = sc.op_unit.shape[0], sc.tr_write.shape[0]
     rows = k.KernelArrays(*dram).reqs.shape[0]
+    n_tx = sc.addr.shape[0]
     out = Timeline(np.zeros(X_SIZE, dtype=np.int64), np.full(n_ops, UNKNOWN),
-                   np.full(n_ops, UNKNOWN), np.full(n_tr, UNKNOWN), np.full(n_tr, UNKNOWN))
+                   np.full(n_ops, UNKNOWN), np.full(n_tr, UNKNOWN), np.full(n_tr, UNKNOWN),
+                   np.full(n_tx, UNKNOWN), np.full(n_tx, UNKNOWN))
     work = Scratch(sc.tr_count.copy(), np.zeros(n_tr, dtype=np.int64),
-                   np.zeros(rows, dtype=np.int64), np.arange(rows)[::-1].copy(),
+                   np.zeros(rows, dtype=np.int64), np.zeros(rows, dtype=np.int64),
+                   np.arange(rows)[::-1].copy(),
                    np.zeros((1, 5), dtype=np.int64), np.full(2, base, dtype=np.int64),
                    np.empty(rows, dtype=np.int64), np.empty(n_tr, dtype=np.int64))
     _cosimulate(dram, sc, (transaction_bytes, radices, banks_per_group), dram_num, dram_den,
@@ -192,10 +203,10 @@ def cosimulate(dram, sc, transaction_bytes, radices, banks_per_group, dram_num, 
 @compiled
 def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
     """The loop of :func:`cosimulate`, writing into ``out``."""
-    acc, op_start, op_end, tr_issue, tr_done = out
-    tr_left, tr_max, row_tr, free, unit_free, outstanding, pending = (
-        work.tr_left, work.tr_max, work.row_tr, work.free, work.unit_free, work.outstanding,
-        work.pending)
+    acc, op_start, op_end, tr_issue, tr_done, tx_accept, tx_done = out
+    tr_left, tr_max, row_tr, row_tx, free, unit_free, outstanding, pending = (
+        work.tr_left, work.tr_max, work.row_tr, work.row_tx, work.free, work.unit_free,
+        work.outstanding, work.pending)
     reqs = k.KernelArrays(*dram).reqs
     n_free = reqs.shape[0]  # request rows free: free[:n_free]
     row = -1  # the row of the request being offered, once written
@@ -248,6 +259,7 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
         if cur_arrival >= 0 and k.next_row(dram) > row:  # accepted
             outstanding[n_out] = row
             n_out += 1
+            tx_accept[offered] = reqs[row, k.R_ACCEPT]
             row = -1
             offered += 1
             if offered == sc.tr_first[cur] + sc.tr_count[cur]:
@@ -265,6 +277,7 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
                 if reqs[r, k.R_DONE] >= 0:
                     free[n_free] = r
                     n_free += 1
+                    tx_done[row_tx[r]] = reqs[r, k.R_DONE]
                     f = row_tr[r]
                     tr_max[f] = max(tr_max[f], reqs[r, k.R_DONE])
                     tr_left[f] -= 1

@@ -64,16 +64,26 @@ class Execution:
 
     stats: IterationStats
     end: int  # core time when the last op finished and the last transfer completed
+    op_start: np.ndarray  # start time of every op
     op_end: np.ndarray  # finish time of every op
     transfer_done: np.ndarray  # completion time of every transfer (stream order)
+    accepted: np.ndarray  # DRAM cycle each transaction was accepted in (issue order)
+    completed: np.ndarray  # DRAM cycle each transaction completed in (issue order)
+    array_busy: int  # cycles the array ran ops (streaming and fill/drain)
+    array_stall: int  # cycles the array waited with an op to run
+    simd_busy: int  # cycles the SIMD unit ran ops
 
 
 class MemorySystem:
-    """The DRAM controller state a sequence of schedules runs against (fresh on creation)."""
+    """The DRAM controller state a sequence of schedules runs against.
 
-    def __init__(self, config: DramConfig) -> None:
+    Fresh on creation, or continuing from ``state`` (e.g. another executor's
+    :meth:`~colsim.sim.dram.model.DramModel.snapshot`).
+    """
+
+    def __init__(self, config: DramConfig, state: k.KernelState | None = None) -> None:
         self.config = config
-        self.state = k.KernelState(config)
+        self.state = k.KernelState(config) if state is None else state
         # Request records are reused as requests finish: one row for every request that can
         # be unfinished at once, and one for the request being offered.
         self.records = np.full((self.state.max_in_flight + 1, k.R_FIELDS), -1, dtype=np.int64)
@@ -108,7 +118,7 @@ def run_schedule(
     num, den = clock_ratio(hw, config)
     before = memory.counters()
     state = memory.state
-    acc, _start, op_end, _issue, tr_done = cosim.cosimulate(
+    acc, op_start, op_end, _issue, tr_done, accepted, completed = cosim.cosimulate(
         state.arrays(memory.records), cosim.schedule_arrays(schedule), org.transaction_bytes,
         mapping_radices(config), org.banks_per_group, num, den, base,
     )
@@ -135,4 +145,8 @@ def run_schedule(
         dram_cycles=int(acc[cosim.X_DRAM_END]) - before.clock + 1
         if schedule.n_transactions else 0,
     )
-    return Execution(stats=stats, end=end, op_end=op_end, transfer_done=tr_done)
+    return Execution(stats=stats, end=end, op_start=op_start, op_end=op_end,
+                     transfer_done=tr_done, accepted=accepted, completed=completed,
+                     array_busy=compute + int(acc[cosim.X_ARRAY_OVERHEAD]),
+                     array_stall=int(acc[cosim.X_ARRAY_STALL]),
+                     simd_busy=int(acc[cosim.X_SIMD_BUSY]))
