@@ -14,6 +14,7 @@ from colsim.sim.dram.config import DramConfig
 from colsim.sim.dram.engine import row_hit_rate
 from colsim.sim.dram.mapping import mapping_radices
 from colsim.sim.fast import cosim
+from colsim.sim.fast.engines import EngineRules
 from colsim.sim.schedule import Schedule
 
 
@@ -69,8 +70,8 @@ class Execution:
     transfer_done: np.ndarray  # completion time of every transfer (stream order)
     accepted: np.ndarray  # DRAM cycle each transaction was accepted in (issue order)
     completed: np.ndarray  # DRAM cycle each transaction completed in (issue order)
-    array_busy: int  # cycles the array ran ops (streaming and fill/drain)
-    array_stall: int  # cycles the array waited with an op to run
+    array_busy: int  # cycles the array ran ops (streaming and fill/drain), not stalled
+    array_stall: int  # cycles the array waited for operands, a drain or a queue entry
     simd_busy: int  # cycles the SIMD unit ran ops
 
 
@@ -104,7 +105,7 @@ def run_schedule(
     *,
     base: int = 0,
 ) -> Execution:
-    """Execute ``schedule`` from core time ``base`` on ``memory``.
+    """Execute ``schedule`` from core cycle ``base`` (the engines' first running cycle).
 
     The memory system keeps its state (open rows, refresh timer, clock) for the next call.
     """
@@ -118,10 +119,12 @@ def run_schedule(
     num, den = clock_ratio(hw, config)
     before = memory.counters()
     state = memory.state
-    acc, op_start, op_end, _issue, tr_done, accepted, completed = cosim.cosimulate(
-        state.arrays(memory.records), cosim.schedule_arrays(schedule), org.transaction_bytes,
-        mapping_radices(config), org.banks_per_group, num, den, base,
+    timeline = cosim.cosimulate(
+        state.arrays(memory.records), cosim.schedule_arrays(schedule, EngineRules.from_hw(hw)),
+        org.transaction_bytes, mapping_radices(config), org.banks_per_group, num, den, base,
     )
+    acc, op_start, op_end, tr_done = (timeline.acc, timeline.op_start, timeline.op_end,
+                                      timeline.tr_done)
     end = int(acc[cosim.X_END])
     after = state.counters
     total = end - base
@@ -146,7 +149,8 @@ def run_schedule(
         if schedule.n_transactions else 0,
     )
     return Execution(stats=stats, end=end, op_start=op_start, op_end=op_end,
-                     transfer_done=tr_done, accepted=accepted, completed=completed,
+                     transfer_done=tr_done, accepted=timeline.tx_accept,
+                     completed=timeline.tx_done,
                      array_busy=compute + int(acc[cosim.X_ARRAY_OVERHEAD]),
-                     array_stall=int(acc[cosim.X_ARRAY_STALL]),
+                     array_stall=int(acc[cosim.X_ARRAY_STALL] + acc[cosim.X_ARRAY_RUN_STALL]),
                      simd_busy=int(acc[cosim.X_SIMD_BUSY]))

@@ -1,0 +1,172 @@
+"""The FFN top's engine timing rules, one function per engine, as the fast model runs them.
+
+Each function implements the rule its RTL engine documents (:mod:`colsim.hw.ffn_top`,
+:mod:`colsim.hw.dma_front`); the compiled loop of :mod:`colsim.sim.fast.cosim` calls them.
+Cycles are core cycles; "visible in cycle v" means a counter or flag updated at the edge
+that ends cycle ``v - 1``, so an engine gating on it sees it in ``v``. Every engine spends
+one cycle gating each instruction (the cycle after its previous one ended, or later) and
+runs from the cycle after its gate passed.
+
+* **DMA engine** (:func:`dma_first_request`, :func:`entry_free`, :func:`dma_port_free`): a
+  transfer is gated once its slot is released, its producing SIMD op ended, (a barrier)
+  every earlier transfer retired, and an in-flight table entry is free (at most
+  ``dma.transfers_in_flight`` transfers between gate and retirement); its requests follow
+  one per core cycle from the cycle after the gate, a transfer's runs back to back; after a
+  transfer's last request the engine gates the next one (an idle cycle between transfers).
+  A request the DRAM refuses is held by the port, which takes the next one in the cycle
+  after its acceptance. The front end delivers the first instruction :data:`FRONT_LATENCY`
+  cycles after the engines start.
+* **Responses** (:func:`response_cycle`, :func:`retire_visible`): a request completing in
+  DRAM cycle ``d`` is answered in the first core cycle that starts after ``d`` began, at most
+  one response per core cycle in completion order; the port is registered, so a transfer's
+  last response retires it one cycle later and its fill/release counters and its in-flight
+  entry are visible the cycle after that.
+* **Array engine** (:func:`array_op`): an op runs once its fills are visible; it streams
+  its K steps one per cycle and occupies the array for its scheduled cycles (K plus the
+  fill/drain overhead of a short tile) or until its last step is accepted, whichever is
+  later. The last step of a tile waits until the previous tile has drained (``R + C``
+  cycles after that tile's last step) and until a result-queue entry is free (the SIMD op
+  ``result_queue`` entries earlier ended).
+* **SIMD engine** (:func:`simd_op`, :func:`simd_after_ready`): an op runs once its tiles have
+  drained (``R + C`` cycles after the last step of its last array op, and not before that op
+  ended), its cold tile is visible and its output slot is released; it feeds the tile's R
+  rows through the two-stage unit and ends after its scheduled cycles or ``R + 3`` cycles
+  (:func:`simd_min_cycles`), whichever is later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from colsim.config import HardwareConfig
+from colsim.sim.schedule import ARRAY, SIMD, Schedule
+
+compiled = njit(cache=True, error_model="numpy", _nrt=False)
+
+FRONT_LATENCY = 9
+"""Cycles from the engines' first running cycle until the DMA engine may gate its first
+transfer: the front end's hot-list walk, hot-list lookup, three remapper stages and the
+output FIFO (measured on the RTL)."""
+SIMD_PIPELINE = 3  # the unit's two stages and the result write-back
+RETIRE_DELAY = 2  # registered response, then the counters' update
+
+# Indices of the rules vector (:meth:`EngineRules.as_array`).
+RULE_FRONT, RULE_IN_FLIGHT, RULE_RESULT_LATENCY, RULE_SIMD_MIN, RULE_SIZE = range(5)
+
+
+@dataclass(frozen=True)
+class EngineRules:
+    """The engines' constants for one hardware configuration."""
+
+    front: int  # FRONT_LATENCY
+    in_flight: int  # dma.transfers_in_flight
+    result_latency: int  # R + C: a tile's last step to its last row drained
+    simd_min: int  # the shortest SIMD op
+    result_queue: int  # sequencer.result_queue
+
+    @classmethod
+    def from_hw(cls, hw: HardwareConfig) -> EngineRules:
+        """Return the rules of ``hw``'s engines."""
+        rows, cols = hw.systolic.rows, hw.systolic.cols
+        return cls(FRONT_LATENCY, hw.dma.transfers_in_flight, rows + cols,
+                   simd_min_cycles(hw), hw.sequencer.result_queue)
+
+    def as_array(self) -> np.ndarray:
+        """Return the constants the compiled loop reads, indexed by ``RULE_*``."""
+        return np.array([self.front, self.in_flight, self.result_latency, self.simd_min],
+                        dtype=np.int64)
+
+
+def simd_min_cycles(hw: HardwareConfig) -> int:
+    """Return the shortest SIMD op: the R tile rows fed one per cycle, plus the pipeline."""
+    return hw.systolic.rows + SIMD_PIPELINE
+
+
+def tile_ends(schedule: Schedule) -> np.ndarray:
+    """Return, per op, whether it is an array op ending a tile (the last piece of a part)."""
+    unit, part = schedule.op_unit, schedule.op_part
+    following = np.r_[unit[1:], SIMD]
+    following_part = np.r_[part[1:], -1]
+    return (unit == ARRAY) & ((following != ARRAY) | (following_part != part))
+
+
+def room_ops(schedule: Schedule, depth: int) -> np.ndarray:
+    """Return, per op, the SIMD op whose end frees the result-queue entry the op's last step
+    claims (-1: none): for a tile-ending array op, the SIMD op ``depth`` entries earlier."""
+    room = np.full(schedule.op_unit.size, -1, dtype=np.int64)
+    emitting = np.zeros(schedule.op_unit.size, dtype=bool)
+    emitting[schedule.op_after[schedule.op_after >= 0]] = True
+    consumers = np.flatnonzero((schedule.op_unit == SIMD) & (schedule.op_after >= 0))
+    emitted_before = np.cumsum(emitting) - emitting
+    ends = np.flatnonzero(tile_ends(schedule))
+    index = emitted_before[ends] - depth
+    ok = index >= 0
+    room[ends[ok]] = consumers[index[ok]]
+    return room
+
+
+@compiled
+def array_op(unit_free, ready, cycles, steps, tile_end, last_tile, room_end, drain):
+    """Return (start, end, last step, stalled cycles) of an array op (end exclusive)."""
+    start = max(unit_free, ready) + 1
+    last = start + steps - 1
+    if tile_end:
+        if last_tile >= 0:
+            last = max(last, last_tile + drain)
+        if room_end >= 0:
+            last = max(last, room_end)
+    stall = last - (start + steps - 1)
+    return start, max(start + cycles, last + 1), last, stall
+
+
+@compiled
+def simd_after_ready(after_end, after_last, latency):
+    """Return when a SIMD op's tiles have drained: ``latency`` after the last step of its
+    last array op, and not before that op ended."""
+    return max(after_end, after_last + latency)
+
+
+@compiled
+def simd_op(unit_free, ready, cycles, shortest):
+    """Return (start, end) of a SIMD op (end exclusive)."""
+    start = max(unit_free, ready) + 1
+    return start, start + max(cycles, shortest)
+
+
+@compiled
+def entry_free(allocated, retired_count, retired, entries):
+    """Return when an in-flight entry is free for the next transfer (-1: not known yet)."""
+    j = allocated - entries
+    if j < 0:
+        return 0
+    if j < retired_count:
+        return retired[j]
+    return -1
+
+
+@compiled
+def dma_first_request(engine_free, port_free, gate):
+    """Return the cycle a transfer's first request is presented in."""
+    return max(max(engine_free, gate) + 1, port_free)
+
+
+@compiled
+def dma_port_free(presented, accepted_late):
+    """Return the first cycle the port takes the next request after one presented in
+    ``presented`` (``accepted_late``: the core cycle the DRAM took it after refusing, or -1)."""
+    return max(presented + 1, accepted_late + 1)
+
+
+@compiled
+def response_cycle(done, dram_num, dram_den):
+    """Return the first core cycle a request completing in DRAM cycle ``done`` is answered in."""
+    return done * dram_den // dram_num + 1
+
+
+@compiled
+def retire_visible(response):
+    """Return the cycle a transfer answered in ``response`` is visible as retired."""
+    return response + RETIRE_DELAY
