@@ -29,7 +29,6 @@ from colsim.provenance import package_versions
 from colsim.sim.schedule import BUFFERS, Schedule
 from colsim.tasks import Task, run_tasks
 from colsim.testbench.ffn_cases import FfnCase
-from colsim.testbench.ffn_run import CosimReport
 
 ENGINE_COUNTERS = ("array_busy", "array_stall", "simd_busy")
 DRAM_COUNTERS = ("reads", "writes", "row_hits", "row_misses", "row_conflicts", "refreshes")
@@ -117,11 +116,11 @@ def first_divergence(schedule: Schedule, rtl: dict, fast: dict) -> str:
 
 
 def compare_iterations(name: str, schedules: Sequence[Schedule],
-                       report: CosimReport) -> tuple[IterationCheck, ...]:
-    """Return the per-iteration comparison of a co-simulation ``report`` (GDDR6 memory)."""
+                       iterations: Sequence[dict[str, Any]]) -> tuple[IterationCheck, ...]:
+    """Return the per-iteration comparison of a co-simulation's ``iterations`` (the bench's
+    report entries, :attr:`CosimReport.bench`; GDDR6 memory)."""
     out = []
-    for index, (schedule, bench) in enumerate(zip(schedules, report.bench["iterations"],
-                                                  strict=True)):
+    for index, (schedule, bench) in enumerate(zip(schedules, iterations, strict=True)):
         rtl, fast = bench["rtl_timing"], bench["fast"]
         if fast is None:
             raise ColsimError("the cross-check needs the GDDR6 memory, not 'random'")
@@ -150,7 +149,8 @@ def crosscheck_case(case: FfnCase, *, base: HardwareConfig | None = None) -> Cas
     spec = case.spec(base)
     started = time.perf_counter()
     report = run_cosim(spec)
-    return CaseResult(case, compare_iterations(case.name, spec.schedules(), report),
+    return CaseResult(case, compare_iterations(case.name, spec.schedules(),
+                                               report.bench["iterations"]),
                       dict(report.checks), time.perf_counter() - started)
 
 

@@ -321,6 +321,11 @@ async def cosimulate(dut):
                             report["cycles_per_second"], report["checks"])
     for it in iterations:
         assert it["request_stream_equal"], f"request stream differs at {it['request_mismatch']}"
+    if case.get("crosscheck"):  # a cross-check case: the fast model must agree exactly
+        from colsim.analysis.crosscheck import compare_iterations
+
+        for check in compare_iterations("case", schedules, iterations):
+            assert check.match, f"the fast model differs from the RTL: {check}"
     assert report["checks"]["all_answered"], "a request was never answered"
     assert not violations, f"DRAM protocol violations: {violations[:3]}"
     for it in iterations:

@@ -85,7 +85,7 @@ class CosimReport:
         from colsim.analysis.crosscheck import compare_iterations
 
         schedules = CosimSpec.from_case(self.config).schedules()
-        return [it.row() for it in compare_iterations(case, schedules, self)]
+        return [it.row() for it in compare_iterations(case, schedules, self.bench["iterations"])]
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON record: ``{config, report, passed, waveform, versions}``."""

@@ -43,18 +43,21 @@ SCHEDULE_FIELDS = (
     "op_slot_wait", "tr_write", "tr_gate_op", "tr_prev", "tr_barrier", "tr_last_reader",
     "tr_first", "tr_count", "transfer", "addr", "is_write",
 )
-# ``op_tile_end`` / ``op_room``: the engine rules' per-op facts (:func:`engines.tile_ends`,
-# :func:`engines.room_ops`); ``rules``: the engines' constants (:class:`engines.EngineRules`).
+# ``op_tile_end`` / ``op_room`` / ``tx_front``: the engine rules' per-op and per-transaction
+# facts (:func:`engines.tile_ends`, :func:`engines.room_ops`, :func:`engines.front_ready`);
+# ``rules``: the engines' constants (:class:`engines.EngineRules`).
 ScheduleArrays = namedtuple("ScheduleArrays", [*SCHEDULE_FIELDS, "op_tile_end", "op_room",
-                                               "rules"])
+                                               "tx_front", "rules"])
 
 
-def schedule_arrays(schedule: Schedule, rules: e.EngineRules) -> ScheduleArrays:
-    """Return the bundle of ``schedule``'s arrays that :func:`cosimulate` reads."""
+def schedule_arrays(schedule: Schedule, rules: e.EngineRules, cols: int) -> ScheduleArrays:
+    """Return the bundle of ``schedule``'s arrays that :func:`cosimulate` reads (``cols``:
+    the array's C, the width of the mask words the front end walks)."""
     fields = {name: getattr(schedule, name) for name in SCHEDULE_FIELDS}
     return ScheduleArrays(**{**fields, "op_unit": schedule.op_unit.astype(np.int64)},
                           op_tile_end=e.tile_ends(schedule),
                           op_room=e.room_ops(schedule, rules.result_queue),
+                          tx_front=e.front_ready(schedule, cols),
                           rules=rules.as_array())
 
 
@@ -167,7 +170,8 @@ def _next_transfer(sc, cur, next_op, op_end, tr_issue, tr_done, done_prefix, pre
                              sc.rules[e.RULE_IN_FLIGHT])
         if entry < 0:
             return cur, UNKNOWN
-        first = e.dma_first_request(dma[DMA_FREE], dma[DMA_PORT], max(gate, entry))
+        held = sc.tx_front[sc.tr_first[cur]] + base
+        first = e.dma_first_request(dma[DMA_FREE], dma[DMA_PORT], max(gate, entry, held))
         tr_issue[cur] = first
         dma[DMA_ALLOCATED] += 1
         return cur, first
@@ -229,7 +233,7 @@ def cosimulate(dram, sc, transaction_bytes, radices, banks_per_group, dram_num, 
                    np.full(n_ops, UNKNOWN), np.full(n_ops, UNKNOWN), np.full(n_tr, UNKNOWN),
                    np.full(n_tr, UNKNOWN), np.full(n_tx, UNKNOWN), np.full(n_tx, UNKNOWN))
     dma = np.zeros(4, dtype=np.int64)
-    dma[DMA_FREE] = base + sc.rules[e.RULE_FRONT]
+    dma[DMA_FREE] = base
     dma[DMA_PORT] = base
     work = Scratch(sc.tr_count.copy(), np.zeros(rows, dtype=np.int64),
                    np.arange(rows)[::-1].copy(), np.zeros((1, 5), dtype=np.int64),
@@ -308,6 +312,8 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
                                                done_prefix, prefix_max, dma, retired, base)
             else:
                 cur_core = max(cur_core + 1, dma[DMA_PORT])
+                if sc.tx_front[offered] >= 0:  # the transfer's next run
+                    cur_core = max(cur_core, sc.tx_front[offered] + base)
         finished = k.requests_finished(dram)
         if finished != finished_before:
             finished_before = finished

@@ -14,8 +14,13 @@ runs from the cycle after its gate passed.
   one per core cycle from the cycle after the gate, a transfer's runs back to back; after a
   transfer's last request the engine gates the next one (an idle cycle between transfers).
   A request the DRAM refuses is held by the port, which takes the next one in the cycle
-  after its acceptance. The front end delivers the first instruction :data:`FRONT_LATENCY`
-  cycles after the engines start.
+  after its acceptance. The engine holds an instruction (a run) one cycle after the front
+  end delivered it (:func:`front_ready`).
+* **DMA front end** (:func:`front_ready`): the column-skip walk reads one mask word per
+  cycle and pops one hot column per cycle; hot-list position ``p`` is written two cycles
+  after the walk popped column ``p + 1`` (or ran out of mask). The front accepts one
+  instruction per cycle, a W1 column run once its position is written, and delivers it
+  :data:`FRONT_PIPELINE` cycles later (lookup, three remapper stages, output FIFO).
 * **Responses** (:func:`response_cycle`, :func:`retire_visible`): a request completing in
   DRAM cycle ``d`` is answered in the first core cycle that starts after ``d`` began, at most
   one response per core cycle in completion order; the port is registered, so a transfer's
@@ -42,26 +47,23 @@ import numpy as np
 from numba import njit
 
 from colsim.config import HardwareConfig
-from colsim.sim.schedule import ARRAY, SIMD, Schedule
+from colsim.sim.schedule import ARRAY, PHASES, SIMD, WEIGHT, Schedule
 
 compiled = njit(cache=True, error_model="numpy", _nrt=False)
 
-FRONT_LATENCY = 9
-"""Cycles from the engines' first running cycle until the DMA engine may gate its first
-transfer: the front end's hot-list walk, hot-list lookup, three remapper stages and the
-output FIFO (measured on the RTL)."""
+FRONT_PIPELINE = 4  # the front end's lookup stage, three remapper stages and output FIFO
+WALK_WRITE = 2  # from popping the next hot column to the hot-list position being visible
 SIMD_PIPELINE = 3  # the unit's two stages and the result write-back
 RETIRE_DELAY = 2  # registered response, then the counters' update
 
 # Indices of the rules vector (:meth:`EngineRules.as_array`).
-RULE_FRONT, RULE_IN_FLIGHT, RULE_RESULT_LATENCY, RULE_SIMD_MIN, RULE_SIZE = range(5)
+RULE_IN_FLIGHT, RULE_RESULT_LATENCY, RULE_SIMD_MIN, RULE_SIZE = range(4)
 
 
 @dataclass(frozen=True)
 class EngineRules:
     """The engines' constants for one hardware configuration."""
 
-    front: int  # FRONT_LATENCY
     in_flight: int  # dma.transfers_in_flight
     result_latency: int  # R + C: a tile's last step to its last row drained
     simd_min: int  # the shortest SIMD op
@@ -71,18 +73,53 @@ class EngineRules:
     def from_hw(cls, hw: HardwareConfig) -> EngineRules:
         """Return the rules of ``hw``'s engines."""
         rows, cols = hw.systolic.rows, hw.systolic.cols
-        return cls(FRONT_LATENCY, hw.dma.transfers_in_flight, rows + cols,
+        return cls(hw.dma.transfers_in_flight, rows + cols,
                    simd_min_cycles(hw), hw.sequencer.result_queue)
 
     def as_array(self) -> np.ndarray:
         """Return the constants the compiled loop reads, indexed by ``RULE_*``."""
-        return np.array([self.front, self.in_flight, self.result_latency, self.simd_min],
+        return np.array([self.in_flight, self.result_latency, self.simd_min],
                         dtype=np.int64)
 
 
 def simd_min_cycles(hw: HardwareConfig) -> int:
     """Return the shortest SIMD op: the R tile rows fed one per cycle, plus the pipeline."""
     return hw.systolic.rows + SIMD_PIPELINE
+
+
+def front_ready(schedule: Schedule, cols: int) -> np.ndarray:
+    """Return, per transaction, the cycle (from the engines' first running cycle) from which
+    the DMA engine holds the instruction of the run it starts, or -1 (not a run's first).
+
+    A W1 column fill (an up-phase weight read) is one run per column; any other transfer is
+    one run. ``cols`` is the mask word width (the array's C).
+    """
+    n = schedule.layer.hidden
+    placement = schedule.placement
+    columns = schedule.up_columns
+    hot = np.zeros(-(-n // cols) * cols, dtype=bool)
+    hot[columns] = True
+    # The walk: word w is read in one cycle, then each of its hot columns popped in one.
+    word = np.flatnonzero(hot) // cols
+    popped = word + 1 + np.arange(word.size)
+    finished = hot.size // cols + word.size  # the walk runs out of mask (flush)
+    written = np.r_[popped[1:], finished] + WALK_WRITE  # position p visible
+    transfer = schedule.transfer
+    addr = schedule.addr.astype(np.int64)
+    w1 = ((schedule.tr_buffer[transfer] == WEIGHT) & ~schedule.is_write
+          & (schedule.tr_phase[transfer] == PHASES.index("up")))
+    slot = (addr - placement.w1) // placement.w1_record
+    starts = np.r_[True, transfer[1:] != transfer[:-1]]
+    starts |= w1 & np.r_[True, slot[1:] != slot[:-1]]
+    first = np.flatnonzero(starts)
+    wait = np.zeros(first.size, dtype=np.int64)
+    remapped = w1[first]
+    wait[remapped] = written[np.searchsorted(columns, slot[first][remapped])]
+    steps = np.arange(first.size)
+    accepted = steps + np.maximum.accumulate(wait - steps) if first.size else wait
+    ready = np.full(addr.size, -1, dtype=np.int64)
+    ready[first] = accepted + FRONT_PIPELINE + 1
+    return ready
 
 
 def tile_ends(schedule: Schedule) -> np.ndarray:

@@ -28,6 +28,7 @@ def execute_reference(
     num, den = clock_ratio(hw, dram)
     rules = engines.EngineRules.from_hw(hw)
     tile_end, room = engines.tile_ends(schedule), engines.room_ops(schedule, rules.result_queue)
+    front = engines.front_ready(schedule, hw.systolic.cols)
     model = DramModel(dram)
     n_ops, n_tr = schedule.op_unit.size, schedule.tr_buffer.size
     op_end: list[int | None] = [None] * n_ops
@@ -101,7 +102,7 @@ def execute_reference(
     cycle = 0
     current, offered = 0, 0
     presented: int | None = None  # the core cycle the next request is presented in
-    engine_free, port_free, allocated = rules.front, 0, 0
+    engine_free, port_free, allocated = 0, 0, 0
     retired: list[int] = []  # cycles retired transfers freed their in-flight entries
     answered_until = 0
     last_accept = -1  # the DRAM takes at most one request per cycle
@@ -128,7 +129,9 @@ def execute_reference(
             if entry >= len(retired):
                 break
             free = retired[entry] if entry >= 0 else 0
-            presented = engines.dma_first_request(engine_free, port_free, max(issue, free))
+            held = int(front[schedule.tr_first[current]])
+            presented = engines.dma_first_request(engine_free, port_free,
+                                                  max(issue, free, held))
             allocated += 1
         if next_op == n_ops and all(t is not None for t in done):
             break
@@ -145,7 +148,7 @@ def execute_reference(
                     current += 1
                     presented = None
                 else:
-                    presented = max(presented + 1, port_free)
+                    presented = max(presented + 1, port_free, int(front[offered]))
         model.advance(cycle + 1)
         cycle += 1
     end = max([engine_free, *(t for t in op_end if t is not None),

@@ -120,7 +120,8 @@ def run_schedule(
     before = memory.counters()
     state = memory.state
     timeline = cosim.cosimulate(
-        state.arrays(memory.records), cosim.schedule_arrays(schedule, EngineRules.from_hw(hw)),
+        state.arrays(memory.records), cosim.schedule_arrays(schedule, EngineRules.from_hw(hw),
+                                                         hw.systolic.cols),
         org.transaction_bytes, mapping_radices(config), org.banks_per_group, num, den, base,
     )
     acc, op_start, op_end, tr_done = (timeline.acc, timeline.op_start, timeline.op_end,
