@@ -44,7 +44,7 @@ SCHEDULE_FIELDS = (
     "tr_first", "tr_count", "transfer", "addr", "is_write",
 )
 # ``op_tile_end`` / ``op_room`` / ``tx_front``: the engine rules' per-op and per-transaction
-# facts (:func:`engines.tile_ends`, :func:`engines.room_ops`, :func:`engines.front_ready`);
+# facts (:func:`engines.tile_ends`, :func:`engines.room_ops`, :func:`engines.front_waits`);
 # ``rules``: the engines' constants (:class:`engines.EngineRules`).
 ScheduleArrays = namedtuple("ScheduleArrays", [*SCHEDULE_FIELDS, "op_tile_end", "op_room",
                                                "tx_front", "rules"])
@@ -57,7 +57,7 @@ def schedule_arrays(schedule: Schedule, rules: e.EngineRules, cols: int) -> Sche
     return ScheduleArrays(**{**fields, "op_unit": schedule.op_unit.astype(np.int64)},
                           op_tile_end=e.tile_ends(schedule),
                           op_room=e.room_ops(schedule, rules.result_queue),
-                          tx_front=e.front_ready(schedule, cols),
+                          tx_front=e.front_waits(schedule, cols),
                           rules=rules.as_array())
 
 
@@ -138,11 +138,12 @@ def _eval_ops(sc, next_op, out, unit_free, last_tile, tr_done, acc):
 
 @compiled
 def _next_transfer(sc, cur, next_op, op_end, tr_issue, tr_done, done_prefix, prefix_max,
-                   dma, retired, base):
+                   dma, front, retired, base):
     """Find the first request cycle of the next transfer if its gate is known.
 
     Return ``(cur, core cycle or UNKNOWN)``. ``dma`` holds the DMA engine's state
-    (:data:`DMA_FREE`, :data:`DMA_PORT`, :data:`DMA_ALLOCATED`, :data:`DMA_RETIRED`);
+    (:data:`DMA_FREE`, :data:`DMA_PORT`, :data:`DMA_ALLOCATED`, :data:`DMA_RETIRED`) and
+    ``front`` the front end's (:func:`engines.new_front`);
     ``retired[:dma[DMA_RETIRED]]`` are the cycles the retired transfers freed their
     in-flight entries in, ascending. Transfers without transactions complete as soon as
     they may issue.
@@ -170,8 +171,8 @@ def _next_transfer(sc, cur, next_op, op_end, tr_issue, tr_done, done_prefix, pre
                              sc.rules[e.RULE_IN_FLIGHT])
         if entry < 0:
             return cur, UNKNOWN
-        held = sc.tx_front[sc.tr_first[cur]] + base
-        first = e.dma_first_request(dma[DMA_FREE], dma[DMA_PORT], max(gate, entry, held))
+        held = e.dma_take(front, sc.tx_front[sc.tr_first[cur]], dma[DMA_FREE], base)
+        first = e.dma_first_request(held, dma[DMA_PORT], max(gate, entry))
         tr_issue[cur] = first
         dma[DMA_ALLOCATED] += 1
         return cur, first
@@ -205,7 +206,7 @@ Timeline = namedtuple("Timeline", [
 ])
 Scratch = namedtuple("Scratch", [
     "tr_left", "row_tx", "free", "coords", "unit_free", "last_tile", "outstanding", "answer",
-    "retired", "dma",
+    "retired", "dma", "front",
 ])
 # The DMA engine's state: the cycle it may gate its next transfer from, the first cycle the
 # DRAM port takes a request, transfers allocated an in-flight entry, transfers retired.
@@ -239,7 +240,8 @@ def cosimulate(dram, sc, transaction_bytes, radices, banks_per_group, dram_num, 
                    np.arange(rows)[::-1].copy(), np.zeros((1, 5), dtype=np.int64),
                    np.full(2, base + 1, dtype=np.int64), np.full(1, UNKNOWN),
                    np.empty(rows, dtype=np.int64),
-                   np.empty(n_tx, dtype=np.int64), np.empty(n_tr, dtype=np.int64), dma)
+                   np.empty(n_tx, dtype=np.int64), np.empty(n_tr, dtype=np.int64), dma,
+                   e.new_front(base))
     _cosimulate(dram, sc, (transaction_bytes, radices, banks_per_group), dram_num, dram_den,
                 base, out, work)
     return out
@@ -250,9 +252,9 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
     """The loop of :func:`cosimulate`, writing into ``out``."""
     acc, tr_issue, tr_done, tx_accept, tx_done = (out.acc, out.tr_issue, out.tr_done,
                                                   out.tx_accept, out.tx_done)
-    tr_left, row_tx, free, unit_free, outstanding, answer, retired, dma = (
+    tr_left, row_tx, free, unit_free, outstanding, answer, retired, dma, front = (
         work.tr_left, work.row_tx, work.free, work.unit_free, work.outstanding, work.answer,
-        work.retired, work.dma)
+        work.retired, work.dma, work.front)
     reqs = k.KernelArrays(*dram).reqs
     n_free = reqs.shape[0]  # request rows free: free[:n_free]
     row = -1  # the row of the request being offered, once written
@@ -281,7 +283,7 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
             done_prefix += 1
         if cur_core < 0:
             cur, cur_core = _next_transfer(sc, cur, next_op, out.op_end, tr_issue, tr_done,
-                                           done_prefix, prefix_max, dma, retired, base)
+                                           done_prefix, prefix_max, dma, front, retired, base)
         while done_prefix < n_tr and tr_done[done_prefix] >= 0:
             prefix_max = max(prefix_max, tr_done[done_prefix])
             done_prefix += 1
@@ -309,11 +311,12 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
                 dma[DMA_FREE] = cur_core + 1
                 cur += 1
                 cur, cur_core = _next_transfer(sc, cur, next_op, out.op_end, tr_issue, tr_done,
-                                               done_prefix, prefix_max, dma, retired, base)
+                                               done_prefix, prefix_max, dma, front, retired, base)
             else:
-                cur_core = max(cur_core + 1, dma[DMA_PORT])
                 if sc.tx_front[offered] >= 0:  # the transfer's next run
-                    cur_core = max(cur_core, sc.tx_front[offered] + base)
+                    cur_core = max(cur_core, e.dma_take(front, sc.tx_front[offered],
+                                                        cur_core + 1, base) - 1)
+                cur_core = max(cur_core + 1, dma[DMA_PORT])
         finished = k.requests_finished(dram)
         if finished != finished_before:
             finished_before = finished

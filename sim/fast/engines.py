@@ -16,11 +16,14 @@ runs from the cycle after its gate passed.
   A request the DRAM refuses is held by the port, which takes the next one in the cycle
   after its acceptance. The engine holds an instruction (a run) one cycle after the front
   end delivered it (:func:`front_ready`).
-* **DMA front end** (:func:`front_ready`): the column-skip walk reads one mask word per
-  cycle and pops one hot column per cycle; hot-list position ``p`` is written two cycles
-  after the walk popped column ``p + 1`` (or ran out of mask). The front accepts one
-  instruction per cycle, a W1 column run once its position is written, and delivers it
-  :data:`FRONT_PIPELINE` cycles later (lookup, three remapper stages, output FIFO).
+* **DMA front end** (:func:`front_waits`, :func:`front_deliver`): the column-skip walk
+  reads one mask word per cycle and pops one hot column per cycle; hot-list position ``p``
+  is written two cycles after the walk popped column ``p + 1`` (or ran out of mask). The
+  lookup stage accepts one instruction per cycle (a W1 column run once its position is
+  written, and not while it still holds the previous one) and hands it to the three-stage
+  remapper in the next cycle the remapper moves; the remapper moves in every cycle except
+  those in which its output holds an instruction the DMA engine has not taken, and
+  delivers after two more moves.
 * **Responses** (:func:`response_cycle`, :func:`retire_visible`): a request completing in
   DRAM cycle ``d`` is answered in the first core cycle that starts after ``d`` began, at most
   one response per core cycle in completion order; the port is registered, so a transfer's
@@ -51,8 +54,12 @@ from colsim.sim.schedule import ARRAY, PHASES, SIMD, WEIGHT, Schedule
 
 compiled = njit(cache=True, error_model="numpy", _nrt=False)
 
-FRONT_PIPELINE = 4  # the front end's lookup stage, three remapper stages and output FIFO
 WALK_WRITE = 2  # from popping the next hot column to the hot-list position being visible
+REMAP_MOVES = 2  # remapper moves after the hand-over until its output holds the instruction
+# The front end's state (:func:`front_deliver`): the last run's acceptance, hand-over,
+# delivery and take cycles, then a ring of the recent runs' (delivered, taken) cycles.
+FRONT_ACCEPTED, FRONT_HANDED, FRONT_RUNS, FRONT_RING = range(4)
+RING = 8  # more runs than the front end holds at once
 SIMD_PIPELINE = 3  # the unit's two stages and the result write-back
 RETIRE_DELAY = 2  # registered response, then the counters' update
 
@@ -87,12 +94,13 @@ def simd_min_cycles(hw: HardwareConfig) -> int:
     return hw.systolic.rows + SIMD_PIPELINE
 
 
-def front_ready(schedule: Schedule, cols: int) -> np.ndarray:
+def front_waits(schedule: Schedule, cols: int) -> np.ndarray:
     """Return, per transaction, the cycle (from the engines' first running cycle) from which
-    the DMA engine holds the instruction of the run it starts, or -1 (not a run's first).
+    the front end may accept the instruction of the run it starts, or -1 (not a run's first).
 
-    A W1 column fill (an up-phase weight read) is one run per column; any other transfer is
-    one run. ``cols`` is the mask word width (the array's C).
+    A W1 column fill (an up-phase weight read) is one run per column, accepted once the
+    walk wrote its hot-list position; any other transfer is one run, accepted at once.
+    ``cols`` is the mask word width (the array's C).
     """
     n = schedule.layer.hidden
     placement = schedule.placement
@@ -109,17 +117,55 @@ def front_ready(schedule: Schedule, cols: int) -> np.ndarray:
     w1 = ((schedule.tr_buffer[transfer] == WEIGHT) & ~schedule.is_write
           & (schedule.tr_phase[transfer] == PHASES.index("up")))
     slot = (addr - placement.w1) // placement.w1_record
-    starts = np.r_[True, transfer[1:] != transfer[:-1]]
-    starts |= w1 & np.r_[True, slot[1:] != slot[:-1]]
-    first = np.flatnonzero(starts)
-    wait = np.zeros(first.size, dtype=np.int64)
-    remapped = w1[first]
-    wait[remapped] = written[np.searchsorted(columns, slot[first][remapped])]
-    steps = np.arange(first.size)
-    accepted = steps + np.maximum.accumulate(wait - steps) if first.size else wait
-    ready = np.full(addr.size, -1, dtype=np.int64)
-    ready[first] = accepted + FRONT_PIPELINE + 1
-    return ready
+    starts = np.r_[True, transfer[1:] != transfer[:-1]] if addr.size else np.zeros(0, bool)
+    starts |= w1 & np.r_[True, slot[1:] != slot[:-1]] if addr.size else starts
+    wait = np.full(addr.size, -1, dtype=np.int64)
+    wait[starts] = 0
+    remapped = starts & w1
+    wait[remapped] = written[np.searchsorted(columns, slot[remapped])]
+    return wait
+
+
+@njit(cache=True)
+def new_front(base):
+    """Return the front end's state at the start of a layer-iteration (cycle ``base``)."""
+    front = np.zeros(FRONT_RING + 2 * RING, dtype=np.int64)
+    front[FRONT_ACCEPTED], front[FRONT_HANDED] = base - 1, base
+    return front
+
+
+@compiled
+def _remapper_stalled(front, t):
+    """Return whether the remapper holds still in cycle ``t`` (an untaken output)."""
+    for j in range(max(0, front[FRONT_RUNS] - RING), front[FRONT_RUNS]):
+        at = FRONT_RING + 2 * (j % RING)
+        if front[at] <= t < front[at + 1]:
+            return True
+    return False
+
+
+@compiled
+def front_deliver(front, wait):
+    """Return the cycle the front end delivers the next run (accepted from ``wait`` on)."""
+    accepted = max(front[FRONT_ACCEPTED] + 1, front[FRONT_HANDED], wait)
+    handed = accepted + 1
+    while _remapper_stalled(front, handed):
+        handed += 1
+    t, moves = handed, 0
+    while moves < REMAP_MOVES:
+        t += 1
+        if not _remapper_stalled(front, t):
+            moves += 1
+    front[FRONT_ACCEPTED], front[FRONT_HANDED] = accepted, handed
+    return t + 1
+
+
+@compiled
+def front_taken(front, delivered, taken):
+    """Record that the DMA engine took the run delivered in ``delivered`` in ``taken``."""
+    at = FRONT_RING + 2 * (front[FRONT_RUNS] % RING)
+    front[at], front[at + 1] = delivered, taken
+    front[FRONT_RUNS] += 1
 
 
 def tile_ends(schedule: Schedule) -> np.ndarray:
@@ -185,9 +231,20 @@ def entry_free(allocated, retired_count, retired, entries):
 
 
 @compiled
-def dma_first_request(engine_free, port_free, gate):
-    """Return the cycle a transfer's first request is presented in."""
-    return max(max(engine_free, gate) + 1, port_free)
+def dma_take(front, wait, engine_free, base):
+    """Take the next run from the front end once the engine is free (``engine_free``: the
+    cycle after its last request); return the first cycle it holds the run in."""
+    delivered = front_deliver(front, wait + base)
+    taken = max(engine_free - 1, delivered)
+    front_taken(front, delivered, taken)
+    return taken + 1
+
+
+@compiled
+def dma_first_request(held, port_free, gate):
+    """Return the cycle a transfer's first request is presented in (``held``: the first
+    cycle the engine holds its first run)."""
+    return max(max(held, gate) + 1, port_free)
 
 
 @compiled

@@ -28,7 +28,8 @@ def execute_reference(
     num, den = clock_ratio(hw, dram)
     rules = engines.EngineRules.from_hw(hw)
     tile_end, room = engines.tile_ends(schedule), engines.room_ops(schedule, rules.result_queue)
-    front = engines.front_ready(schedule, hw.systolic.cols)
+    waits = engines.front_waits(schedule, hw.systolic.cols)
+    front = engines.new_front(0)
     model = DramModel(dram)
     n_ops, n_tr = schedule.op_unit.size, schedule.tr_buffer.size
     op_end: list[int | None] = [None] * n_ops
@@ -129,9 +130,9 @@ def execute_reference(
             if entry >= len(retired):
                 break
             free = retired[entry] if entry >= 0 else 0
-            held = int(front[schedule.tr_first[current]])
-            presented = engines.dma_first_request(engine_free, port_free,
-                                                  max(issue, free, held))
+            held = engines.dma_take(front, int(waits[schedule.tr_first[current]]),
+                                    engine_free, 0)
+            presented = engines.dma_first_request(held, port_free, max(issue, free))
             allocated += 1
         if next_op == n_ops and all(t is not None for t in done):
             break
@@ -148,7 +149,10 @@ def execute_reference(
                     current += 1
                     presented = None
                 else:
-                    presented = max(presented + 1, port_free, int(front[offered]))
+                    if waits[offered] >= 0:  # the transfer's next run
+                        presented = max(presented, engines.dma_take(
+                            front, int(waits[offered]), presented + 1, 0) - 1)
+                    presented = max(presented + 1, port_free)
         model.advance(cycle + 1)
         cycle += 1
     end = max([engine_free, *(t for t in op_end if t is not None),
