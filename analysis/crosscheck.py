@@ -177,7 +177,8 @@ class CrosscheckRun:
 
 def run_crosscheck(
     cases: Sequence[FfnCase], *, out: str | Path, base: HardwareConfig | None = None,
-    jobs: int = 1, executor: str = "dask", progress: Callable[[int, int], None] | None = None,
+    jobs: int = 1, executor: str = "dask", scheduler: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
     announce: Callable[[str], None] | None = None,
 ) -> CrosscheckRun:
     """Cross-check ``cases`` as ``jobs`` parallel tasks; write ``crosscheck.json`` and the
@@ -203,7 +204,7 @@ def run_crosscheck(
     base_values = None if base is None else to_mapping(base)
     tasks = [Task(c.name, _case_task, (asdict(c), base_values)) for c in cases]
     run = run_tasks(tasks, on_result=results.__setitem__, jobs=jobs, executor=executor,
-                    progress=progress, announce=announce)
+                    scheduler=scheduler, progress=progress, announce=announce)
     ordered = tuple(results[n] for n in names if n in results)
     failures = tuple(f"{f.key}: {f.message}" for f in run.failures)
     versions = package_versions()

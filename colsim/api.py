@@ -210,8 +210,8 @@ def cosimulate(
 
 def crosscheck(
     *, cases: str | Path = "quick", out: str | Path, config: str | Path | None = None,
-    jobs: int = 1, executor: str = "dask", progress: Progress | None = None,
-    announce: Callable[[str], None] | None = None,
+    jobs: int = 1, executor: str = "dask", scheduler: str | None = None,
+    progress: Progress | None = None, announce: Callable[[str], None] | None = None,
 ) -> CrosscheckRun:
     """Run each case on the RTL and on the fast model from the same DRAM state; compare.
 
@@ -224,7 +224,7 @@ def crosscheck(
 
     base = None if config is None else load_hardware_config(config)
     return run_crosscheck(load_cases(cases), out=out, base=base, jobs=jobs, executor=executor,
-                          progress=progress, announce=announce)
+                          scheduler=scheduler, progress=progress, announce=announce)
 
 
 def _hardware(path: str | Path | None) -> tuple[HardwareConfig, DramConfig]:

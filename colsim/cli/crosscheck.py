@@ -39,9 +39,8 @@ def _crosscheck(args: argparse.Namespace) -> int:
 
     check_output_dir(args.out)
     run = api.crosscheck(cases=args.cases, config=args.config, out=args.out, jobs=args.jobs,
-                         executor=args.executor, progress=progress_bar("crosscheck",
-                                                                       unit="case"),
-                         announce=note)
+                         executor=args.executor, scheduler=args.scheduler,
+                         progress=progress_bar("crosscheck", unit="case"), announce=note)
     print("case                                      it mode     rtl   fast  diff  engines"
           "  requests  dram   first divergence")
     for result in run.results:
