@@ -2,12 +2,13 @@
 
 Each :class:`FfnCase` is one co-simulation of a layer with seeded random operands on a
 4×4 or 8×8 array (the sizes the co-simulation supports) with the tiny or the reference
-buffers, DRAM refresh on or off, a dense FFN-Reuse iteration that fixes the hot mask at
-``tau`` and ``iterations - 1`` sparse ones. The hot mask is the profiler's rule on the dense
-iteration's quantised data (a column is hot when one of its int16 activations exceeds τ), so
-it equals the mask the top derives. :data:`QUICK_CASES` (``make test``) is a subset of
-:data:`DEFAULT_CASES`; :func:`load_cases` reads a user's table (TOML, ``[[case]]`` entries
-with these fields).
+buffers, DRAM refresh on or off, optionally a smaller DMA in-flight table (the DMA's
+memory-level parallelism, which both executors honour), a dense FFN-Reuse iteration that
+fixes the hot mask at ``tau`` and ``iterations - 1`` sparse ones. The hot mask is the
+profiler's rule on the dense iteration's quantised data (a column is hot when one of its
+int16 activations exceeds τ), so it equals the mask the top derives. :data:`QUICK_CASES`
+(``make test``) is a subset of :data:`DEFAULT_CASES`; :func:`load_cases` reads a user's table
+(TOML, ``[[case]]`` entries with these fields).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class FfnCase:
     refresh: bool = True
     iterations: int = 3
     seed: int = 0
+    in_flight: int = 0  # DMA transfers in flight (0: the hardware's dma.transfers_in_flight)
 
     def __post_init__(self) -> None:
         if self.array not in ARRAYS:
@@ -59,6 +61,9 @@ class FfnCase:
                               f"not {self.layout!r}")
         if self.buffers not in BUFFERS:
             raise ColsimError(f"`buffers` must be 'tiny' or 'reference', not {self.buffers!r}")
+        if not isinstance(self.in_flight, int) or self.in_flight < 0:
+            raise ColsimError(f"`in_flight` must be a non-negative integer, not "
+                              f"{self.in_flight!r}")
         if not isinstance(self.iterations, int) or self.iterations < 1:
             raise ColsimError(f"`iterations` must be a positive integer, not "
                               f"{self.iterations!r}")
@@ -66,8 +71,9 @@ class FfnCase:
     @property
     def name(self) -> str:
         """Return the case's id: array, layer, layout, τ, buffers, refresh and seed."""
+        flight = f"-f{self.in_flight}" if self.in_flight else ""
         return (f"{self.array}x{self.array}-{self.layer}-{self.layout}-t{self.tau:g}-"
-                f"{self.buffers}-{'ref' if self.refresh else 'noref'}-s{self.seed}")
+                f"{self.buffers}-{'ref' if self.refresh else 'noref'}{flight}-s{self.seed}")
 
     def hardware(self, base: HardwareConfig | None = None) -> HardwareConfig:
         """Return the case's hardware: ``base`` (tiny: the tiny configuration) with its array.
@@ -81,6 +87,8 @@ class FfnCase:
                 {"systolic": {"rows": self.array, "cols": self.array}})
         if not self.refresh:
             hw = hw.with_overrides({"dram": {"file": str(NO_REFRESH)}})
+        if self.in_flight:
+            hw = hw.with_overrides({"dma": {"transfers_in_flight": self.in_flight}})
         return hw
 
     def hot_mask(self, hw: HardwareConfig) -> np.ndarray:
@@ -113,13 +121,17 @@ def _default_cases() -> tuple[FfnCase, ...]:
         cases.append(FfnCase(array, "plain", layout, 0.4, buffers="reference"))
     cases.append(FfnCase(4, "wide", "rowmajor", 0.4))
     cases.append(FfnCase(4, "wide", "hotcold", 1.2, refresh=False))
+    cases.append(FfnCase(4, "gated", "hotcold", 0.4, refresh=False, in_flight=2))
+    # τ leaving at most 20 % of the columns hot (12.5 % and 16.7 %).
+    cases.append(FfnCase(4, "plain", "hotcold", 2.0))
+    cases.append(FfnCase(8, "gated", "perlayer", 1.6, refresh=False))
     return tuple(cases)
 
 
 DEFAULT_CASES = _default_cases()
 QUICK_CASES = (
     FfnCase(4, "plain", "rowmajor", 0.1),
-    FfnCase(4, "gated", "hotcold", 0.4, refresh=False),
+    FfnCase(4, "gated", "hotcold", 0.4, refresh=False, in_flight=2),
 )
 CASE_SETS = {"quick": QUICK_CASES, "default": DEFAULT_CASES}
 
