@@ -206,7 +206,7 @@ Timeline = namedtuple("Timeline", [
 ])
 Scratch = namedtuple("Scratch", [
     "tr_left", "row_tx", "free", "coords", "unit_free", "last_tile", "outstanding", "answer",
-    "retired", "dma", "front",
+    "tx_command", "retired", "dma", "front",
 ])
 # The DMA engine's state: the cycle it may gate its next transfer from, the first cycle the
 # DRAM port takes a request, transfers allocated an in-flight entry, transfers retired.
@@ -240,7 +240,8 @@ def cosimulate(dram, sc, transaction_bytes, radices, banks_per_group, dram_num, 
                    np.arange(rows)[::-1].copy(), np.zeros((1, 5), dtype=np.int64),
                    np.full(2, base + 1, dtype=np.int64), np.full(1, UNKNOWN),
                    np.empty(rows, dtype=np.int64),
-                   np.empty(n_tx, dtype=np.int64), np.empty(n_tr, dtype=np.int64), dma,
+                   np.empty(n_tx, dtype=np.int64), np.empty(n_tx, dtype=np.int64),
+                   np.empty(n_tr, dtype=np.int64), dma,
                    e.new_front(base))
     _cosimulate(dram, sc, (transaction_bytes, radices, banks_per_group), dram_num, dram_den,
                 base, out, work)
@@ -275,7 +276,8 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
     finished_before = k.requests_finished(dram)
     while True:
         # Requests that completed before cycle c are answered, in completion order.
-        n_ans, answered_until = _answer(sc, answer, n_ans, c, tx_done, tr_left, tr_done,
+        n_ans, answered_until = _answer(sc, answer, n_ans, c, tx_done, work.tx_command,
+                                        tr_left, tr_done,
                                         retired, dma, answered_until, dram_num, dram_den)
         next_op = _eval_ops(sc, next_op, out, unit_free, last_tile, tr_done, acc)
         while done_prefix < n_tr and tr_done[done_prefix] >= 0:
@@ -328,6 +330,7 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
                     n_free += 1
                     tx = row_tx[r]
                     tx_done[tx] = reqs[r, k.R_DONE]
+                    work.tx_command[tx] = reqs[r, k.R_ISSUE]
                     answer[n_ans] = tx
                     n_ans += 1
                     acc[X_DRAM_END] = max(acc[X_DRAM_END], tx_done[tx])
@@ -351,10 +354,22 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
 
 
 @compiled
-def _answer(sc, answer, n_ans, c, tx_done, tr_left, tr_done, retired, dma, answered_until,
+def _earlier(tx, other, tx_done, tx_command):
+    """Return whether transaction ``tx`` is answered before ``other``."""
+    if tx_done[tx] != tx_done[other]:
+        return tx_done[tx] < tx_done[other]
+    if tx_command[tx] != tx_command[other]:
+        return tx_command[tx] < tx_command[other]
+    return tx < other
+
+
+@compiled
+def _answer(sc, answer, n_ans, c, tx_done, tx_command, tr_left, tr_done, retired, dma,
+            answered_until,
             dram_num, dram_den):
     """Answer the transactions that completed before DRAM cycle ``c`` (all are known), in
-    completion order then issue order, one per core cycle; retire finished transfers.
+    completion order, ties by the cycle of their last command, then by stream order (the
+    memory agent's order), one per core cycle; retire finished transfers.
 
     Return the transactions still waiting and the response port's next free cycle.
     """
@@ -362,8 +377,8 @@ def _answer(sc, answer, n_ans, c, tx_done, tr_left, tr_done, retired, dma, answe
         best = -1
         for j in range(n_ans):
             tx = answer[j]
-            if tx_done[tx] < c and (best < 0 or tx_done[tx] < tx_done[answer[best]] or (
-                    tx_done[tx] == tx_done[answer[best]] and tx < answer[best])):
+            if tx_done[tx] < c and (best < 0 or _earlier(tx, answer[best], tx_done,
+                                                         tx_command)):
                 best = j
         if best < 0:
             return n_ans, answered_until

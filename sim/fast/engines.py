@@ -26,9 +26,9 @@ runs from the cycle after its gate passed.
   delivers after two more moves.
 * **Responses** (:func:`response_cycle`, :func:`retire_visible`): a request completing in
   DRAM cycle ``d`` is answered in the first core cycle that starts after ``d`` began, at most
-  one response per core cycle in completion order; the port is registered, so a transfer's
-  last response retires it one cycle later and its fill/release counters and its in-flight
-  entry are visible the cycle after that.
+  one response per core cycle in completion order (ties: the earlier last command first); the
+  port is registered, so a transfer's last response retires it one cycle later and its
+  fill/release counters and its in-flight entry are visible the cycle after that.
 * **Array engine** (:func:`array_op`): an op runs once its fills are visible; it streams
   its K steps one per cycle and occupies the array for its scheduled cycles (K plus the
   fill/drain overhead of a short tile) or until its last step is accepted, whichever is

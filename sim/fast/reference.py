@@ -108,7 +108,7 @@ def execute_reference(
     answered_until = 0
     last_accept = -1  # the DRAM takes at most one request per cycle
     while True:
-        for completion in sorted(model.pop_completed(), key=lambda c: (c.cycle, c.tag)):
+        for completion in model.pop_completed():  # in the order the memory agent answers
             response = max(engines.response_cycle(completion.cycle, num, den),
                            answered_until)
             answered_until = response + 1
