@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from colsim.analysis.crosscheck import crosscheck_case
+from colsim.analysis.crosscheck import compare_iterations, crosscheck_case
 from colsim.cli import main
 from colsim.errors import ColsimError
 from colsim.testbench.ffn_cases import DEFAULT_CASES, QUICK_CASES, FfnCase, load_cases
@@ -73,3 +73,22 @@ def test_crosscheck_cli_writes_the_table_and_the_record(tmp_path, capsys):
     assert (table["rtl_cycles"] == table["fast_cycles"]).all()
     record = json.loads((out / "crosscheck.json").read_text())
     assert record["cases"][0]["passed"] and record["versions"]
+
+
+def test_a_difference_names_the_first_diverging_transaction():
+    case = FfnCase(4, "plain", "hotcold", 0.4, iterations=1)
+    (schedule,) = case.spec().schedules()
+    times = list(range(schedule.n_transactions))
+    dram = dict.fromkeys(("reads", "writes", "row_hits", "row_misses", "row_conflicts",
+                          "refreshes"), 0)
+    engines = {"array_busy": 10, "array_stall": 2, "simd_busy": 5}
+    fast = {"cycles": 100, **engines, "accepted": times, "completed": times, "dram": dram}
+    late = [*times[:3], times[3] + 1, *times[4:]]
+    bench = {"mode": "dense", "cycles": 101, **engines, "request_stream_equal": True,
+             "rtl_timing": {"accepted": late, "completed": times, "dram": dram}, "fast": fast}
+    (check,) = compare_iterations("x", [schedule], [bench])
+    assert not check.match and check.difference == -1 and check.engines_equal
+    transfer = int(schedule.transfer[3])
+    assert check.first_divergence.startswith(f"DMA: transaction 3 (transfer {transfer}, ")
+    assert check.first_divergence.endswith("accepted at DRAM cycle 4 on the RTL, 3 on the "
+                                           "fast model")
