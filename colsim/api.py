@@ -13,6 +13,7 @@
     bound = api.sensitivity(models=[...], axes={"dram.preset": [...]}, out=...)  # which bound
     frame = api.load_results(table.path.parent)                      # any results folder
     cosim = api.cosimulate(api.cosim_case(profile=..., layer=...))   # the RTL on Verilator
+    check = api.crosscheck(cases="quick", out=...)                   # RTL = fast model?
     files = api.report(out=..., profiles=[...], results=[...])       # figures, one HTML page
 
 The command line, the demo and the tests call these; the work happens in the parts
@@ -42,6 +43,7 @@ from colsim.sim.fast.workload import WorkloadResult, WorkloadRun, simulate_workl
 if TYPE_CHECKING:
     import pandas as pd
 
+    from colsim.analysis.crosscheck import CrosscheckRun
     from colsim.analysis.report import ReportFiles
     from colsim.analysis.reproduce import ReproduceTables
     from colsim.analysis.sensitivity import SensitivityTable
@@ -227,6 +229,25 @@ def cosimulate(
     from colsim.testbench.ffn_run import run_cosim
 
     return run_cosim(case, waves=waves, results_xml=results_xml)
+
+
+def crosscheck(
+    *, cases: str | Path = "quick", out: str | Path, config: str | Path | None = None,
+    jobs: int = 1, executor: str = "dask", scheduler: str | None = None,
+    progress: Progress | None = None, announce: Callable[[str], None] | None = None,
+) -> CrosscheckRun:
+    """Run each case on the RTL and on the fast model from the same DRAM state; compare.
+
+    ``cases`` is ``"quick"``, ``"default"`` or a TOML file of ``[[case]]`` entries;
+    ``config`` (None: each case's tiny or reference hardware) takes the cases' array sizes,
+    buffers and refresh settings.
+    """
+    from colsim.analysis.crosscheck import run_crosscheck
+    from colsim.testbench.ffn_cases import load_cases
+
+    base = None if config is None else load_hardware_config(config)
+    return run_crosscheck(load_cases(cases), out=out, base=base, jobs=jobs, executor=executor,
+                          scheduler=scheduler, progress=progress, announce=announce)
 
 
 def _hardware(path: str | Path | None) -> tuple[HardwareConfig, DramConfig]:

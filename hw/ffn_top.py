@@ -17,8 +17,9 @@ schedule, the contract shared with the fast model):
 * the **array engine** runs each array op once the input and weight fills it needs have
   completed: it streams its K steps (rows ``a_row + s`` / ``b_row + s`` of its slots) into
   the systolic engine, one per cycle, for the op's scheduled cycles (K plus fill/drain
-  overhead); the last step of a tile waits for a free result-queue entry, whose part (0 or
-  1) the tile's rows fill when the array drains it. An op that ends the last tile of a
+  overhead) or until its last step is accepted, whichever is later; the last step of a tile
+  waits until the previous tile has drained and for a free result-queue entry, whose part
+  (0 or 1) the tile's rows fill when the array drains it. An op that ends the last tile of a
   SIMD op pushes the entry;
 * the **SIMD engine** runs each SIMD op once its entry's tiles have arrived, its cold tile
   has been read and its output slot has been released: it feeds the entry's R tile rows
@@ -29,6 +30,7 @@ schedule, the contract shared with the fast model):
 
 Each engine spends at least one cycle gating an instruction and takes the next one in the
 last cycle of the current one (the DMA engine continues a transfer's next run at once).
+These rules, cycle by cycle, are :mod:`colsim.sim.fast.engines` (the fast model runs them).
 
 Control/status: ``start`` (one cycle) with the program lengths ``n_dma``/``n_array``/
 ``n_simd`` and the threshold register ``tau`` begins a layer-iteration; ``busy`` is high
@@ -36,8 +38,9 @@ until every instruction has run and every transfer has completed, then ``done`` 
 until the next start. ``start`` also samples the front end's registers: ``sparse`` (walk
 the mask store; else every one of the ``columns`` slots is hot), ``columns`` (N), and the
 remapper's ``w1_base`` / ``w1_stride`` / ``remap_identity`` (its table is written through
-``i_table``). Counters: ``cycles`` (start to done), ``array_busy`` (cycles an array op ran),
-``array_stall`` (cycles the array waited for operands or a result-queue entry),
+``i_table``). Counters: ``cycles`` (start to done), ``array_busy`` (cycles an array op ran
+unstalled), ``array_stall`` (cycles the array waited for operands, a draining tile or a result-queue
+entry; each cycle counts in one of the two),
 ``simd_busy``, and the skip logic's ``hot_issued`` / ``hot_skipped``. ``mask_row`` selects a
 row of the mask store (the hot bits of slots ``mask_row·C ..``), read on ``mask_bits`` and,
 while idle, written from ``mask_data`` when ``mask_write`` is high (the host programs the
@@ -425,10 +428,14 @@ class FfnTop(wiring.Component):
             with m.Else():
                 m.d.sync += self.array_stall.eq(self.array_stall + 1)
         with m.If(running_op):
-            m.d.sync += self.array_busy.eq(self.array_busy + 1)
+            # An op occupies the array for its scheduled cycles or until its last step is
+            # accepted, whichever is later: a stalled step (the previous tile still drains,
+            # or no result-queue entry is free) counts towards both, and as a stall only.
             with m.If(stalled):
                 m.d.sync += self.array_stall.eq(self.array_stall + 1)
             with m.Else():
+                m.d.sync += self.array_busy.eq(self.array_busy + 1)
+            with m.If(~_at_most_one(array_left)):
                 m.d.sync += array_left.eq(array_left - 1)
             with m.If(accepted):
                 m.d.sync += [steps_left.eq(steps_left - 1), step.eq(step + 1)]

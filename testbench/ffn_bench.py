@@ -26,6 +26,14 @@ iteration's mask (read from the top's mask store) equals the profiler's rule on 
 quantised data. The report (``COLSIM_REPORT``) holds per-iteration cycles and counters of
 the RTL next to the fast model's cycles for the same schedules, the DRAM statistics, the
 checks and the simulation speed.
+
+Fast model, like with like (DESIGN.md contract 10): before each layer-iteration the bench
+copies the DRAM controller's state (:meth:`Gddr6Memory.snapshot`); the fast model then runs
+the same schedule from that state, started in the top's first running cycle, so the two
+executors meet the same open rows and the same refresh timer. The report carries, per
+iteration and for both executors, the cycles, the per-engine counters, every transaction's
+DRAM acceptance and completion cycles and the DRAM statistics
+(:mod:`colsim.analysis.crosscheck` compares them).
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ from colsim.errors import ColsimError
 from colsim.hw.ffn_top import FfnTop
 from colsim.sim.dram.checker import check_protocol
 from colsim.sim.fast.run import MemorySystem, run_schedule
+from colsim.sim.schedule import Schedule
 from colsim.testbench.cocotb_streams import port
 from colsim.testbench.ffn_case import STREAMS, CosimSpec
 from colsim.testbench.ffn_memory import Gddr6Memory, RandomLatencyMemory
@@ -187,7 +196,7 @@ class FfnTB:
             requesting = bool(req_valid.value)
             self._due.extend(self.memory.pop_due(cycle))
             if self._due:
-                tag, addr, write = self._due.popleft()
+                tag, addr, write, _index = self._due.popleft()
                 beat = 0 if write else self.data.read_beat(addr)
                 if self.corrupt_data and not write and self.answered == 0:
                     beat ^= 1 << 3
@@ -234,7 +243,8 @@ class FfnTB:
     def _offer(self, addr: int, write: bool, tag: int, data: int, strobe: int,
                cycle: int) -> bool:
         """Offer a request to the memory; an accepted write lands in the DRAM image."""
-        if not self.memory.offer(addr, write, (tag, addr, write), cycle):
+        index = len(self.requests) - 1  # the request's place in the stream
+        if not self.memory.offer(addr, write, (tag, addr, write, index), cycle):
             return False
         if write:
             self.data.write_beat(addr, data, strobe)
@@ -278,9 +288,12 @@ async def _cosimulate(dut, case):
     for index, (schedule, program) in enumerate(zip(schedules, programs, strict=True)):
         tb.data.begin(index)
         first = len(tb.requests)
+        before = _dram_point(tb.memory)
         started = time.perf_counter()
         counters = await tb.run(program)
         wall += time.perf_counter() - started
+        timing = _iteration_timing(tb.memory, before, first, len(tb.requests))
+        fast = _fast_model(spec, schedule, before, counters["begin"] + 1)
         got = tb.requests[first:]
         expected = list(zip(schedule.addr.tolist(), schedule.is_write.tolist(), strict=True))
         if case.get("corrupt") == "requests":  # self-test of the bench: the check must fail
@@ -295,16 +308,16 @@ async def _cosimulate(dut, case):
             "request_stream_equal": got == expected,
             "request_mismatch": mismatch if got != expected else None, **counters,
             **{k: v for k, v in checks.items() if k not in ("iteration", "mode")},
+            "rtl_timing": timing, "fast": fast,
+            "fast_model_cycles": None if fast is None else fast["cycles"],
         })
     simulated = sum(it["end"] - it["begin"] for it in iterations)
     violations = []
     dram_stats = tb.memory.stats()
     if spec.memory == "gddr6":
         violations = check_protocol(tb.memory.config, tb.memory.model.command_log)
-    fast = _fast_model_cycles(spec, schedules)
     report = {
-        "iterations": [{**it, "fast_model_cycles": f} for it, f in zip(iterations, fast,
-                                                                          strict=True)],
+        "iterations": iterations,
         "dram": dram_stats, "protocol_violations": violations[:20],
         "checks": {
             "request_stream": all(it["request_stream_equal"] for it in iterations),
@@ -326,6 +339,11 @@ async def _cosimulate(dut, case):
                             report["cycles_per_second"], report["checks"])
     for it in iterations:
         assert it["request_stream_equal"], f"request stream differs at {it['request_mismatch']}"
+    if case.get("crosscheck"):  # a cross-check case: the fast model must agree exactly
+        from colsim.analysis.crosscheck import compare_iterations
+
+        for check in compare_iterations("case", schedules, iterations):
+            assert check.match, f"the fast model differs from the RTL: {check}"
     assert report["checks"]["all_answered"], "a request was never answered"
     assert not violations, f"DRAM protocol violations: {violations[:3]}"
     for it in iterations:
@@ -334,13 +352,48 @@ async def _cosimulate(dut, case):
         assert it.get("mask_equal", True), "the derived mask differs from the profiler's"
 
 
-def _fast_model_cycles(spec: CosimSpec, schedules) -> list[int | None]:
-    """Return the fast model's cycles of each schedule on one GDDR6 memory (None: random)."""
-    if spec.memory != "gddr6":
-        return [None] * len(schedules)
-    memory, base, out = MemorySystem(spec.hw.dram_config), 0, []
-    for schedule in schedules:
-        execution = run_schedule(schedule, spec.hw, memory, base=base)
-        base = execution.end
-        out.append(execution.stats.cycles)
-    return out
+DRAM_COUNTERS = ("reads", "writes", "row_hits", "row_misses", "row_conflicts", "refreshes")
+
+
+def _dram_point(memory) -> dict | None:
+    """Return the DRAM state and counters before a layer-iteration (None: random memory)."""
+    if not isinstance(memory, Gddr6Memory):
+        return None
+    counters = memory.model.stats()
+    return {"state": memory.snapshot(), "accepted": len(memory.accepted),
+            "completed": len(memory.completed),
+            "counters": {key: getattr(counters, key) for key in DRAM_COUNTERS}}
+
+
+def _iteration_timing(memory, before: dict | None, first: int, end: int) -> dict | None:
+    """Return the RTL's DRAM cycles of acceptance and completion of requests ``first..end``
+    and the DRAM counters the iteration added (None: random memory)."""
+    if before is None:
+        return None
+    accepted, completed = [-1] * (end - first), [-1] * (end - first)
+    for tag, cycle in memory.accepted[before["accepted"]:]:
+        accepted[tag[3] - first] = cycle
+    for tag, cycle in memory.completed[before["completed"]:]:
+        completed[tag[3] - first] = cycle
+    counters = memory.model.stats()
+    return {"accepted": accepted, "completed": completed,
+            "dram": {key: getattr(counters, key) - before["counters"][key]
+                     for key in DRAM_COUNTERS}}
+
+
+def _fast_model(spec: CosimSpec, schedule: Schedule, before: dict | None,
+                base: int) -> dict | None:
+    """Run ``schedule`` on the fast model from the RTL's DRAM state at core cycle ``base``;
+    return its cycles, engine counters, transaction times and DRAM counters (None: random)."""
+    if before is None:
+        return None
+    memory = MemorySystem(spec.hw.dram_config, before["state"])
+    run = run_schedule(schedule, spec.hw, memory, base=base)
+    stats = run.stats
+    writes = int(schedule.is_write.sum())
+    return {"cycles": stats.cycles, "array_busy": run.array_busy,
+            "array_stall": run.array_stall, "simd_busy": run.simd_busy,
+            "accepted": run.accepted.tolist(), "completed": run.completed.tolist(),
+            "dram": {"reads": stats.transactions - writes, "writes": writes,
+                     "row_hits": stats.row_hits, "row_misses": stats.row_misses,
+                     "row_conflicts": stats.row_conflicts, "refreshes": stats.refreshes}}

@@ -10,7 +10,8 @@ outstanding), so a bench only wakes when a request or a response is due.
   DRAM clock, with :class:`~colsim.sim.dram.model.ClockRatio` between the clocks. A request
   offered in core cycle ``c`` is submitted at DRAM cycle ``to_dram(c)`` (or the cycle after
   the previous acceptance); a request completing at DRAM cycle ``d`` is due in the first core
-  cycle ``c`` with ``to_dram(c) > d``.
+  cycle ``c`` with ``to_dram(c) > d``. It logs every acceptance and completion (DRAM cycles)
+  and can hand its controller state to another executor (:meth:`Gddr6Memory.snapshot`).
 * :class:`RandomLatencyMemory` — every request completes after a seeded random latency, and
   offers are refused with a given probability (back-pressure).
 """
@@ -33,6 +34,8 @@ class Gddr6Memory:
         self.ratio = ClockRatio(core_mhz, config.timing.clock_mhz)
         self.model = DramModel(config, record_commands=True)
         self._last_accept = -1
+        self.accepted: list[tuple[Any, int]] = []  # (tag, DRAM cycle) per accepted request
+        self.completed: list[tuple[Any, int]] = []  # (tag, DRAM cycle) per completion
         # Nothing can complete before this core cycle (None: nothing is outstanding).
         self._quiet_until: int | None = 0
 
@@ -50,6 +53,7 @@ class Gddr6Memory:
         if not self.model.submit(addr, is_write, dram_cycle, tag):
             return False
         self._last_accept = dram_cycle
+        self.accepted.append((tag, dram_cycle))
         self._quiet_until = self._first_due_cycle(core_cycle)  # it may come sooner
         return True
 
@@ -64,7 +68,9 @@ class Gddr6Memory:
         target = self.ratio.to_dram(core_cycle)
         if target > self.model.cycle:
             self.model.advance(target)
-        done = [completion.tag for completion in self.model.pop_completed()]
+        finished = self.model.pop_completed()
+        self.completed.extend((completion.tag, completion.cycle) for completion in finished)
+        done = [completion.tag for completion in finished]
         self._quiet_until = self._first_due_cycle(core_cycle)
         return done
 
@@ -81,6 +87,10 @@ class Gddr6Memory:
         if event is None:
             return None
         return max(core_cycle + 1, self.ratio.core_after(event))
+
+    def snapshot(self):
+        """Return a copy of the DRAM controller state (nothing may be in flight)."""
+        return self.model.snapshot()
 
     def stats(self) -> dict[str, float]:
         """Return the DRAM statistics so far as a plain dict."""

@@ -1,12 +1,13 @@
 """The cocotb regression: block benches and the top-level co-simulation over a case matrix.
 
 :func:`regression_matrix` lists every case: the block benches' spec tables (systolic engine,
-SIMD unit, skip logic and remapper; the very cases their tests run on every implementation)
-and the FFN top co-simulations across array sizes, layouts, hot densities, memories and
-seeds. :func:`run_regression` builds each distinct Verilator model once, runs the cases as
-tasks (:func:`colsim.tasks.run_tasks`: a Dask LocalCluster, a cluster of several machines or
-this process), writes one JUnit XML file with a test case per regression case and returns the
-outcomes.
+SIMD unit, skip logic and remapper; the very cases their tests run on every implementation),
+the FFN top co-simulations across array sizes, layouts, hot densities, memories and seeds,
+and the cross-check cases (:data:`colsim.testbench.ffn_cases.DEFAULT_CASES`), whose runs
+also require the fast model to agree with the RTL exactly. :func:`run_regression` builds each
+distinct Verilator model once, runs the cases as tasks (:func:`colsim.tasks.run_tasks`: a
+Dask LocalCluster, a cluster of several machines or this process), writes one JUnit XML file
+with a test case per regression case and returns the outcomes.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from colsim.fileio import check_output_file, write_bytes
 from colsim.models.spec import FfnLayer
 from colsim.tasks import Task, run_tasks
 from colsim.testbench.ffn_case import CosimSpec, top_harness
+from colsim.testbench.ffn_cases import DEFAULT_CASES
 from colsim.testbench.harness import Harness
 from colsim.testbench.remap_cases import REMAP_CASES
 from colsim.testbench.runner import BenchFailure, build_block, run_bench
@@ -87,6 +89,11 @@ def regression_matrix() -> list[RegressionCase]:
                             cases.append(RegressionCase(name, "ffn_top", hw,
                                                         "colsim.testbench.ffn_bench",
                                                         spec.to_case(), top_harness()))
+    for case in DEFAULT_CASES:  # the cross-check set: the fast model must agree exactly
+        spec = case.spec()
+        cases.append(RegressionCase(f"ffn-crosscheck-{case.name}", "ffn_top", spec.hw,
+                                    "colsim.testbench.ffn_bench",
+                                    {**spec.to_case(), "crosscheck": True}, top_harness()))
     return cases
 
 

@@ -22,6 +22,7 @@ from colsim.tasks import Interrupted
 
 COMMAND_MODULES = (
     "colsim.cli.bench",
+    "colsim.cli.crosscheck",
     "colsim.cli.demo",
     "colsim.cli.dram",
     "colsim.cli.models",

@@ -10,6 +10,7 @@ read returns the contents at its RD issue.
 
 from __future__ import annotations
 
+import copy
 import heapq
 from dataclasses import dataclass
 from fractions import Fraction
@@ -205,6 +206,18 @@ class DramModel:
             self.advance(nxt + 1)
             out += self.pop_completed()
         return out
+
+    def snapshot(self) -> k.KernelState:
+        """Return a copy of the controller state (without its command log), nothing in flight.
+
+        Another executor (the fast model) continues from it exactly where this model is.
+        """
+        if self.outstanding:
+            raise ColsimError(f"cannot copy the state with {self.outstanding} requests in flight")
+        state = copy.deepcopy(self._state)
+        state.params[k.P_RECORD] = 0
+        state.log = np.zeros((0, state.log.shape[1]), dtype=np.int64)
+        return state
 
     def stats(self) -> DramStats:
         """Return the statistics so far (same definitions as the batch path)."""

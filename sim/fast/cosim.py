@@ -1,16 +1,19 @@
 """Compiled co-simulation of one schedule against the DRAM controller kernel.
 
-The loop below implements the execution rules of :mod:`colsim.sim.schedule.model` on the
-core clock and drives the DRAM model's compiled kernel through its public surface on the
-DRAM clock: :func:`~colsim.sim.dram.kernel.run` (the offer loop the batch path runs), one
-visited cycle at a time, and :func:`~colsim.sim.dram.kernel.next_cycle` to jump to the next
-cycle where something can happen. A request's completion cycle is known when its last command
-issues (before its data arrives), and every gate depends on completions plus compute time,
-so each transfer's issue time is known before the DRAM reaches it: the result equals a
-cycle-stepped execution exactly.
+The loop below implements the execution rules of :mod:`colsim.sim.schedule.model` with the
+timing of the FFN top's engines (:mod:`colsim.sim.fast.engines`, one rule per engine, each the
+rule the engine's RTL documents) on the core clock, and drives the DRAM model's compiled kernel
+through its public surface on the DRAM clock: :func:`~colsim.sim.dram.kernel.run` (the offer
+loop the batch path runs), one visited cycle at a time, and
+:func:`~colsim.sim.dram.kernel.next_cycle` to jump to the next cycle where something can
+happen. A request's completion cycle is known when its last command issues (before its data
+arrives), and every gate depends on completions plus compute time, so each request's issue
+time is known before the DRAM reaches it: the result equals a cycle-stepped execution exactly.
 
-Clocks: a core time ``t`` becomes DRAM cycle ``ceil(t·dram_num/dram_den)``; a DRAM cycle
-``c`` becomes core time ``ceil(c·dram_den/dram_num)`` (``dram_num/dram_den`` = f_DRAM/f_core).
+Clocks: a core cycle ``t`` offers to DRAM cycle ``ceil(t·dram_num/dram_den)``; a request
+completing in DRAM cycle ``d`` is answered in core cycle ``floor(d·dram_den/dram_num) + 1`` at
+the earliest (the first core cycle that starts after DRAM cycle ``d`` began), one response per
+core cycle in completion order (``dram_num/dram_den`` = f_DRAM/f_core).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from numba import njit
 
 from colsim.sim.dram import kernel as k
 from colsim.sim.dram.mapping import decode_into
+from colsim.sim.fast import engines as e
 from colsim.sim.schedule import Schedule
 
 # The loop runs without numba's reference counting (like the kernel), so passing the bundles
@@ -30,20 +34,31 @@ compiled = njit(cache=True, error_model="numpy", _nrt=False)
 
 UNKNOWN = np.int64(-1)
 # Result vector fields.
-(X_END, X_ARRAY_BUSY, X_ARRAY_STALL, X_ARRAY_OVERHEAD, X_DRAM_END, X_SIZE) = range(6)
+(X_END, X_ARRAY_BUSY, X_ARRAY_STALL, X_ARRAY_OVERHEAD, X_DRAM_END, X_SIMD_BUSY,
+ X_ARRAY_RUN_STALL, X_SIZE) = range(8)
 
 # The arrays of a Schedule the loop reads (same names there; op_unit as int64).
-ScheduleArrays = namedtuple("ScheduleArrays", [
-    "op_unit", "op_cycles", "op_overhead", "op_needs", "op_after", "op_after_latency",
+SCHEDULE_FIELDS = (
+    "op_unit", "op_cycles", "op_overhead", "op_k", "op_needs", "op_after", "op_after_latency",
     "op_slot_wait", "tr_write", "tr_gate_op", "tr_prev", "tr_barrier", "tr_last_reader",
-    "tr_first", "tr_count", "addr", "is_write",
-])
+    "tr_first", "tr_count", "transfer", "addr", "is_write",
+)
+# ``op_tile_end`` / ``op_room`` / ``tx_front``: the engine rules' per-op and per-transaction
+# facts (:func:`engines.tile_ends`, :func:`engines.room_ops`, :func:`engines.front_waits`);
+# ``rules``: the engines' constants (:class:`engines.EngineRules`).
+ScheduleArrays = namedtuple("ScheduleArrays", [*SCHEDULE_FIELDS, "op_tile_end", "op_room",
+                                               "tx_front", "rules"])
 
 
-def schedule_arrays(schedule: Schedule) -> ScheduleArrays:
-    """Return the bundle of ``schedule``'s arrays that :func:`cosimulate` reads."""
-    fields = {name: getattr(schedule, name) for name in ScheduleArrays._fields}
-    return ScheduleArrays(**{**fields, "op_unit": schedule.op_unit.astype(np.int64)})
+def schedule_arrays(schedule: Schedule, rules: e.EngineRules, cols: int) -> ScheduleArrays:
+    """Return the bundle of ``schedule``'s arrays that :func:`cosimulate` reads (``cols``:
+    the array's C, the width of the mask words the front end walks)."""
+    fields = {name: getattr(schedule, name) for name in SCHEDULE_FIELDS}
+    return ScheduleArrays(**{**fields, "op_unit": schedule.op_unit.astype(np.int64)},
+                          op_tile_end=e.tile_ends(schedule),
+                          op_room=e.room_ops(schedule, rules.result_queue),
+                          tx_front=e.front_waits(schedule, cols),
+                          rules=rules.as_array())
 
 
 @compiled
@@ -65,13 +80,17 @@ def _release(f, tr_write, tr_last_reader, tr_done, op_end, next_op):
 
 
 @compiled
-def _eval_ops(sc, next_op, op_start, op_end, unit_free, tr_done, acc, base):
-    """Evaluate ops in program order while their inputs are known; return the next op."""
+def _eval_ops(sc, next_op, out, unit_free, last_tile, tr_done, acc):
+    """Evaluate ops in program order while their inputs are known; return the next op.
+
+    ``unit_free[u]``: the cycle unit ``u``'s engine gates its next instruction from;
+    ``last_tile[0]``: the cycle the array accepted the last step of its latest tile.
+    """
+    op_start, op_end, op_last = out.op_start, out.op_end, out.op_last
     n_ops = sc.op_unit.shape[0]
     while next_op < n_ops:
         o = next_op
-        ready = base
-        data = base
+        ready = UNKNOWN
         known = True
         for j in range(3):
             f = sc.op_needs[o, j]
@@ -79,13 +98,13 @@ def _eval_ops(sc, next_op, op_start, op_end, unit_free, tr_done, acc, base):
                 if tr_done[f] < 0:
                     known = False
                     break
-                data = max(data, tr_done[f])
+                ready = max(ready, tr_done[f])
         if not known:
             break
-        ready = data
         a = sc.op_after[o]
         if a >= 0:
-            ready = max(ready, op_end[a] + sc.op_after_latency[o])
+            ready = max(ready, e.simd_after_ready(op_end[a], op_last[a],
+                                                  sc.op_after_latency[o]))
         w = sc.op_slot_wait[o]
         if w >= 0:
             rel = _release(w, sc.tr_write, sc.tr_last_reader, tr_done, op_end, next_op)
@@ -93,29 +112,45 @@ def _eval_ops(sc, next_op, op_start, op_end, unit_free, tr_done, acc, base):
                 break
             ready = max(ready, rel)
         u = sc.op_unit[o]
-        start = max(unit_free[u], ready)
         if u == 0:
-            acc[X_ARRAY_STALL] += start - unit_free[u]
-            acc[X_ARRAY_BUSY] += sc.op_cycles[o] - sc.op_overhead[o]
-            acc[X_ARRAY_OVERHEAD] += sc.op_overhead[o]
-        op_start[o] = start
-        op_end[o] = start + sc.op_cycles[o]
-        unit_free[u] = op_end[o]
-        acc[X_END] = max(acc[X_END], op_end[o])
+            room = sc.op_room[o]
+            start, end, last, run_stall = e.array_op(
+                unit_free[u], ready, sc.op_cycles[o], sc.op_k[o], sc.op_tile_end[o],
+                last_tile[0], op_end[room] if room >= 0 else UNKNOWN,
+                sc.rules[e.RULE_RESULT_LATENCY])
+            if sc.op_tile_end[o]:
+                last_tile[0] = last
+            acc[X_ARRAY_STALL] += start - 1 - unit_free[u]
+            acc[X_ARRAY_RUN_STALL] += run_stall
+            acc[X_ARRAY_BUSY] += sc.op_k[o]
+            acc[X_ARRAY_OVERHEAD] += end - start - run_stall - sc.op_k[o]
+        else:
+            start, end = e.simd_op(unit_free[u], ready, sc.op_cycles[o],
+                                   sc.rules[e.RULE_SIMD_MIN])
+            last = end - 1
+            acc[X_SIMD_BUSY] += end - start
+        op_start[o], op_end[o], op_last[o] = start, end, last
+        unit_free[u] = end
+        acc[X_END] = max(acc[X_END], end)
         next_op += 1
     return next_op
 
 
 @compiled
-def _next_arrival(sc, cur, cur_arrival, prev_arrival, next_op, op_end, tr_issue, tr_done,
-                  done_prefix, prefix_max, dram_num, dram_den):
-    """Find the next transfer's issue time if its gate is known; return (cur, arrival, gate).
+def _next_transfer(sc, cur, next_op, op_end, tr_issue, tr_done, done_prefix, prefix_max,
+                   dma, front, retired, base):
+    """Find the first request cycle of the next transfer if its gate is known.
 
-    Transfers without transactions complete as soon as they may issue.
+    Return ``(cur, core cycle or UNKNOWN)``. ``dma`` holds the DMA engine's state
+    (:data:`DMA_FREE`, :data:`DMA_PORT`, :data:`DMA_ALLOCATED`, :data:`DMA_RETIRED`) and
+    ``front`` the front end's (:func:`engines.new_front`);
+    ``retired[:dma[DMA_RETIRED]]`` are the cycles the retired transfers freed their
+    in-flight entries in, ascending. Transfers without transactions complete as soon as
+    they may issue.
     """
     n_tr = sc.tr_write.shape[0]
-    while cur < n_tr and cur_arrival < 0:
-        gate = prev_arrival
+    while cur < n_tr:
+        gate = base
         if sc.tr_write[cur]:
             x = sc.tr_gate_op[cur]
             gate = max(gate, op_end[x]) if x < next_op else UNKNOWN
@@ -126,19 +161,26 @@ def _next_arrival(sc, cur, cur_arrival, prev_arrival, next_op, op_end, tr_issue,
         if gate >= 0 and sc.tr_barrier[cur]:
             gate = max(gate, prefix_max) if done_prefix >= cur else UNKNOWN
         if gate < 0:
-            break
-        tr_issue[cur] = gate
-        prev_arrival = gate
+            return cur, UNKNOWN
         if sc.tr_count[cur] == 0:
+            tr_issue[cur] = gate
             tr_done[cur] = gate
             cur += 1
             continue
-        cur_arrival = _ceil_mul(gate, dram_num, dram_den)
-    return cur, cur_arrival, prev_arrival
+        entry = e.entry_free(dma[DMA_ALLOCATED], dma[DMA_RETIRED], retired,
+                             sc.rules[e.RULE_IN_FLIGHT])
+        if entry < 0:
+            return cur, UNKNOWN
+        held = e.dma_take(front, sc.tx_front[sc.tr_first[cur]], dma[DMA_FREE], base)
+        first = e.dma_first_request(held, dma[DMA_PORT], max(gate, entry))
+        tr_issue[cur] = first
+        dma[DMA_ALLOCATED] += 1
+        return cur, first
+    return cur, UNKNOWN
 
 
 @compiled
-def _prepare(dram, sc, mapping, work, n_free, r, transfer, arrival):
+def _prepare(dram, sc, mapping, work, n_free, r, arrival):
     """Write request ``r`` into a free record row and point the kernel's stream at it.
 
     Return the row and the number of rows left free.
@@ -151,39 +193,56 @@ def _prepare(dram, sc, mapping, work, n_free, r, transfer, arrival):
         raise RuntimeError("address beyond the DRAM capacity")
     reqs = k.KernelArrays(*dram).reqs
     k.set_request(reqs, row, work.coords, 0, banks_per_group, sc.is_write[r], arrival)
-    work.row_tr[row] = transfer
+    work.row_tx[row] = r
     k.start_stream(dram, row)
     return row, n_free - 1
 
 
-# Per-run arrays: the timeline returned (``acc`` is the result vector), and the loop's
-# bookkeeping.
-Timeline = namedtuple("Timeline", ["acc", "op_start", "op_end", "tr_issue", "tr_done"])
-Scratch = namedtuple("Scratch", [
-    "tr_left", "tr_max", "row_tr", "free", "coords", "unit_free", "outstanding", "pending",
+# Per-run arrays: the timeline returned (``acc`` is the result vector; ``tx_accept`` and
+# ``tx_done`` are each transaction's DRAM cycles of acceptance and completion, ``op_last`` the
+# cycle an op's last step ran), and the loop's bookkeeping.
+Timeline = namedtuple("Timeline", [
+    "acc", "op_start", "op_end", "op_last", "tr_issue", "tr_done", "tx_accept", "tx_done",
 ])
+Scratch = namedtuple("Scratch", [
+    "tr_left", "row_tx", "free", "coords", "unit_free", "last_tile", "outstanding", "answer",
+    "tx_command", "retired", "dma", "front",
+])
+# The DMA engine's state: the cycle it may gate its next transfer from, the first cycle the
+# DRAM port takes a request, transfers allocated an in-flight entry, transfers retired.
+DMA_FREE, DMA_PORT, DMA_ALLOCATED, DMA_RETIRED = range(4)
 
 
 @njit(cache=True)
 def cosimulate(dram, sc, transaction_bytes, radices, banks_per_group, dram_num, dram_den, base):
-    """Run one schedule from core time ``base``; return its :class:`Timeline` (core cycles).
+    """Run one schedule from core cycle ``base``; return its :class:`Timeline` (core cycles).
 
-    ``dram`` is the kernel's bundle (:meth:`~colsim.sim.dram.kernel.KernelState.arrays`)
-    whose request table has a row for every request the controller can hold plus one, each
-    reused once its request finished, so memory does not grow with the stream; it continues
-    from wherever the memory system is. ``sc`` is the schedule
-    (:func:`schedule_arrays`): ``addr`` / ``is_write`` are its transactions in issue order.
-    ``transaction_bytes``, ``radices`` and ``banks_per_group`` decode addresses; DRAM runs at
-    ``dram_num / dram_den`` times the core clock.
+    ``base`` is the engines' first running cycle (the one after ``start``); the timeline's
+    end (``acc[X_END]``) is the cycle after the last one the top runs, so ``end - base`` is the
+    top's cycle count. ``dram`` is the kernel's bundle
+    (:meth:`~colsim.sim.dram.kernel.KernelState.arrays`) whose request table has a row for
+    every request the controller can hold plus one, each reused once its request finished, so
+    memory does not grow with the stream; it continues from wherever the memory system is.
+    ``sc`` is the schedule (:func:`schedule_arrays`): ``addr`` / ``is_write`` are its
+    transactions in issue order. ``transaction_bytes``, ``radices`` and ``banks_per_group``
+    decode addresses; DRAM runs at ``dram_num / dram_den`` times the core clock.
     """
     n_ops, n_tr = sc.op_unit.shape[0], sc.tr_write.shape[0]
+    n_tx = sc.addr.shape[0]
     rows = k.KernelArrays(*dram).reqs.shape[0]
     out = Timeline(np.zeros(X_SIZE, dtype=np.int64), np.full(n_ops, UNKNOWN),
-                   np.full(n_ops, UNKNOWN), np.full(n_tr, UNKNOWN), np.full(n_tr, UNKNOWN))
-    work = Scratch(sc.tr_count.copy(), np.zeros(n_tr, dtype=np.int64),
-                   np.zeros(rows, dtype=np.int64), np.arange(rows)[::-1].copy(),
-                   np.zeros((1, 5), dtype=np.int64), np.full(2, base, dtype=np.int64),
-                   np.empty(rows, dtype=np.int64), np.empty(n_tr, dtype=np.int64))
+                   np.full(n_ops, UNKNOWN), np.full(n_ops, UNKNOWN), np.full(n_tr, UNKNOWN),
+                   np.full(n_tr, UNKNOWN), np.full(n_tx, UNKNOWN), np.full(n_tx, UNKNOWN))
+    dma = np.zeros(4, dtype=np.int64)
+    dma[DMA_FREE] = base
+    dma[DMA_PORT] = base
+    work = Scratch(sc.tr_count.copy(), np.zeros(rows, dtype=np.int64),
+                   np.arange(rows)[::-1].copy(), np.zeros((1, 5), dtype=np.int64),
+                   np.full(2, base + 1, dtype=np.int64), np.full(1, UNKNOWN),
+                   np.empty(rows, dtype=np.int64),
+                   np.empty(n_tx, dtype=np.int64), np.empty(n_tx, dtype=np.int64),
+                   np.empty(n_tr, dtype=np.int64), dma,
+                   e.new_front(base))
     _cosimulate(dram, sc, (transaction_bytes, radices, banks_per_group), dram_num, dram_den,
                 base, out, work)
     return out
@@ -192,73 +251,77 @@ def cosimulate(dram, sc, transaction_bytes, radices, banks_per_group, dram_num, 
 @compiled
 def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
     """The loop of :func:`cosimulate`, writing into ``out``."""
-    acc, op_start, op_end, tr_issue, tr_done = out
-    tr_left, tr_max, row_tr, free, unit_free, outstanding, pending = (
-        work.tr_left, work.tr_max, work.row_tr, work.free, work.unit_free, work.outstanding,
-        work.pending)
+    acc, tr_issue, tr_done, tx_accept, tx_done = (out.acc, out.tr_issue, out.tr_done,
+                                                  out.tx_accept, out.tx_done)
+    tr_left, row_tx, free, unit_free, outstanding, answer, retired, dma, front = (
+        work.tr_left, work.row_tx, work.free, work.unit_free, work.outstanding, work.answer,
+        work.retired, work.dma, work.front)
     reqs = k.KernelArrays(*dram).reqs
     n_free = reqs.shape[0]  # request rows free: free[:n_free]
     row = -1  # the row of the request being offered, once written
     n_ops = sc.op_unit.shape[0]
     n_tr = sc.tr_write.shape[0]
+    last_tile = work.last_tile
     acc[X_END] = base
     next_op = 0
     cur = 0  # transfer being offered
-    cur_arrival = UNKNOWN  # its earliest DRAM cycle, once known
-    prev_arrival = base
+    cur_core = UNKNOWN  # the core cycle its next request is presented in, once known
     offered = 0  # requests accepted (issue order); the next one is offered
     done_prefix = 0  # transfers [0, done_prefix) have all completed
     prefix_max = base
     n_out = 0  # rows of the requests in flight: outstanding[:n_out]
-    n_pend = 0  # transfers complete but not yet visible: pending[:n_pend]
+    n_ans = 0  # transactions complete but not yet answered: answer[:n_ans]
+    answered_until = base  # the response port's next free core cycle
     c = max(k.clock(dram), _ceil_mul(base, dram_num, dram_den))
     finished_before = k.requests_finished(dram)
     while True:
-        # Completions strictly before cycle c become visible.
-        keep = 0
-        for j in range(n_pend):
-            f = pending[j]
-            if tr_max[f] < c:
-                tr_done[f] = _ceil_mul(tr_max[f], dram_den, dram_num)
-            else:
-                pending[keep] = f
-                keep += 1
-        n_pend = keep
-        next_op = _eval_ops(sc, next_op, op_start, op_end, unit_free, tr_done, acc, base)
+        # Requests that completed before cycle c are answered, in completion order.
+        n_ans, answered_until = _answer(sc, answer, n_ans, c, tx_done, work.tx_command,
+                                        tr_left, tr_done,
+                                        retired, dma, answered_until, dram_num, dram_den)
+        next_op = _eval_ops(sc, next_op, out, unit_free, last_tile, tr_done, acc)
         while done_prefix < n_tr and tr_done[done_prefix] >= 0:
             prefix_max = max(prefix_max, tr_done[done_prefix])
             done_prefix += 1
-        cur, cur_arrival, prev_arrival = _next_arrival(
-            sc, cur, cur_arrival, prev_arrival, next_op, op_end, tr_issue, tr_done, done_prefix,
-            prefix_max, dram_num, dram_den)
+        if cur_core < 0:
+            cur, cur_core = _next_transfer(sc, cur, next_op, out.op_end, tr_issue, tr_done,
+                                           done_prefix, prefix_max, dma, front, retired, base)
         while done_prefix < n_tr and tr_done[done_prefix] >= 0:
             prefix_max = max(prefix_max, tr_done[done_prefix])
             done_prefix += 1
         if next_op == n_ops and done_prefix == n_tr:
             break
-        if cur_arrival < 0 and n_out == 0 and n_pend == 0:
+        if cur_core < 0 and n_out == 0 and n_ans == 0:
             raise RuntimeError("schedule deadlock: nothing in flight and no transfer can issue")
+        arrival = _ceil_mul(cur_core, dram_num, dram_den) if cur_core >= 0 else UNKNOWN
         # Offer the next request at cycle c (not earlier: it is known from now on), then run
         # the controller through cycle c.
-        if cur_arrival >= 0 and row < 0:
-            row, n_free = _prepare(dram, sc, mapping, work, n_free, offered, cur,
-                                   max(cur_arrival, c))
-        status = k.run(dram, row + 1 if cur_arrival >= 0 else 0, c + 1)
+        if arrival >= 0 and row < 0:
+            row, n_free = _prepare(dram, sc, mapping, work, n_free, offered, max(arrival, c))
+        status = k.run(dram, row + 1 if arrival >= 0 else 0, c + 1)
         if status == k.RUN_STALLED:
             raise k.Stalled()
         if status != k.RUN_DONE:
             raise RuntimeError("DRAM kernel stopped early (command log full)")
-        if cur_arrival >= 0 and k.next_row(dram) > row:  # accepted
+        if arrival >= 0 and k.next_row(dram) > row:  # accepted
             outstanding[n_out] = row
             n_out += 1
+            accepted = reqs[row, k.R_ACCEPT]
+            tx_accept[offered] = accepted
             row = -1
             offered += 1
+            late = _ceil_mul(accepted, dram_den, dram_num) if accepted > arrival else UNKNOWN
+            dma[DMA_PORT] = e.dma_port_free(cur_core, late)
             if offered == sc.tr_first[cur] + sc.tr_count[cur]:
+                dma[DMA_FREE] = cur_core + 1
                 cur += 1
-                cur_arrival = UNKNOWN
-                cur, cur_arrival, prev_arrival = _next_arrival(
-                    sc, cur, cur_arrival, prev_arrival, next_op, op_end, tr_issue, tr_done,
-                    done_prefix, prefix_max, dram_num, dram_den)
+                cur, cur_core = _next_transfer(sc, cur, next_op, out.op_end, tr_issue, tr_done,
+                                               done_prefix, prefix_max, dma, front, retired, base)
+            else:
+                if sc.tx_front[offered] >= 0:  # the transfer's next run
+                    cur_core = max(cur_core, e.dma_take(front, sc.tx_front[offered],
+                                                        cur_core + 1, base) - 1)
+                cur_core = max(cur_core + 1, dma[DMA_PORT])
         finished = k.requests_finished(dram)
         if finished != finished_before:
             finished_before = finished
@@ -268,24 +331,68 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
                 if reqs[r, k.R_DONE] >= 0:
                     free[n_free] = r
                     n_free += 1
-                    f = row_tr[r]
-                    tr_max[f] = max(tr_max[f], reqs[r, k.R_DONE])
-                    tr_left[f] -= 1
-                    if tr_left[f] == 0:
-                        pending[n_pend] = f
-                        n_pend += 1
-                        acc[X_DRAM_END] = max(acc[X_DRAM_END], tr_max[f])
+                    tx = row_tx[r]
+                    tx_done[tx] = reqs[r, k.R_DONE]
+                    work.tx_command[tx] = reqs[r, k.R_ISSUE]
+                    answer[n_ans] = tx
+                    n_ans += 1
+                    acc[X_DRAM_END] = max(acc[X_DRAM_END], tx_done[tx])
                 else:
                     outstanding[keep] = r
                     keep += 1
             n_out = keep
         # Next cycle where anything can happen: a channel wakes, a refresh falls due, the
-        # next request may be offered, or a completion becomes visible.
-        if cur_arrival >= 0 and row < 0:
-            row, n_free = _prepare(dram, sc, mapping, work, n_free, offered, cur, cur_arrival)
-        nxt = k.next_cycle(dram, c, row + 1 if cur_arrival >= 0 else 0)
-        for j in range(n_pend):
-            nxt = min(nxt, max(c + 1, tr_max[pending[j]] + 1))
+        # next request may be offered, or a completion may be answered.
+        arrival = _ceil_mul(cur_core, dram_num, dram_den) if cur_core >= 0 else UNKNOWN
+        if arrival >= 0 and row < 0:
+            row, n_free = _prepare(dram, sc, mapping, work, n_free, offered, arrival)
+        nxt = k.next_cycle(dram, c, row + 1 if arrival >= 0 else 0)
+        for j in range(n_ans):
+            nxt = min(nxt, max(c + 1, tx_done[answer[j]] + 1))
         c = nxt if nxt < k.INF else c + 1
+    end = max(acc[X_END], dma[DMA_FREE])
     for f in range(n_tr):
-        acc[X_END] = max(acc[X_END], tr_done[f])
+        end = max(end, tr_done[f])
+    acc[X_END] = end + 1
+
+
+@compiled
+def _earlier(tx, other, tx_done, tx_command):
+    """Return whether transaction ``tx`` is answered before ``other``."""
+    if tx_done[tx] != tx_done[other]:
+        return tx_done[tx] < tx_done[other]
+    if tx_command[tx] != tx_command[other]:
+        return tx_command[tx] < tx_command[other]
+    return tx < other
+
+
+@compiled
+def _answer(sc, answer, n_ans, c, tx_done, tx_command, tr_left, tr_done, retired, dma,
+            answered_until,
+            dram_num, dram_den):
+    """Answer the transactions that completed before DRAM cycle ``c`` (all are known), in
+    completion order, ties by the cycle of their last command, then by stream order (the
+    memory agent's order), one per core cycle; retire finished transfers.
+
+    Return the transactions still waiting and the response port's next free cycle.
+    """
+    while True:
+        best = -1
+        for j in range(n_ans):
+            tx = answer[j]
+            if tx_done[tx] < c and (best < 0 or _earlier(tx, answer[best], tx_done,
+                                                         tx_command)):
+                best = j
+        if best < 0:
+            return n_ans, answered_until
+        tx = answer[best]
+        n_ans -= 1
+        answer[best] = answer[n_ans]
+        response = max(e.response_cycle(tx_done[tx], dram_num, dram_den), answered_until)
+        answered_until = response + 1
+        f = sc.transfer[tx]
+        tr_left[f] -= 1
+        if tr_left[f] == 0:
+            tr_done[f] = e.retire_visible(response)
+            retired[dma[DMA_RETIRED]] = tr_done[f]
+            dma[DMA_RETIRED] += 1

@@ -14,6 +14,7 @@ from colsim.sim.dram.config import DramConfig
 from colsim.sim.dram.engine import row_hit_rate
 from colsim.sim.dram.mapping import mapping_radices
 from colsim.sim.fast import cosim
+from colsim.sim.fast.engines import EngineRules
 from colsim.sim.schedule import Schedule
 
 
@@ -64,16 +65,26 @@ class Execution:
 
     stats: IterationStats
     end: int  # core time when the last op finished and the last transfer completed
+    op_start: np.ndarray  # start time of every op
     op_end: np.ndarray  # finish time of every op
     transfer_done: np.ndarray  # completion time of every transfer (stream order)
+    accepted: np.ndarray  # DRAM cycle each transaction was accepted in (issue order)
+    completed: np.ndarray  # DRAM cycle each transaction completed in (issue order)
+    array_busy: int  # cycles the array ran ops (streaming and fill/drain), not stalled
+    array_stall: int  # cycles the array waited for operands, a drain or a queue entry
+    simd_busy: int  # cycles the SIMD unit ran ops
 
 
 class MemorySystem:
-    """The DRAM controller state a sequence of schedules runs against (fresh on creation)."""
+    """The DRAM controller state a sequence of schedules runs against.
 
-    def __init__(self, config: DramConfig) -> None:
+    Fresh on creation, or continuing from ``state`` (e.g. another executor's
+    :meth:`~colsim.sim.dram.model.DramModel.snapshot`).
+    """
+
+    def __init__(self, config: DramConfig, state: k.KernelState | None = None) -> None:
         self.config = config
-        self.state = k.KernelState(config)
+        self.state = k.KernelState(config) if state is None else state
         # Request records are reused as requests finish: one row for every request that can
         # be unfinished at once, and one for the request being offered.
         self.records = np.full((self.state.max_in_flight + 1, k.R_FIELDS), -1, dtype=np.int64)
@@ -94,7 +105,7 @@ def run_schedule(
     *,
     base: int = 0,
 ) -> Execution:
-    """Execute ``schedule`` from core time ``base`` on ``memory``.
+    """Execute ``schedule`` from core cycle ``base`` (the engines' first running cycle).
 
     The memory system keeps its state (open rows, refresh timer, clock) for the next call.
     """
@@ -109,12 +120,15 @@ def run_schedule(
     before = memory.counters()
     state = memory.state
     try:
-        acc, _start, op_end, _issue, tr_done = cosim.cosimulate(
-            state.arrays(memory.records), cosim.schedule_arrays(schedule),
+        timeline = cosim.cosimulate(
+            state.arrays(memory.records), cosim.schedule_arrays(schedule, EngineRules.from_hw(hw),
+                                                             hw.systolic.cols),
             org.transaction_bytes, mapping_radices(config), org.banks_per_group, num, den, base,
         )
     except k.Stalled:
         raise k.stall_error(config, state) from None
+    acc, op_start, op_end, tr_done = (timeline.acc, timeline.op_start, timeline.op_end,
+                                      timeline.tr_done)
     end = int(acc[cosim.X_END])
     after = state.counters
     total = end - base
@@ -138,4 +152,9 @@ def run_schedule(
         dram_cycles=int(acc[cosim.X_DRAM_END]) - before.clock + 1
         if schedule.n_transactions else 0,
     )
-    return Execution(stats=stats, end=end, op_end=op_end, transfer_done=tr_done)
+    return Execution(stats=stats, end=end, op_start=op_start, op_end=op_end,
+                     transfer_done=tr_done, accepted=timeline.tx_accept,
+                     completed=timeline.tx_done,
+                     array_busy=compute + int(acc[cosim.X_ARRAY_OVERHEAD]),
+                     array_stall=int(acc[cosim.X_ARRAY_STALL] + acc[cosim.X_ARRAY_RUN_STALL]),
+                     simd_busy=int(acc[cosim.X_SIMD_BUSY]))

@@ -13,7 +13,7 @@ from colsim.cli import build_parser
 def test_help_lists_every_command_group():
     text = build_parser().format_help()
     for command in ("demo", "verilog", "synth", "dram", "models", "profile", "sparsity", "plot",
-                    "simulate", "sweep", "rtl-run", "regress", "bench"):
+                    "simulate", "sweep", "rtl-run", "regress", "crosscheck", "bench"):
         assert command in text
 
 

@@ -113,7 +113,7 @@ def test_writes_parked_behind_streaming_reads_fit_the_request_records() -> None:
     dram = load_dram_config(organization={"channels": 1}, controller={"read_queue": 2})
     schedule = next(schedules(FfnLayer("parked", 64, 128, 512, False), hw, seed=7))
     stats = run_schedule(schedule, hw, MemorySystem(dram)).stats
-    assert stats.cycles == 50425  # what the old code gave with a 256 times larger ring
+    assert stats.cycles == execute_reference(schedule, hw, dram)[0]
 
 
 @pytest.mark.parametrize("seed", [0, *(pytest.param(s, marks=pytest.mark.slow) for s in (1, 2, 3))])
@@ -176,3 +176,22 @@ def test_workload_iterations_follow_ffn_reuse() -> None:
         assert row.computed_columns == int(masks.hot[row.layer][0].sum())
     assert result.per_iteration()[1] == result.per_iteration()[2]
     assert result.total().cycles == sum(s.cycles for _n, s in result.per_layer())
+
+
+def test_the_dma_in_flight_table_bounds_the_transfers_in_flight() -> None:
+    # `dma.transfers_in_flight` is hardware configuration the RTL honours; so must the model.
+    layer = FfnLayer("plain", 8, 16, 64, False)
+    cycles = []
+    for entries in (1, 2, 8):
+        hw = TINY_HW.with_overrides({"dma": {"transfers_in_flight": entries}})
+        schedule = next(schedules(layer, hw, seed=7))
+        run = run_schedule(schedule, hw, MemorySystem(DRAM))
+        assert run.end == execute_reference(schedule, hw, DRAM)[0]
+        cycles.append(run.stats.cycles)
+        if entries == 1:  # each transfer is accepted after the previous one retired
+            num, den = clock_ratio(hw, DRAM)
+            busy = schedule.tr_count > 0
+            first = run.accepted[schedule.tr_first[busy]]
+            retired = run.transfer_done[busy]
+            assert (first[1:] * den > retired[:-1] * num).all()
+    assert cycles[0] > cycles[1] >= cycles[2]

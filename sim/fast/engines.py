@@ -1,0 +1,266 @@
+"""The FFN top's engine timing rules, one function per engine, as the fast model runs them.
+
+Each function implements the rule its RTL engine documents (:mod:`colsim.hw.ffn_top`,
+:mod:`colsim.hw.dma_front`); the compiled loop of :mod:`colsim.sim.fast.cosim` calls them.
+Cycles are core cycles; "visible in cycle v" means a counter or flag updated at the edge
+that ends cycle ``v - 1``, so an engine gating on it sees it in ``v``. Every engine spends
+one cycle gating each instruction (the cycle after its previous one ended, or later) and
+runs from the cycle after its gate passed.
+
+* **DMA engine** (:func:`dma_first_request`, :func:`entry_free`, :func:`dma_port_free`): a
+  transfer is gated once its slot is released, its producing SIMD op ended, (a barrier)
+  every earlier transfer retired, and an in-flight table entry is free (at most
+  ``dma.transfers_in_flight`` transfers between gate and retirement); its requests follow
+  one per core cycle from the cycle after the gate, a transfer's runs back to back; after a
+  transfer's last request the engine gates the next one (an idle cycle between transfers).
+  A request the DRAM refuses is held by the port, which takes the next one in the cycle
+  after its acceptance. The engine holds an instruction (a run) one cycle after the front
+  end delivered it (:func:`front_ready`).
+* **DMA front end** (:func:`front_waits`, :func:`front_deliver`): the column-skip walk
+  reads one mask word per cycle and pops one hot column per cycle; hot-list position ``p``
+  is written two cycles after the walk popped column ``p + 1`` (or ran out of mask). The
+  lookup stage accepts one instruction per cycle (a W1 column run once its position is
+  written, and not while it still holds the previous one) and hands it to the three-stage
+  remapper in the next cycle the remapper moves; the remapper moves in every cycle except
+  those in which its output holds an instruction the DMA engine has not taken, and
+  delivers after two more moves.
+* **Responses** (:func:`response_cycle`, :func:`retire_visible`): a request completing in
+  DRAM cycle ``d`` is answered in the first core cycle that starts after ``d`` began, at most
+  one response per core cycle in completion order (ties: the earlier last command first); the
+  port is registered, so a transfer's last response retires it one cycle later and its
+  fill/release counters and its in-flight entry are visible the cycle after that.
+* **Array engine** (:func:`array_op`): an op runs once its fills are visible; it streams
+  its K steps one per cycle and occupies the array for its scheduled cycles (K plus the
+  fill/drain overhead of a short tile) or until its last step is accepted, whichever is
+  later. The last step of a tile waits until the previous tile has drained (``R + C``
+  cycles after that tile's last step) and until a result-queue entry is free (the SIMD op
+  ``result_queue`` entries earlier ended).
+* **SIMD engine** (:func:`simd_op`, :func:`simd_after_ready`): an op runs once its tiles have
+  drained (``R + C`` cycles after the last step of its last array op, and not before that op
+  ended), its cold tile is visible and its output slot is released; it feeds the tile's R
+  rows through the two-stage unit and ends after its scheduled cycles or ``R + 3`` cycles
+  (:func:`simd_min_cycles`), whichever is later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from colsim.config import HardwareConfig
+from colsim.sim.schedule import ARRAY, PHASES, SIMD, WEIGHT, Schedule
+
+compiled = njit(cache=True, error_model="numpy", _nrt=False)
+
+WALK_WRITE = 2  # from popping the next hot column to the hot-list position being visible
+REMAP_MOVES = 2  # remapper moves after the hand-over until its output holds the instruction
+# The front end's state (:func:`front_deliver`): the last run's acceptance, hand-over,
+# delivery and take cycles, then a ring of the recent runs' (delivered, taken) cycles.
+FRONT_ACCEPTED, FRONT_HANDED, FRONT_RUNS, FRONT_RING = range(4)
+RING = 8  # more runs than the front end holds at once
+SIMD_PIPELINE = 3  # the unit's two stages and the result write-back
+RETIRE_DELAY = 2  # registered response, then the counters' update
+
+# Indices of the rules vector (:meth:`EngineRules.as_array`).
+RULE_IN_FLIGHT, RULE_RESULT_LATENCY, RULE_SIMD_MIN, RULE_SIZE = range(4)
+
+
+@dataclass(frozen=True)
+class EngineRules:
+    """The engines' constants for one hardware configuration."""
+
+    in_flight: int  # dma.transfers_in_flight
+    result_latency: int  # R + C: a tile's last step to its last row drained
+    simd_min: int  # the shortest SIMD op
+    result_queue: int  # sequencer.result_queue
+
+    @classmethod
+    def from_hw(cls, hw: HardwareConfig) -> EngineRules:
+        """Return the rules of ``hw``'s engines."""
+        rows, cols = hw.systolic.rows, hw.systolic.cols
+        return cls(hw.dma.transfers_in_flight, rows + cols,
+                   simd_min_cycles(hw), hw.sequencer.result_queue)
+
+    def as_array(self) -> np.ndarray:
+        """Return the constants the compiled loop reads, indexed by ``RULE_*``."""
+        return np.array([self.in_flight, self.result_latency, self.simd_min],
+                        dtype=np.int64)
+
+
+def simd_min_cycles(hw: HardwareConfig) -> int:
+    """Return the shortest SIMD op: the R tile rows fed one per cycle, plus the pipeline."""
+    return hw.systolic.rows + SIMD_PIPELINE
+
+
+def front_waits(schedule: Schedule, cols: int) -> np.ndarray:
+    """Return, per transaction, the cycle (from the engines' first running cycle) from which
+    the front end may accept the instruction of the run it starts, or -1 (not a run's first).
+
+    A W1 column fill (an up-phase weight read) is one run per column, accepted once the
+    walk wrote its hot-list position; any other transfer is one run, accepted at once.
+    ``cols`` is the mask word width (the array's C).
+    """
+    n = schedule.layer.hidden
+    placement = schedule.placement
+    columns = schedule.up_columns
+    hot = np.zeros(-(-n // cols) * cols, dtype=bool)
+    hot[columns] = True
+    # The walk: word w is read in one cycle, then each of its hot columns popped in one.
+    word = np.flatnonzero(hot) // cols
+    popped = word + 1 + np.arange(word.size)
+    finished = hot.size // cols + word.size  # the walk runs out of mask (flush)
+    written = np.r_[popped[1:], finished] + WALK_WRITE  # position p visible
+    transfer = schedule.transfer
+    addr = schedule.addr.astype(np.int64)
+    w1 = ((schedule.tr_buffer[transfer] == WEIGHT) & ~schedule.is_write
+          & (schedule.tr_phase[transfer] == PHASES.index("up")))
+    slot = (addr - placement.w1) // placement.w1_record
+    starts = np.r_[True, transfer[1:] != transfer[:-1]] if addr.size else np.zeros(0, bool)
+    starts |= w1 & np.r_[True, slot[1:] != slot[:-1]] if addr.size else starts
+    wait = np.full(addr.size, -1, dtype=np.int64)
+    wait[starts] = 0
+    remapped = starts & w1
+    wait[remapped] = written[np.searchsorted(columns, slot[remapped])]
+    return wait
+
+
+@njit(cache=True)
+def new_front(base):
+    """Return the front end's state at the start of a layer-iteration (cycle ``base``)."""
+    front = np.zeros(FRONT_RING + 2 * RING, dtype=np.int64)
+    front[FRONT_ACCEPTED], front[FRONT_HANDED] = base - 1, base
+    return front
+
+
+@compiled
+def _remapper_stalled(front, t):
+    """Return whether the remapper holds still in cycle ``t`` (an untaken output)."""
+    for j in range(max(0, front[FRONT_RUNS] - RING), front[FRONT_RUNS]):
+        at = FRONT_RING + 2 * (j % RING)
+        if front[at] <= t < front[at + 1]:
+            return True
+    return False
+
+
+@compiled
+def front_deliver(front, wait):
+    """Return the cycle the front end delivers the next run (accepted from ``wait`` on)."""
+    accepted = max(front[FRONT_ACCEPTED] + 1, front[FRONT_HANDED], wait)
+    handed = accepted + 1
+    while _remapper_stalled(front, handed):
+        handed += 1
+    t, moves = handed, 0
+    while moves < REMAP_MOVES:
+        t += 1
+        if not _remapper_stalled(front, t):
+            moves += 1
+    front[FRONT_ACCEPTED], front[FRONT_HANDED] = accepted, handed
+    return t + 1
+
+
+@compiled
+def front_taken(front, delivered, taken):
+    """Record that the DMA engine took the run delivered in ``delivered`` in ``taken``."""
+    at = FRONT_RING + 2 * (front[FRONT_RUNS] % RING)
+    front[at], front[at + 1] = delivered, taken
+    front[FRONT_RUNS] += 1
+
+
+def tile_ends(schedule: Schedule) -> np.ndarray:
+    """Return, per op, whether it is an array op ending a tile (the last piece of a part)."""
+    unit, part = schedule.op_unit, schedule.op_part
+    following = np.r_[unit[1:], SIMD]
+    following_part = np.r_[part[1:], -1]
+    return (unit == ARRAY) & ((following != ARRAY) | (following_part != part))
+
+
+def room_ops(schedule: Schedule, depth: int) -> np.ndarray:
+    """Return, per op, the SIMD op whose end frees the result-queue entry the op's last step
+    claims (-1: none): for a tile-ending array op, the SIMD op ``depth`` entries earlier."""
+    room = np.full(schedule.op_unit.size, -1, dtype=np.int64)
+    emitting = np.zeros(schedule.op_unit.size, dtype=bool)
+    emitting[schedule.op_after[schedule.op_after >= 0]] = True
+    consumers = np.flatnonzero((schedule.op_unit == SIMD) & (schedule.op_after >= 0))
+    emitted_before = np.cumsum(emitting) - emitting
+    ends = np.flatnonzero(tile_ends(schedule))
+    index = emitted_before[ends] - depth
+    ok = index >= 0
+    room[ends[ok]] = consumers[index[ok]]
+    return room
+
+
+@compiled
+def array_op(unit_free, ready, cycles, steps, tile_end, last_tile, room_end, drain):
+    """Return (start, end, last step, stalled cycles) of an array op (end exclusive)."""
+    start = max(unit_free, ready) + 1
+    last = start + steps - 1
+    if tile_end:
+        if last_tile >= 0:
+            last = max(last, last_tile + drain)
+        if room_end >= 0:
+            last = max(last, room_end)
+    stall = last - (start + steps - 1)
+    return start, max(start + cycles, last + 1), last, stall
+
+
+@compiled
+def simd_after_ready(after_end, after_last, latency):
+    """Return when a SIMD op's tiles have drained: ``latency`` after the last step of its
+    last array op, and not before that op ended."""
+    return max(after_end, after_last + latency)
+
+
+@compiled
+def simd_op(unit_free, ready, cycles, shortest):
+    """Return (start, end) of a SIMD op (end exclusive)."""
+    start = max(unit_free, ready) + 1
+    return start, start + max(cycles, shortest)
+
+
+@compiled
+def entry_free(allocated, retired_count, retired, entries):
+    """Return when an in-flight entry is free for the next transfer (-1: not known yet)."""
+    j = allocated - entries
+    if j < 0:
+        return 0
+    if j < retired_count:
+        return retired[j]
+    return -1
+
+
+@compiled
+def dma_take(front, wait, engine_free, base):
+    """Take the next run from the front end once the engine is free (``engine_free``: the
+    cycle after its last request); return the first cycle it holds the run in."""
+    delivered = front_deliver(front, wait + base)
+    taken = max(engine_free - 1, delivered)
+    front_taken(front, delivered, taken)
+    return taken + 1
+
+
+@compiled
+def dma_first_request(held, port_free, gate):
+    """Return the cycle a transfer's first request is presented in (``held``: the first
+    cycle the engine holds its first run)."""
+    return max(max(held, gate) + 1, port_free)
+
+
+@compiled
+def dma_port_free(presented, accepted_late):
+    """Return the first cycle the port takes the next request after one presented in
+    ``presented`` (``accepted_late``: the core cycle the DRAM took it after refusing, or -1)."""
+    return max(presented + 1, accepted_late + 1)
+
+
+@compiled
+def response_cycle(done, dram_num, dram_den):
+    """Return the first core cycle a request completing in DRAM cycle ``done`` is answered in."""
+    return done * dram_den // dram_num + 1
+
+
+@compiled
+def retire_visible(response):
+    """Return the cycle a transfer answered in ``response`` is visible as retired."""
+    return response + RETIRE_DELAY
