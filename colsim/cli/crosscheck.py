@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 
 from colsim.cli.progress import note, progress_bar
-from colsim.cli.simulate import add_task_arguments
+from colsim.cli.study import add_task_arguments
 from colsim.fileio import check_output_dir
 
 
