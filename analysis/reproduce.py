@@ -28,7 +28,6 @@ from colsim.analysis.study import default_study_path, load_study
 from colsim.analysis.sweep import SweepCell, SweepGrid, SweepTable, run_sweep
 from colsim.config import HardwareConfig
 from colsim.profiler.histogram import SWEEP_THRESHOLDS
-from colsim.sim.dram.config import DramConfig
 from colsim.sim.layout import LAYOUT_KINDS
 
 BASELINE_COLUMNS = ("model", "shapes", "cycles", "compute_share", "stall_share", "other_share",
@@ -64,13 +63,13 @@ def reproduce_grid(
 
 
 def run_reproduce(
-    grid: SweepGrid, *, hw: HardwareConfig, dram: DramConfig, jobs: int = 1,
+    grid: SweepGrid, *, hw: HardwareConfig, jobs: int = 1,
     executor: str = "dask", scheduler: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     announce: Callable[[str], None] | None = None,
 ) -> ReproduceTables:
     """Run (or resume) the grid; write ``results``, ``baseline`` and ``reduction`` tables."""
-    table = run_sweep(grid, hw=hw, dram=dram, jobs=jobs, executor=executor,
+    table = run_sweep(grid, hw=hw, jobs=jobs, executor=executor,
                       scheduler=scheduler, progress=progress, announce=announce)
     baselines = {row["model"]: row for row in table.rows if row["tau"] is None
                  and row["rho"] is None}

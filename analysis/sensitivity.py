@@ -133,7 +133,7 @@ def run_sensitivity(
     if not variant_list:
         raise ColsimError("a sensitivity grid needs at least one hardware variant")
     tasks = [Task(f"{model}_{variant.name}", run_cell,
-                  (SweepCell(model, "rowmajor"), grid, variant.hw, variant.hw.dram_config))
+                  (SweepCell(model, "rowmajor"), grid, variant.hw))
              for variant in variant_list for model in grid.models]
     found: dict[str, dict[str, Any]] = {}
     run = run_tasks(tasks, on_result=found.__setitem__, jobs=jobs, executor=executor,

@@ -41,7 +41,6 @@ from colsim.fileio import check_output_dir
 from colsim.masks import MaskSet, check_rho, check_tau, parse_synthetic, resolve_masks
 from colsim.models.registry import OPERATING_POINTS, SIZES, workload_names, workload_spec
 from colsim.provenance import package_versions
-from colsim.sim.dram.config import DramConfig
 from colsim.sim.fast.report import result_record, shares, write_json
 from colsim.sim.fast.workload import MASK_POLICIES, WorkloadRun, simulate_workload
 from colsim.sim.layout import LAYOUT_KINDS
@@ -223,18 +222,17 @@ def run_sweep(
     grid: SweepGrid,
     *,
     hw: HardwareConfig,
-    dram: DramConfig,
     jobs: int = 1,
     executor: str = "dask",
     scheduler: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     announce: Callable[[str], None] | None = None,
 ) -> SweepTable:
-    """Run the cells of ``grid`` not finished yet on ``hw`` / ``dram``; write the table."""
+    """Run the cells of ``grid`` not finished yet on ``hw``; write the table."""
     out = check_output_dir(grid.out)
     runs = out / "runs"
     cells = grid.cells()
-    configuration = {"hardware": to_mapping(hw), "dram": to_mapping(dram)}
+    configuration = {"hardware": to_mapping(hw), "dram": to_mapping(hw.dram_config)}
     records = {cell.run_id: _finished_record(runs / f"{cell.run_id}.json", grid)
                for cell in cells}
     resumed = tuple(run_id for run_id, record in records.items() if record is not None)
@@ -243,7 +241,7 @@ def run_sweep(
         write_json(runs / f"{run_id}.json", record)
         records[run_id] = record
 
-    tasks = [Task(cell.run_id, run_cell, (cell, grid, hw, dram)) for cell in cells
+    tasks = [Task(cell.run_id, run_cell, (cell, grid, hw)) for cell in cells
              if records[cell.run_id] is None]
     done = len(cells) - len(tasks)
     run = run_tasks(tasks, on_result=arrived, jobs=jobs, executor=executor,
@@ -286,14 +284,14 @@ def _table_rows(cells: list[SweepCell], records: dict[str, dict[str, Any] | None
 
 
 def run_cell(
-    cell: SweepCell, grid: SweepGrid, hw: HardwareConfig, dram: DramConfig
+    cell: SweepCell, grid: SweepGrid, hw: HardwareConfig
 ) -> dict[str, Any]:
     """Simulate one grid cell; return its JSON record (its table row under ``sweep.row``)."""
     started = time.perf_counter()
     spec = workload_spec(cell.model, grid.size, grid.shapes)
     mask_set, source, policy = grid.masks(cell)
     run = WorkloadRun(
-        spec=spec, hw=hw, dram=dram, layout=cell.layout, iterations=grid.iterations,
+        spec=spec, hw=hw, layout=cell.layout, iterations=grid.iterations,
         masks=mask_set, mask_policy=policy,
     )
     result = simulate_workload(run)

@@ -32,12 +32,11 @@ from typing import TYPE_CHECKING, Any
 from colsim import masks as _masks
 from colsim.analysis import results as _results
 from colsim.analysis.sweep import SweepGrid, SweepTable, run_sweep
-from colsim.config import HardwareConfig, load_hardware_config
+from colsim.config import load_hardware_config
 from colsim.masks import MaskSet
 from colsim.models.spec import WorkloadSpec
 from colsim.profiler.profile import Profile
 from colsim.profiler.report import SparsityReport, sparsity_report
-from colsim.sim.dram.config import DramConfig
 from colsim.sim.fast.workload import WorkloadResult, WorkloadRun, simulate_workload
 
 if TYPE_CHECKING:
@@ -124,9 +123,9 @@ def workload_run(
 
     ``layout`` defaults to ``hotcold`` with masks and ``rowmajor`` (the baseline) without.
     """
-    hw, dram = _hardware(config)
+    hw = load_hardware_config(config)
     layout = layout or ("rowmajor" if masks is None else "hotcold")
-    return WorkloadRun(spec=spec, hw=hw, dram=dram, layout=layout, iterations=iterations,
+    return WorkloadRun(spec=spec, hw=hw, layout=layout, iterations=iterations,
                        masks=masks, mask_policy=mask_policy)
 
 
@@ -147,8 +146,7 @@ def sweep(
     progress: Progress | None = None, announce: Callable[[str], None] | None = None,
 ) -> SweepTable:
     """Simulate models × layouts × thresholds as Dask tasks and tabulate the reductions."""
-    hw, dram = _hardware(grid.config)
-    return run_sweep(grid, hw=hw, dram=dram, jobs=jobs, executor=executor,
+    return run_sweep(grid, hw=load_hardware_config(grid.config), jobs=jobs, executor=executor,
                      scheduler=scheduler, progress=progress, announce=announce)
 
 
@@ -167,8 +165,7 @@ def reproduce(
                           models=tuple(models) if models else None, profiles=profiles,
                           size=size, iterations=iterations, seed=seed, config=config,
                           baselines_only=baselines_only)
-    hw, dram = _hardware(config)
-    return run_reproduce(grid, hw=hw, dram=dram, jobs=jobs, executor=executor,
+    return run_reproduce(grid, hw=load_hardware_config(config), jobs=jobs, executor=executor,
                          scheduler=scheduler, progress=progress, announce=announce)
 
 
@@ -185,7 +182,7 @@ def sensitivity(
 
     grid = SweepGrid(models=tuple(models), out=Path(out), layouts=(), synthetic=None,
                      size=size, shapes=shapes, iterations=iterations, config=config)
-    hw, _ = _hardware(config)
+    hw = load_hardware_config(config)
     return run_sensitivity(grid, variants(hw, axes, arrays, scale_buffers=scale_buffers),
                            jobs=jobs, executor=executor,
                            scheduler=scheduler, progress=progress, announce=announce)
@@ -215,7 +212,7 @@ def cosim_case(
     """Pick one profiled layer for the RTL: its shape, operands and first iteration's mask."""
     from colsim.testbench.ffn_run import spec_from_profile
 
-    hw, _ = _hardware(config)
+    hw = load_hardware_config(config)
     if array is not None:
         hw = hw.with_overrides({"systolic": {"rows": array[0], "cols": array[1]}})
     return spec_from_profile(profile, layer, list(iterations), tau=tau, rho=rho, hw=hw,
@@ -248,9 +245,3 @@ def crosscheck(
     base = None if config is None else load_hardware_config(config)
     return run_crosscheck(load_cases(cases), out=out, base=base, jobs=jobs, executor=executor,
                           scheduler=scheduler, progress=progress, announce=announce)
-
-
-def _hardware(path: str | Path | None) -> tuple[HardwareConfig, DramConfig]:
-    """Return the hardware config at ``path`` (reference if None) and its DRAM config."""
-    hw = load_hardware_config(path)
-    return hw, hw.dram_config

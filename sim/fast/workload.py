@@ -70,16 +70,20 @@ class LayerIteration:
 
 @dataclass(frozen=True)
 class WorkloadRun:
-    """What to simulate: workload, hardware, DRAM, masks, layout, iterations."""
+    """What to simulate: workload, hardware (with its resolved DRAM), masks, layout, iterations."""
 
     spec: WorkloadSpec
     hw: HardwareConfig
-    dram: DramConfig
     layout: str = "rowmajor"
     iterations: int = 50
     masks: MaskSet | None = None
     mask_policy: str = "fixed"
     compute: ComputeModel = field(default_factory=ComputeModel)
+
+    @property
+    def dram(self) -> DramConfig:
+        """Return the DRAM configuration the hardware resolved (``hw.dram_config``)."""
+        return self.hw.dram_config
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUT_KINDS:

@@ -99,7 +99,7 @@ def check_config(hardware: dict[str, Any], dram: dict[str, Any]) -> None:
         try:
             hw = load_hardware_config(path)
             result = simulate_workload(
-                WorkloadRun(spec=SPEC, hw=hw, dram=hw.dram_config, iterations=2))
+                WorkloadRun(spec=SPEC, hw=hw, iterations=2))
         except ColsimError as exc:
             message = str(exc)
             assert message and "\n" not in message, repr(message)

@@ -153,19 +153,19 @@ def tiny_workload() -> tuple[WorkloadSpec, MaskSet]:
 
 def test_memoisation_error_against_a_continuous_run_is_small() -> None:
     spec, masks = tiny_workload()
-    run = WorkloadRun(spec=spec, hw=TINY_HW, dram=DRAM, layout="dynamic", iterations=4,
+    run = WorkloadRun(spec=spec, hw=TINY_HW, layout="dynamic", iterations=4,
                       masks=masks, mask_policy="per-iteration")
     memoised = simulate_workload(run)
     continuous = simulate_workload(run, memoise=False)
     error = abs(memoised.total().cycles - continuous.total().cycles) / continuous.total().cycles
     assert error < 0.05  # README quotes the measured figure for the reference hardware
-    baseline = simulate_workload(WorkloadRun(spec=spec, hw=TINY_HW, dram=DRAM, iterations=4))
+    baseline = simulate_workload(WorkloadRun(spec=spec, hw=TINY_HW, iterations=4))
     assert baseline.unique == 2  # two distinct layer shapes, every iteration identical
 
 
 def test_workload_iterations_follow_ffn_reuse() -> None:
     spec, masks = tiny_workload()
-    run = WorkloadRun(spec=spec, hw=TINY_HW, dram=DRAM, layout="hotcold", iterations=3,
+    run = WorkloadRun(spec=spec, hw=TINY_HW, layout="hotcold", iterations=3,
                       masks=masks)
     result = simulate_workload(run, jobs=2)
     assert result.rows == simulate_workload(run).rows  # Dask workers: the same numbers
