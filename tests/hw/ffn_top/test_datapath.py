@@ -11,37 +11,18 @@ from __future__ import annotations
 import random
 
 import pytest
-from amaranth.hdl import Elaboratable, Module, Signal
 
-from colsim.hw.ffn_datapath import ELEMENT, RowBuffer
+from colsim.hw.ffn_datapath import ELEMENT, RowBuffer, RowBufferShape
 from colsim.testbench.amaranth_streams import simulation
 
 
-class _Harness(Elaboratable):
-    """A RowBuffer with its gather, column and read inputs as signals."""
-
-    def __init__(self, *, slots: int, rows: int, lanes: int, banks: int, segments: int):
-        self.shape = dict(slots=slots, rows=rows, lanes=lanes, banks=banks)
-        self.segments = segments
-        self.gather_en, self.column_en = Signal(), Signal()
-        self.slot, self.row = Signal(range(slots)), Signal(range(rows))
-        self.mask, self.lane = Signal(segments), Signal(range(lanes))
-        self.beat = Signal(segments * lanes * ELEMENT)  # a gather beat (``segments`` rows)
-        self.column_beat = Signal(banks * ELEMENT)  # a column beat (one element per bank)
-        self.read_slot, self.read_row = Signal(range(slots)), Signal(range(rows))
-        self.read_data = Signal(lanes * ELEMENT)
-
-    def elaborate(self, platform):
-        m = Module()
-        buffer = RowBuffer(m, "buffer", **self.shape)
-        width = self.shape["lanes"] * ELEMENT
-        buffer.gather(self.gather_en, self.slot, self.row, self.mask,
-                      [self.beat[i:i + width] for i in range(0, len(self.beat), width)])
-        buffer.column(self.column_en, self.slot, self.row, self.lane,
-                      [self.column_beat[i:i + ELEMENT]
-                       for i in range(0, len(self.column_beat), ELEMENT)])
-        m.d.comb += self.read_data.eq(buffer.read(self.read_slot, self.read_row))
-        return m
+def _row_buffer(*, slots: int, rows: int, lanes: int, banks: int, segments: int) -> RowBuffer:
+    """Return a RowBuffer taking gather beats of ``segments`` rows and column writes."""
+    return RowBuffer(RowBufferShape(
+        slots=slots, rows=rows, lanes=lanes, banks=banks,
+        slot_bits=max(1, (slots - 1).bit_length()), row_bits=rows.bit_length(),
+        mask_bits=segments, lane_bits=max(1, (lanes - 1).bit_length()),
+        beat=max(segments * lanes, banks) * ELEMENT, columns=True))
 
 
 def _reference_gather(rows: list[list[int]], start: int, mask: int, segments: list[list[int]]):
@@ -67,7 +48,7 @@ def _reference_column(rows: list[list[int]], start: int, lane: int, elements: li
 @pytest.mark.parametrize("seed", [0, 1])
 def test_row_buffer_matches_reference(shape, seed):
     rng = random.Random(seed)
-    dut = _Harness(**shape)
+    dut = _row_buffer(**shape)
     slots, rows_per_slot, lanes, banks = (shape[k] for k in ("slots", "rows", "lanes", "banks"))
     segments = shape["segments"]
     reference = [[0] * lanes for _ in range(slots * rows_per_slot)]
@@ -84,27 +65,28 @@ def test_row_buffer_matches_reference(shape, seed):
                 data = [[element() for _ in range(lanes)] for _ in range(segments)]
                 beat = sum(value << (ELEMENT * (s * lanes + c))
                            for s, segment in enumerate(data) for c, value in enumerate(segment))
-                ctx.set(dut.gather_en, 1)
-                ctx.set(dut.mask, mask)
-                ctx.set(dut.beat, beat)
+                write = dut.write.gather
+                ctx.set(write.en, 1)
+                ctx.set(write.mask, mask)
+                ctx.set(write.data, beat)
                 _reference_gather(reference, slot * rows_per_slot + row, mask, data)
             else:  # column: one element per bank into consecutive rows
                 row = rng.randrange(rows_per_slot - banks + 1)
                 lane = rng.randrange(lanes)
                 data = [element() for _ in range(banks)]
-                ctx.set(dut.column_en, 1)
-                ctx.set(dut.lane, lane)
-                ctx.set(dut.column_beat, sum(v << (ELEMENT * k) for k, v in enumerate(data)))
+                write = dut.write.column
+                ctx.set(write.en, 1)
+                ctx.set(write.lane, lane)
+                ctx.set(write.data, sum(v << (ELEMENT * k) for k, v in enumerate(data)))
                 _reference_column(reference, slot * rows_per_slot + row, lane, data)
-            ctx.set(dut.slot, slot)
-            ctx.set(dut.row, row)
+            ctx.set(write.slot, slot)
+            ctx.set(write.row, row)
             await ctx.tick()
-            ctx.set(dut.gather_en, 0)
-            ctx.set(dut.column_en, 0)
+            ctx.set(write.en, 0)
             for g, expected in enumerate(reference):
-                ctx.set(dut.read_slot, g // rows_per_slot)
-                ctx.set(dut.read_row, g % rows_per_slot)
-                word = ctx.get(dut.read_data)
+                ctx.set(dut.read.slot, g // rows_per_slot)
+                ctx.set(dut.read.row, g % rows_per_slot)
+                word = ctx.get(dut.read.data)
                 got = [(word >> (ELEMENT * c)) & 0xFFFF for c in range(lanes)]
                 assert got == expected, f"row {g}: {got} != {expected}"
 
