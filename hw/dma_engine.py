@@ -20,10 +20,14 @@ and :func:`~colsim.sim.fast.engines.retire_visible` implement it):
   presented again until accepted, and the next follows in the cycle after the acceptance.
   After a transfer's last request the engine gates the next transfer (an idle cycle
   between transfers).
-* **Responses.** The response port is registered: a response presented in cycle ``t`` is
-  scattered into its buffer slot (:mod:`colsim.hw.ffn_datapath`) at the edge ending cycle
-  ``t + 1``, and the transfer's last response retires it then (``retire``), so its fill or
-  release count and its free entry are visible from cycle ``t + 2``.
+* **Responses.** The memory agent answers a request completing in DRAM cycle ``d`` in the
+  first core cycle that starts after ``d`` began, at most one response per core cycle, in
+  completion order (ties: the earlier last command first;
+  :mod:`colsim.testbench.ffn_memory`). The response port is registered: a response
+  presented in cycle ``t`` is scattered into its buffer slot (:mod:`colsim.hw.ffn_datapath`)
+  at the edge ending cycle ``t + 1``, and the transfer's last response retires it then
+  (``retire``), so its fill or release count and its free entry are visible from cycle
+  ``t + 2``.
 
 Ports: ``i_dma`` (instruction stream), ``i_table`` (remapper table writes), ``dram``
 (:class:`~colsim.hw.dram_port.DramPort`), control ``start``, ``running``, ``count`` and the
