@@ -13,11 +13,12 @@ expression helpers the top's engines share:
 * :class:`OutputBuffer` — the output buffer's result and cold regions: per slot C rows of R
   elements (int16 results, int32 cold sums), registers. Its ``dma`` port fills cold rows
   from a response beat and reads the write beat of a result or cold run; its ``simd`` port
-  reads a tile row of the cold region and writes a tile row across all C rows at once.
+  reads and writes SIMD beats (:class:`SimdBeats`: P tile rows of W columns, across the
+  region rows of those columns at once).
 * :class:`TileStore` — finished systolic tiles (int32 rows) of the result queue's entries,
   one per (entry, part), and which of them hold data: ``i_rows`` takes the array's drained
-  rows into the entry and part the result queue names (``drain``), ``simd`` reads tile rows
-  of the head entry and frees it.
+  rows into the entry and part the result queue names (``drain``), ``simd`` reads SIMD
+  beats of the head entry and frees it.
 
 Writes take effect at the clock edge; a region written by both ports in one cycle keeps the
 SIMD side's value.
@@ -85,6 +86,52 @@ def inside(row, width):
     return ~row[-1] & (row < width)
 
 
+@dataclass(frozen=True)
+class SimdBeats:
+    """How an R×C tile passes through a SIMD unit of ``lanes`` lanes (powers of two), beat
+    by beat: beat ``b`` carries rows ``g·P .. g·P + P - 1`` (``g = b // Q``) of columns
+    ``s·W .. s·W + W - 1`` (``s = b mod Q``), lane ``k·W + j`` holding row ``g·P + k``,
+    column ``s·W + j``. With lanes >= C a beat takes P = lanes / C rows (at most R: lanes
+    beyond a tile's R·C elements would idle and are not built); with lanes < C a row takes
+    Q = C / lanes beats.
+    """
+
+    rows: int
+    cols: int
+    lanes: int
+
+    @property
+    def rows_per_beat(self) -> int:
+        """P: tile rows per beat."""
+        return max(1, min(self.lanes, self.rows * self.cols) // self.cols)
+
+    @property
+    def slices(self) -> int:
+        """Q: beats per row (column slices)."""
+        return max(1, self.cols // self.lanes)
+
+    @property
+    def width(self) -> int:
+        """W: columns per beat."""
+        return self.cols // self.slices
+
+    @property
+    def used(self) -> int:
+        """U = P·W: the lanes a beat fills (the unit's width)."""
+        return self.rows_per_beat * self.width
+
+    @property
+    def count(self) -> int:
+        """B: beats per tile."""
+        return self.rows // self.rows_per_beat * self.slices
+
+    def split(self, beat):
+        """Return (row group g, column slice s) of a beat index (a Value)."""
+        beat = Value.cast(beat)
+        q = log2(self.slices)
+        return beat[q:], (beat[:q] if q else Const(0, 1))
+
+
 def buffer_shapes(hw: HardwareConfig, fmt: ProgramFormat
                   ) -> tuple[RowBufferShape, RowBufferShape, OutputShape]:
     """Return the shapes of the input, weight and output buffers of the top for ``hw``."""
@@ -98,7 +145,7 @@ def buffer_shapes(hw: HardwareConfig, fmt: ProgramFormat
                            banks=geo.elements, columns=True, **common),
             OutputShape(slots=sram.output.slots, rows=geo.rows, cols=geo.cols,
                         slot_bits=fmt.slot_bits, row_bits=fmt.row_bits,
-                        width_bits=fmt.width_bits, beat=beat))
+                        width_bits=fmt.width_bits, beat=beat, lanes=hw.simd.lanes))
 
 
 @dataclass(frozen=True)
@@ -246,6 +293,12 @@ class OutputShape:
     row_bits: int
     width_bits: int
     beat: int
+    lanes: int  # of the SIMD unit
+
+    @property
+    def beats(self) -> SimdBeats:
+        """How a tile passes through the SIMD unit."""
+        return SimdBeats(self.rows, self.cols, self.lanes)
 
     def dma_signature(self) -> wiring.Signature:
         """Return the DMA engine's port: cold fills in, write beats out."""
@@ -260,16 +313,17 @@ class OutputShape:
         })
 
     def simd_signature(self) -> wiring.Signature:
-        """Return the SIMD engine's port: a cold tile row read, result and cold row writes."""
-        row = range(self.rows + 1)
+        """Return the SIMD engine's port: a cold beat read, result and cold beat writes."""
+        beats = self.beats
+        beat = range(beats.count + 1)
         return wiring.Signature({
             "slot": Out(self.slot_bits),
-            "read_row": Out(row),
-            "cold": In(self.cols * 32),
-            "cold_write": Out(data.StructLayout({"en": 1, "row": row,
-                                                 "data": self.cols * 32})),
-            "result_write": Out(data.StructLayout({"en": 1, "row": row,
-                                                   "data": self.cols * ELEMENT})),
+            "read_beat": Out(beat),
+            "cold": In(beats.used * 32),
+            "cold_write": Out(data.StructLayout({"en": 1, "beat": beat,
+                                                 "data": beats.used * 32})),
+            "result_write": Out(data.StructLayout({"en": 1, "beat": beat,
+                                                   "data": beats.used * ELEMENT})),
         })
 
 
@@ -300,17 +354,37 @@ class _Region:
                 with m.If(enable & equals(slot, s) & equals(index, c)):
                     m.d.sync += register.eq(value)
 
-    def write_element(self, m: Module, enable, slot, element, values: list) -> None:
-        """Write element ``element`` of every row (one tile row from the SIMD side)."""
-        enable, slot = materialise(m, enable, "element_en"), materialise(m, slot, "element_slot")
-        element = materialise(m, element, "element_index")
-        hits = [materialise(m, equals(element, r), f"element_hit_{r}") for r in range(self.rows)]
+    def read_beat(self, slot, beat, beats: SimdBeats) -> list:
+        """Return the ``beats.used`` elements of SIMD beat ``beat`` (lane order)."""
+        group, part = beats.split(beat)
+        p, w = beats.rows_per_beat, beats.width
+        out = []
+        for k in range(p):
+            row = Cat(Const(k, log2(p)), group) if p > 1 else group
+            for j in range(w):
+                out.append(select([self.element(slot, q * w + j, row)
+                                   for q in range(beats.slices)], part))
+        return out
+
+    def write_beat(self, m: Module, enable, slot, beat, values: list,
+                   beats: SimdBeats) -> None:
+        """Write SIMD beat ``beat`` (``values`` in lane order) into its rows and columns."""
+        enable, slot = materialise(m, enable, "beat_en"), materialise(m, slot, "beat_slot")
+        beat = materialise(m, beat, "beat_index")
+        group, part = beats.split(beat)
+        p, w = beats.rows_per_beat, beats.width
+        groups = [materialise(m, equals(group, g), f"beat_group_{g}")
+                  for g in range(self.rows // p)]
+        parts = [materialise(m, equals(part, q), f"beat_part_{q}")
+                 for q in range(beats.slices)]
         for s, per_slot in enumerate(self.registers):
             with m.If(enable & equals(slot, s)):
                 for c, register in enumerate(per_slot):
+                    q, j = divmod(c, w)
                     m.d.sync += register.eq(Cat(*[
-                        Mux(hit, values[c], register[r * self.bits:(r + 1) * self.bits])
-                        for r, hit in enumerate(hits)]))
+                        Mux(groups[r // p] & parts[q], values[(r % p) * w + j],
+                            register[r * self.bits:(r + 1) * self.bits])
+                        for r in range(self.rows)]))
 
 
 class OutputBuffer(wiring.Component):
@@ -319,8 +393,9 @@ class OutputBuffer(wiring.Component):
     Ports: ``dma`` (``fill``: {en, slot, row, width, data} writes the cold rows ``row ..``
     below ``width`` of a response beat; ``beat``: {dest, slot, row, width} -> ``data``,
     ``strobe``, the write beat of a result or cold run from region row ``row``), ``simd``
-    (``slot``, ``read_row`` -> ``cold``, the tile row of the cold region; ``cold_write``,
-    ``result_write``: {en, row, data}, a tile row into every region row of ``slot``).
+    (``slot``, ``read_beat`` -> ``cold``, a SIMD beat of the cold region; ``cold_write``,
+    ``result_write``: {en, beat, data}, a SIMD beat into its rows and columns of ``slot``;
+    see :class:`SimdBeats`).
     """
 
     def __init__(self, shape: OutputShape) -> None:
@@ -341,13 +416,13 @@ class OutputBuffer(wiring.Component):
             cold.write_row(m, fill.en & inside(row, fill.width), fill.slot, row, piece)
         self._write_beat(m, {RESULT: (result, 2), COLD: (cold, 4)})
 
-        simd = self.simd
-        m.d.comb += simd.cold.eq(Cat(*[cold.element(simd.slot, c, simd.read_row)
-                                       for c in range(shape.cols)]))
+        simd, beats = self.simd, shape.beats
+        m.d.comb += simd.cold.eq(Cat(*cold.read_beat(simd.slot, simd.read_beat, beats)))
         write = simd.cold_write
-        cold.write_element(m, write.en, simd.slot, write.row, pieces(write.data, 32))
+        cold.write_beat(m, write.en, simd.slot, write.beat, pieces(write.data, 32), beats)
         write = simd.result_write
-        result.write_element(m, write.en, simd.slot, write.row, pieces(write.data, ELEMENT))
+        result.write_beat(m, write.en, simd.slot, write.beat, pieces(write.data, ELEMENT),
+                          beats)
         return m
 
     def _write_beat(self, m: Module, regions: dict) -> None:
@@ -383,13 +458,13 @@ def drain_signature(entries: int) -> wiring.Signature:
     return wiring.Signature({"entry": Out(bits), "part": Out(1), "drained": In(1)})
 
 
-def tile_read_signature(entries: int, rows: int, cols: int) -> wiring.Signature:
-    """Return the SIMD engine's tile port: rows of an entry's parts, and freeing it."""
+def tile_read_signature(entries: int, beats: SimdBeats) -> wiring.Signature:
+    """Return the SIMD engine's tile port: beats of an entry's parts, and freeing it."""
     bits = max(1, (entries - 1).bit_length())
     return wiring.Signature({
-        "entry": Out(bits), "a_part": Out(1), "row": Out(range(rows + 1)), "free": Out(1),
-        "a_data": In(cols * 32), "a_holds": In(1),
-        "part0_data": In(cols * 32), "part0_holds": In(1),
+        "entry": Out(bits), "a_part": Out(1), "beat": Out(range(beats.count + 1)),
+        "free": Out(1), "a_data": In(beats.used * 32), "a_holds": In(1),
+        "part0_data": In(beats.used * 32), "part0_holds": In(1),
     })
 
 
@@ -398,50 +473,65 @@ class TileStore(wiring.Component):
 
     Ports: ``i_rows`` (stream of tile rows, always ready; ``last`` ends a tile), ``drain``
     (the entry and part the rows go to; ``drained`` in the cycle of a tile's last row, which
-    then holds data), ``simd`` (``entry`` / ``a_part`` / ``row`` -> ``a_data`` and
-    ``part0_data``, rows of part ``a_part`` and of part 0, combinational, with whether each
-    part holds a tile; ``free`` clears both parts of ``entry``).
+    then holds data), ``simd`` (``entry`` / ``a_part`` / ``beat`` -> ``a_data`` and
+    ``part0_data``, SIMD beats (:class:`SimdBeats`) of part ``a_part`` and of part 0,
+    combinational, with whether each part holds a tile; ``free`` clears both parts of
+    ``entry``). The rows lie in P banks (row r in bank ``r mod P``), so a beat reads its P
+    rows at once.
     """
 
-    def __init__(self, *, entries: int, rows: int, cols: int) -> None:
-        self.entries, self.rows, self.cols = entries, rows, cols
+    def __init__(self, *, entries: int, beats: SimdBeats) -> None:
+        self.entries, self.beats = entries, beats
         super().__init__({
-            "i_rows": In(stream.Signature(tile_rows_layout(cols))),
+            "i_rows": In(stream.Signature(tile_rows_layout(beats.cols))),
             "drain": In(drain_signature(entries)),
-            "simd": In(tile_read_signature(entries, rows, cols)),
+            "simd": In(tile_read_signature(entries, beats)),
         })
 
     def elaborate(self, platform):
         m = Module()
-        rows = self.rows
-        m.submodules.memory = memory = Memory(shape=unsigned(self.cols * 32),
-                                              depth=self.entries * 2 * rows, init=[])
-        write = memory.write_port()
-        reads = [memory.read_port(domain="comb") for _ in range(2)]
+        beats = self.beats
+        p, groups = beats.rows_per_beat, beats.rows // beats.rows_per_beat
+        shift = log2(p)
+        banks = []
+        for k in range(p):
+            memory = Memory(shape=unsigned(beats.cols * 32), depth=self.entries * 2 * groups,
+                            init=[])
+            m.submodules[f"bank{k}" if p > 1 else "memory"] = memory
+            banks.append((memory.write_port(),
+                          [memory.read_port(domain="comb") for _ in range(2)]))
         has = [[Signal(name=f"tile_has_{e}_{p}") for p in range(2)]
                for e in range(self.entries)]
 
-        def address(entry, part, row):
-            return (entry * 2 + part) * rows + row
+        def address(entry, part, group):
+            return (entry * 2 + part) * groups + group
 
-        drain_row = Signal(range(rows))
+        drain_row = Signal(range(beats.rows))
         incoming, drain = self.i_rows, self.drain
         m.d.comb += incoming.ready.eq(1)
         with m.If(incoming.valid):
-            m.d.comb += [write.addr.eq(address(drain.entry, drain.part, drain_row)),
-                         write.data.eq(incoming.payload.data.as_value()), write.en.eq(1)]
+            for k, (write, _) in enumerate(banks):
+                m.d.comb += [write.addr.eq(address(drain.entry, drain.part, drain_row[shift:])),
+                             write.data.eq(incoming.payload.data.as_value()),
+                             write.en.eq(equals(drain_row[:shift], k) if p > 1 else 1)]
             m.d.sync += drain_row.eq(Mux(incoming.payload.last, 0, drain_row + 1))
             with m.If(incoming.payload.last):
                 m.d.comb += drain.drained.eq(1)
                 for e, per_entry in enumerate(has):
-                    for p, flag in enumerate(per_entry):
-                        with m.If(equals(drain.entry, e) & equals(drain.part, p)):
+                    for part, flag in enumerate(per_entry):
+                        with m.If(equals(drain.entry, e) & equals(drain.part, part)):
                             m.d.sync += flag.eq(1)
 
         simd = self.simd
-        m.d.comb += [reads[0].addr.eq(address(simd.entry, simd.a_part, simd.row)),
-                     reads[1].addr.eq(address(simd.entry, 0, simd.row)),
-                     simd.a_data.eq(reads[0].data), simd.part0_data.eq(reads[1].data)]
+        group, part = beats.split(simd.beat)
+        outputs = ([], [])
+        for _, reads in banks:
+            for port, (which, out) in zip(reads, ((simd.a_part, outputs[0]),
+                                                  (0, outputs[1])), strict=True):
+                m.d.comb += port.addr.eq(address(simd.entry, which, group))
+                slices = pieces(port.data, beats.width * 32)
+                out.append(select(slices, part) if beats.slices > 1 else slices[0])
+        m.d.comb += [simd.a_data.eq(Cat(*outputs[0])), simd.part0_data.eq(Cat(*outputs[1]))]
         flags = select([Cat(*per) for per in has], simd.entry)
         m.d.comb += [simd.a_holds.eq(Mux(simd.a_part, flags[1], flags[0])),
                      simd.part0_holds.eq(flags[0])]

@@ -10,7 +10,8 @@ states its timing rule (the fast model's function for that engine points to it):
 * the **array engine** (:class:`~colsim.hw.array_engine.ArrayEngine`) streams array ops
   through the systolic engine into the result queue;
 * the **SIMD engine** (:class:`~colsim.hw.simd_engine.SimdEngine`) turns the queue's tiles
-  into int16 rows of the output buffer and hot bits of the mask store.
+  into int16 rows of the output buffer and hot bits of the mask store, ``simd.lanes``
+  elements per cycle (a power of two, like the array's R and C).
 
 They exchange data through the input and weight :class:`~colsim.hw.ffn_datapath.RowBuffer`,
 the :class:`~colsim.hw.ffn_datapath.OutputBuffer`, the :class:`~colsim.hw.ffn_datapath.TileStore`
@@ -145,7 +146,8 @@ class FfnTop(wiring.Component):
 
     def _check_banks(self) -> None:
         geo = self._format.geometry
-        for name, value in (("systolic.rows", geo.rows), ("systolic.cols", geo.cols)):
+        for name, value in (("systolic.rows", geo.rows), ("systolic.cols", geo.cols),
+                            ("simd.lanes", self._hw.simd.lanes)):
             if value & (value - 1):
                 raise ConfigError(f"`{name}` must be a power of two for the FFN top, not {value}")
         for name, rows, banks in (("input", geo.input_rows, geo.elements // geo.rows),
@@ -170,8 +172,8 @@ class FfnTop(wiring.Component):
         m.submodules.input_buffer = input_buffer = RowBuffer(input_shape)
         m.submodules.weight_buffer = weight_buffer = RowBuffer(weight_shape)
         m.submodules.output_buffer = output_buffer = OutputBuffer(output_shape)
-        m.submodules.tiles = tiles = TileStore(entries=seq.result_queue, rows=geo.rows,
-                                               cols=geo.cols)
+        m.submodules.tiles = tiles = TileStore(entries=seq.result_queue,
+                                               beats=output_shape.beats)
         m.submodules.mask_store = mask_store = Memory(
             shape=unsigned(geo.cols), depth=1 << fmt.tile_bits, init=[])
 

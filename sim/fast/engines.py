@@ -67,9 +67,13 @@ class EngineRules:
 
 
 def simd_min_cycles(hw: HardwareConfig) -> int:
-    """Return the shortest SIMD op: the R tile rows fed one per cycle, plus the pipeline
-    (:class:`colsim.hw.simd_engine.SimdEngine`)."""
-    return hw.systolic.rows + SIMD_PIPELINE
+    """Return the shortest SIMD op: the tile's beats fed one per cycle, plus the pipeline
+    (:class:`colsim.hw.simd_engine.SimdEngine`). A beat takes ``lanes // C`` rows when
+    ``lanes >= C`` (at least one beat per tile), a row takes ``ceil(C / lanes)`` beats
+    otherwise."""
+    rows, cols, lanes = hw.systolic.rows, hw.systolic.cols, hw.simd.lanes
+    beats = -(-rows // (lanes // cols)) if lanes >= cols else rows * -(-cols // lanes)
+    return beats + SIMD_PIPELINE
 
 
 def front_waits(schedule: Schedule, cols: int) -> np.ndarray:

@@ -1,7 +1,8 @@
 """The SIMD engine in the Amaranth simulator against the fast model's rule (``simd_op``).
 
 SIMD ops with short and long scheduled cycles, one waiting for its result-queue entry, run
-back to back; the cycle each op ends and the busy counter must equal what
+back to back on SIMD units narrower than, as wide as and wider than a tile row; the cycle
+each op ends and the busy counter must equal what
 :func:`colsim.sim.fast.engines.simd_op` gives with the unit's minimum
 (:func:`colsim.sim.fast.engines.simd_min_cycles`).
 """
@@ -11,6 +12,8 @@ from __future__ import annotations
 import pytest
 
 from colsim.config import tiny_hardware
+from colsim.errors import ConfigError
+from colsim.hw.ffn_top import FfnTop
 from colsim.hw.program import program_format
 from colsim.hw.simd_engine import SimdEngine
 from colsim.sim.fast import engines as e
@@ -20,10 +23,11 @@ from colsim.testbench.amaranth_streams import simulation
 OPS = [(1, -1), (2, 30), (20, -1), (4, 30), (9, -1)]
 
 
-@pytest.mark.parametrize("shape", [(4, 4), (2, 8), (8, 2)], ids=["4x4", "2x8", "8x2"])
+@pytest.mark.parametrize("shape", [(4, 4, 4), (4, 4, 8), (4, 4, 64), (8, 8, 4), (8, 2, 4)],
+                         ids=lambda s: "{}x{}-{}lanes".format(*s))
 def test_simd_engine_follows_its_rule(shape):
-    rows, cols = shape
-    hw = tiny_hardware(systolic={"rows": rows, "cols": cols})
+    rows, cols, lanes = shape
+    hw = tiny_hardware(systolic={"rows": rows, "cols": cols}, simd={"lanes": lanes})
     dut = SimdEngine(hw, program_format(hw))
     layout = dut.i_simd.payload.shape()
     program = [layout.const({"cycles": cycles, "has_after": due >= 0, "op": 0})
@@ -61,3 +65,9 @@ def test_simd_engine_follows_its_rule(shape):
         sim.add_testbench(bench)
         sim.run()
     assert seen == expected
+
+
+def test_the_top_needs_a_power_of_two_lanes():
+    with pytest.raises(ConfigError, match=r"`simd.lanes` must be a power of two for the FFN "
+                                          r"top, not 6"):
+        FfnTop(tiny_hardware(simd={"lanes": 6}))
