@@ -339,12 +339,6 @@ class _Region:
         """Return region row ``index`` (a tile column, ``0 <= index < cols``) of ``slot``."""
         return select([select(per_slot, index) for per_slot in self.registers], slot)
 
-    def element(self, slot, column: int, index):
-        """Return element ``index`` of row ``column`` of ``slot``."""
-        register = select([per_slot[column] for per_slot in self.registers], slot)
-        return select([register[r * self.bits:(r + 1) * self.bits] for r in range(self.rows)],
-                      index)
-
     def write_row(self, m: Module, enable, slot, index, value) -> None:
         """Write one whole region row (DMA beat segment)."""
         enable, slot = materialise(m, enable, "row_en"), materialise(m, slot, "row_slot")
@@ -358,13 +352,16 @@ class _Region:
         """Return the ``beats.used`` elements of SIMD beat ``beat`` (lane order)."""
         group, part = beats.split(beat)
         p, w = beats.rows_per_beat, beats.width
-        out = []
-        for k in range(p):
-            row = Cat(Const(k, log2(p)), group) if p > 1 else group
-            for j in range(w):
-                out.append(select([self.element(slot, q * w + j, row)
-                                   for q in range(beats.slices)], part))
-        return out
+        registers = [select([per_slot[c] for per_slot in self.registers], slot)
+                     for c in range(len(self.registers[0]))]
+
+        def cell(column: int, k: int):  # row g·P + k of ``column``, over the row groups g
+            return select([registers[column][(g * p + k) * self.bits:][:self.bits]
+                           for g in range(self.rows // p)], group)
+
+        return [select([cell(q * w + j, k) for q in range(beats.slices)], part)
+                if beats.slices > 1 else cell(j, k)
+                for k in range(p) for j in range(w)]
 
     def write_beat(self, m: Module, enable, slot, beat, values: list,
                    beats: SimdBeats) -> None:
