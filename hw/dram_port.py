@@ -19,9 +19,9 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from colsim.config import HardwareConfig
+from colsim.hw.ffn_datapath import ELEMENT
 from colsim.hw.program import program_format
 
-ELEMENT = 16
 REQUEST, RESPONSE = "o_req", "i_resp"  # the port names (the bench drives them by name)
 
 

@@ -1,9 +1,11 @@
-"""The FFN top's banked row buffer in the Amaranth simulator against a Python reference.
+"""The FFN top's buffers in the Amaranth simulator against Python references.
 
-Random gather writes (any segment mask, any start row, including starts that wrap across
+Row buffer: random gather writes (any segment mask, any start row, including starts that wrap across
 bank boundaries and slot ends) and column writes (any lane, any start row) go into a
 :class:`RowBuffer`; after each write every row is read back and compared with a list-of-rows
-reference that applies the write's contract directly.
+reference that applies the write's contract directly. Output buffer: SIMD beats of units
+narrower than, as wide as and wider than a tile row land in the rows and columns
+:class:`SimdBeats` names.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import random
 
 import pytest
 
-from colsim.hw.ffn_datapath import ELEMENT, RowBuffer, RowBufferShape
+from colsim.hw.ffn_datapath import ELEMENT, OutputBuffer, OutputShape, RowBuffer, RowBufferShape
+from colsim.hw.onchip import COLD, RESULT
 from colsim.testbench.amaranth_streams import simulation
 
 
@@ -91,5 +94,59 @@ def test_row_buffer_matches_reference(shape, seed):
                 assert got == expected, f"row {g}: {got} != {expected}"
 
     with simulation(dut, f"row_buffer_{seed}") as sim:
+        sim.add_testbench(bench)
+        sim.run()
+
+
+@pytest.mark.parametrize("shape", [(4, 4, 4), (4, 4, 8), (4, 4, 64), (4, 8, 4), (8, 8, 16),
+                                   (2, 8, 2)], ids=lambda s: "{}x{}-{}lanes".format(*s))
+def test_simd_beats_land_in_their_rows_and_columns(shape):
+    """SIMD beats written into the output buffer read back as the tile, column by column
+    through the DMA side and beat by beat through the SIMD side (lane k·W + j of beat
+    g·Q + s holds row g·P + k, column s·W + j)."""
+    rows, cols, lanes = shape
+    beat_bits = 1024
+    output = OutputShape(slots=2, rows=rows, cols=cols, slot_bits=1, row_bits=6,
+                         width_bits=cols.bit_length(), beat=beat_bits, lanes=lanes)
+    beats = output.beats
+    p, w, q = beats.rows_per_beat, beats.width, beats.slices
+    assert beats.count * beats.used == rows * cols
+    dut = OutputBuffer(output)
+    rng = random.Random(sum(shape))
+    tile = [[rng.randrange(1 << 16) for _ in range(cols)] for _ in range(rows)]
+    cold = [[rng.randrange(1 << 32) for _ in range(cols)] for _ in range(rows)]
+
+    def lanes_of(values, b: int) -> list[int]:
+        g, s = divmod(b, q)
+        return [values[g * p + k][s * w + j] for k in range(p) for j in range(w)]
+
+    def pack(values: list[int], bits: int) -> int:
+        return sum(v << (bits * i) for i, v in enumerate(values))
+
+    async def bench(ctx):
+        ctx.set(dut.simd.slot, 1)
+        for b in range(beats.count):
+            ctx.set(dut.simd.result_write.en, 1)
+            ctx.set(dut.simd.result_write.beat, b)
+            ctx.set(dut.simd.result_write.data, pack(lanes_of(tile, b), ELEMENT))
+            ctx.set(dut.simd.cold_write.en, 1)
+            ctx.set(dut.simd.cold_write.beat, b)
+            ctx.set(dut.simd.cold_write.data, pack(lanes_of(cold, b), 32))
+            await ctx.tick()
+        ctx.set(dut.simd.result_write.en, 0)
+        ctx.set(dut.simd.cold_write.en, 0)
+        for b in range(beats.count):
+            ctx.set(dut.simd.read_beat, b)
+            assert ctx.get(dut.simd.cold) == pack(lanes_of(cold, b), 32), b
+        ctx.set(dut.dma.beat.slot, 1)
+        ctx.set(dut.dma.beat.width, cols)
+        for c in range(cols):  # region row c: the tile's column c, rows 0 .. R-1
+            ctx.set(dut.dma.beat.row, c)
+            for dest, values, bits in ((RESULT, tile, ELEMENT), (COLD, cold, 32)):
+                ctx.set(dut.dma.beat.dest, dest)
+                column = ctx.get(dut.dma.data) & ((1 << (rows * bits)) - 1)
+                assert column == pack([values[r][c] for r in range(rows)], bits), (dest, c)
+
+    with simulation(dut, f"output_buffer_{rows}x{cols}_{lanes}") as sim:
         sim.add_testbench(bench)
         sim.run()
