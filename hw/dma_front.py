@@ -15,6 +15,15 @@ engine (DESIGN.md, hardware):
   offset`` (``identity``: the slot itself). A lookup waits until the walk has written that
   position. Other runs keep their ``base``.
 
+Timing rule (the fast model's :func:`colsim.sim.fast.engines.front_waits` and
+:func:`~colsim.sim.fast.engines.front_deliver` implement it): the column-skip walk reads one
+mask word per cycle and pops one hot column per cycle; hot-list position ``p`` is written
+two cycles after the walk popped column ``p + 1`` (or ran out of mask). The lookup stage
+accepts one instruction per cycle (a W1 column run once its position is written, and not
+while it still holds the previous one) and hands it to the three-stage remapper in the next
+cycle the remapper moves; the remapper moves in every cycle except those in which its
+output holds an instruction the DMA engine has not taken, and delivers after two more moves.
+
 Static layouts place the columns in DRAM by their slots and the mask store holds the mask
 by slot (the order the dense iteration computes), so the table is the identity for them;
 it is programmable through ``i_table`` all the same.

@@ -52,7 +52,7 @@ from cocotb.utils import get_sim_time
 
 from colsim.compat import handle_logger
 from colsim.errors import ColsimError
-from colsim.hw.ffn_top import FfnTop
+from colsim.hw.dram_port import REQUEST, RESPONSE, DramPort
 from colsim.sim.dram.checker import check_protocol
 from colsim.sim.fast.run import MemorySystem, run_schedule
 from colsim.sim.schedule import Schedule
@@ -77,9 +77,7 @@ class FfnTB:
             self.memory = Gddr6Memory(spec.hw.dram_config, spec.hw.clock.core_mhz)
         else:
             self.memory = RandomLatencyMemory(spec.seed, *spec.latency, refuse=spec.refuse)
-        self.address_bits = spec.hw.sequencer.address_bits
-        self.tag_bits = FfnTop(spec.hw).tag_layout.size
-        self.beat_bits = spec.hw.dram_config.organization.transaction_bytes * 8
+        self.port = DramPort(spec.hw)
         self.data = spec.data()
         self.corrupt_data = corrupt == "data"  # self-test: one flipped bit must be caught
         self.requests: list[tuple[int, bool]] = []
@@ -183,9 +181,10 @@ class FfnTB:
         toggling ``i_resp__toggle`` (the harness turns each change into one valid cycle).
         """
         dut = self.dut
-        req_valid, req_ready = port(dut, "o_req", "valid"), port(dut, "o_req", "ready")
-        req_payload = port(dut, "o_req", "payload")
-        resp_toggle, resp_payload = dut.i_resp__toggle, port(dut, "i_resp", "payload")
+        req_valid, req_ready = port(dut, REQUEST, "valid"), port(dut, REQUEST, "ready")
+        req_payload = port(dut, REQUEST, "payload")
+        resp_toggle = port(dut, RESPONSE, "toggle")
+        resp_payload = port(dut, RESPONSE, "payload")
         held = None  # a request the memory refused, retried every cycle (ready low meanwhile)
         ready, toggle, alarm_on = True, 0, False  # as last written
         req_ready.value, dut.alarm_on.value = 1, 0
@@ -200,7 +199,7 @@ class FfnTB:
                 beat = 0 if write else self.data.read_beat(addr)
                 if self.corrupt_data and not write and self.answered == 0:
                     beat ^= 1 << 3
-                resp_payload.set(Immediate(tag | (beat << self.tag_bits)))
+                resp_payload.set(Immediate(self.port.encode_response(tag, beat)))
                 toggle ^= 1
                 resp_toggle.set(Immediate(toggle))
                 self.answered += 1
@@ -233,12 +232,9 @@ class FfnTB:
 
     def _decode(self, word: int) -> tuple[int, bool, int, int, int]:
         """Return (addr, write, tag, data, strobe) of a request payload."""
-        fields = []
-        for width in (self.address_bits, 1, self.tag_bits, self.beat_bits, self.beat_bits // 8):
-            fields.append(word & ((1 << width) - 1))
-            word >>= width
-        addr, write, tag, data, strobe = fields
-        return addr, bool(write), tag, data, strobe
+        fields = self.port.decode_request(word)
+        return (fields["addr"], bool(fields["write"]), fields["tag"], fields["data"],
+                fields["strobe"])
 
     def _offer(self, addr: int, write: bool, tag: int, data: int, strobe: int,
                cycle: int) -> bool:

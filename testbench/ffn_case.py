@@ -17,6 +17,7 @@ import numpy as np
 from colsim.config import HardwareConfig
 from colsim.config.loader import from_mapping, to_mapping
 from colsim.errors import ColsimError
+from colsim.hw.dram_port import REQUEST, RESPONSE
 from colsim.hw.program import Program, compile_schedule
 from colsim.models.spec import FfnLayer
 from colsim.sim.layout import Layout, hotcold_layout, rowmajor_layout
@@ -43,7 +44,7 @@ def top_harness(programs: list[Program] = ()) -> Harness:
     longest = max((len(w) for p in programs for w in p.words().values()), default=0)
     depth = max(MIN_PROGRAM_DEPTH, 1 << max(0, longest - 1).bit_length())
     return Harness(programs=tuple((f"i_{name}", depth) for name in STREAMS),
-                   toggled=("i_resp",), wake=("o_req__valid",))
+                   toggled=(RESPONSE,), wake=(f"{REQUEST}__valid",))
 
 
 @dataclass(frozen=True, eq=False)

@@ -3,7 +3,8 @@
 Each :class:`FfnCase` is one co-simulation of a layer with seeded random operands on a
 4×4 or 8×8 array (the sizes the co-simulation supports) with the tiny or the reference
 buffers, DRAM refresh on or off, optionally a smaller DMA in-flight table (the DMA's
-memory-level parallelism, which both executors honour), a dense FFN-Reuse iteration that
+memory-level parallelism, which both executors honour) or another SIMD width (``lanes``:
+a beat of several tile rows, or several beats per row), a dense FFN-Reuse iteration that
 fixes the hot mask at ``tau`` and ``iterations - 1`` sparse ones. The hot mask is the
 profiler's rule on the dense iteration's quantised data (a column is hot when one of its
 int16 activations exceeds τ), so it equals the mask the top derives. :data:`QUICK_CASES`
@@ -50,6 +51,7 @@ class FfnCase:
     iterations: int = 3
     seed: int = 0
     in_flight: int = 0  # DMA transfers in flight (0: the hardware's dma.transfers_in_flight)
+    lanes: int = 0  # SIMD lanes, a power of two (0: the hardware's simd.lanes)
 
     def __post_init__(self) -> None:
         if self.array not in ARRAYS:
@@ -64,16 +66,21 @@ class FfnCase:
         if not isinstance(self.in_flight, int) or self.in_flight < 0:
             raise ColsimError(f"`in_flight` must be a non-negative integer, not "
                               f"{self.in_flight!r}")
+        if (not isinstance(self.lanes, int) or self.lanes < 0
+                or self.lanes & (self.lanes - 1)):
+            raise ColsimError(f"`lanes` must be 0 or a power of two, not {self.lanes!r}")
         if not isinstance(self.iterations, int) or self.iterations < 1:
             raise ColsimError(f"`iterations` must be a positive integer, not "
                               f"{self.iterations!r}")
 
     @property
     def name(self) -> str:
-        """Return the case's id: array, layer, layout, τ, buffers, refresh and seed."""
+        """Return the case's id: array, layer, layout, τ, buffers, refresh, options, seed."""
         flight = f"-f{self.in_flight}" if self.in_flight else ""
+        lanes = f"-l{self.lanes}" if self.lanes else ""
         return (f"{self.array}x{self.array}-{self.layer}-{self.layout}-t{self.tau:g}-"
-                f"{self.buffers}-{'ref' if self.refresh else 'noref'}{flight}-s{self.seed}")
+                f"{self.buffers}-{'ref' if self.refresh else 'noref'}{flight}{lanes}"
+                f"-s{self.seed}")
 
     def hardware(self, base: HardwareConfig | None = None) -> HardwareConfig:
         """Return the case's hardware: ``base`` (tiny: the tiny configuration) with its array.
@@ -89,6 +96,8 @@ class FfnCase:
             hw = hw.with_overrides({"dram": {"file": str(NO_REFRESH)}})
         if self.in_flight:
             hw = hw.with_overrides({"dma": {"transfers_in_flight": self.in_flight}})
+        if self.lanes:
+            hw = hw.with_overrides({"simd": {"lanes": self.lanes}})
         return hw
 
     def hot_mask(self, hw: HardwareConfig) -> np.ndarray:
@@ -125,6 +134,10 @@ def _default_cases() -> tuple[FfnCase, ...]:
     # τ leaving at most 20 % of the columns hot (12.5 % and 16.7 %).
     cases.append(FfnCase(4, "plain", "hotcold", 2.0))
     cases.append(FfnCase(8, "gated", "perlayer", 1.6, refresh=False))
+    # SIMD units of other widths than a tile row (the tiny 8x8 array's 4 lanes are too).
+    cases.append(FfnCase(4, "plain", "hotcold", 0.4, lanes=8))
+    cases.append(FfnCase(4, "gated", "rowmajor", 0.1, refresh=False, lanes=16))
+    cases.append(FfnCase(8, "gated", "hotcold", 1.2, lanes=16))
     return tuple(cases)
 
 
@@ -132,6 +145,7 @@ DEFAULT_CASES = _default_cases()
 QUICK_CASES = (
     FfnCase(4, "plain", "rowmajor", 0.1),
     FfnCase(4, "gated", "hotcold", 0.4, refresh=False, in_flight=2),
+    FfnCase(4, "plain", "hotcold", 0.4, lanes=8),
 )
 CASE_SETS = {"quick": QUICK_CASES, "default": DEFAULT_CASES}
 

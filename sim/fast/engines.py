@@ -1,45 +1,22 @@
 """The FFN top's engine timing rules, one function per engine, as the fast model runs them.
 
-Each function implements the rule its RTL engine documents (:mod:`colsim.hw.ffn_top`,
-:mod:`colsim.hw.dma_front`); the compiled loop of :mod:`colsim.sim.fast.cosim` calls them.
-Cycles are core cycles; "visible in cycle v" means a counter or flag updated at the edge
-that ends cycle ``v - 1``, so an engine gating on it sees it in ``v``. Every engine spends
-one cycle gating each instruction (the cycle after its previous one ended, or later) and
-runs from the cycle after its gate passed.
+The rules themselves are written once, in the docstring of the RTL Component of each
+engine; the functions here implement them (the compiled loop of
+:mod:`colsim.sim.fast.cosim` calls them) and each names its Component:
 
-* **DMA engine** (:func:`dma_first_request`, :func:`entry_free`, :func:`dma_port_free`): a
-  transfer is gated once its slot is released, its producing SIMD op ended, (a barrier)
-  every earlier transfer retired, and an in-flight table entry is free (at most
-  ``dma.transfers_in_flight`` transfers between gate and retirement); its requests follow
-  one per core cycle from the cycle after the gate, a transfer's runs back to back; after a
-  transfer's last request the engine gates the next one (an idle cycle between transfers).
-  A request the DRAM refuses is held by the port, which takes the next one in the cycle
-  after its acceptance. The engine holds an instruction (a run) one cycle after the front
-  end delivered it (:func:`front_ready`).
-* **DMA front end** (:func:`front_waits`, :func:`front_deliver`): the column-skip walk
-  reads one mask word per cycle and pops one hot column per cycle; hot-list position ``p``
-  is written two cycles after the walk popped column ``p + 1`` (or ran out of mask). The
-  lookup stage accepts one instruction per cycle (a W1 column run once its position is
-  written, and not while it still holds the previous one) and hands it to the three-stage
-  remapper in the next cycle the remapper moves; the remapper moves in every cycle except
-  those in which its output holds an instruction the DMA engine has not taken, and
-  delivers after two more moves.
-* **Responses** (:func:`response_cycle`, :func:`retire_visible`): a request completing in
-  DRAM cycle ``d`` is answered in the first core cycle that starts after ``d`` began, at most
-  one response per core cycle in completion order (ties: the earlier last command first); the
-  port is registered, so a transfer's last response retires it one cycle later and its
-  fill/release counters and its in-flight entry are visible the cycle after that.
-* **Array engine** (:func:`array_op`): an op runs once its fills are visible; it streams
-  its K steps one per cycle and occupies the array for its scheduled cycles (K plus the
-  fill/drain overhead of a short tile) or until its last step is accepted, whichever is
-  later. The last step of a tile waits until the previous tile has drained (``R + C``
-  cycles after that tile's last step) and until a result-queue entry is free (the SIMD op
-  ``result_queue`` entries earlier ended).
-* **SIMD engine** (:func:`simd_op`, :func:`simd_after_ready`): an op runs once its tiles have
-  drained (``R + C`` cycles after the last step of its last array op, and not before that op
-  ended), its cold tile is visible and its output slot is released; it feeds the tile's R
-  rows through the two-stage unit and ends after its scheduled cycles or ``R + 3`` cycles
-  (:func:`simd_min_cycles`), whichever is later.
+* DMA engine — :class:`colsim.hw.dma_engine.DmaEngine`: :func:`dma_take`,
+  :func:`dma_first_request`, :func:`entry_free`, :func:`dma_port_free`,
+  :func:`response_cycle`, :func:`retire_visible`;
+* DMA front end — :class:`colsim.hw.dma_front.DmaFront`: :func:`front_waits`,
+  :func:`front_deliver`, :func:`front_taken`;
+* array engine — :class:`colsim.hw.array_engine.ArrayEngine`: :func:`array_op`;
+* SIMD engine — :class:`colsim.hw.simd_engine.SimdEngine`: :func:`simd_op`,
+  :func:`simd_after_ready`, :func:`simd_min_cycles`.
+
+Cycles are core cycles; "visible in cycle v" means a counter or flag updated at the edge
+that ends cycle ``v - 1``, so an engine gating on it sees it in ``v``. ``unit_free``: the
+first cycle an engine may gate its next instruction in (the cycle after its previous one
+ended, or the cycle after the first running cycle, in which it fetches its first).
 """
 
 from __future__ import annotations
@@ -90,8 +67,13 @@ class EngineRules:
 
 
 def simd_min_cycles(hw: HardwareConfig) -> int:
-    """Return the shortest SIMD op: the R tile rows fed one per cycle, plus the pipeline."""
-    return hw.systolic.rows + SIMD_PIPELINE
+    """Return the shortest SIMD op: the tile's beats fed one per cycle, plus the pipeline
+    (:class:`colsim.hw.simd_engine.SimdEngine`). A beat takes ``lanes // C`` rows when
+    ``lanes >= C`` (at least one beat per tile), a row takes ``ceil(C / lanes)`` beats
+    otherwise."""
+    rows, cols, lanes = hw.systolic.rows, hw.systolic.cols, hw.simd.lanes
+    beats = -(-rows // (lanes // cols)) if lanes >= cols else rows * -(-cols // lanes)
+    return beats + SIMD_PIPELINE
 
 
 def front_waits(schedule: Schedule, cols: int) -> np.ndarray:
@@ -146,7 +128,8 @@ def _remapper_stalled(front, t):
 
 @compiled
 def front_deliver(front, wait):
-    """Return the cycle the front end delivers the next run (accepted from ``wait`` on)."""
+    """Return the cycle the front end delivers the next run (accepted from ``wait`` on): the
+    rule of :class:`colsim.hw.dma_front.DmaFront`."""
     accepted = max(front[FRONT_ACCEPTED] + 1, front[FRONT_HANDED], wait)
     handed = accepted + 1
     while _remapper_stalled(front, handed):
@@ -193,7 +176,8 @@ def room_ops(schedule: Schedule, depth: int) -> np.ndarray:
 
 @compiled
 def array_op(unit_free, ready, cycles, steps, tile_end, last_tile, room_end, drain):
-    """Return (start, end, last step, stalled cycles) of an array op (end exclusive)."""
+    """Return (start, end, last step, stalled cycles) of an array op (end exclusive): the
+    rule of :class:`colsim.hw.array_engine.ArrayEngine`."""
     start = max(unit_free, ready) + 1
     last = start + steps - 1
     if tile_end:
@@ -214,14 +198,16 @@ def simd_after_ready(after_end, after_last, latency):
 
 @compiled
 def simd_op(unit_free, ready, cycles, shortest):
-    """Return (start, end) of a SIMD op (end exclusive)."""
+    """Return (start, end) of a SIMD op (end exclusive): the rule of
+    :class:`colsim.hw.simd_engine.SimdEngine`."""
     start = max(unit_free, ready) + 1
     return start, start + max(cycles, shortest)
 
 
 @compiled
 def entry_free(allocated, retired_count, retired, entries):
-    """Return when an in-flight entry is free for the next transfer (-1: not known yet)."""
+    """Return when an in-flight entry is free for the next transfer (-1: not known yet): the
+    gate rule of :class:`colsim.hw.dma_engine.DmaEngine`."""
     j = allocated - entries
     if j < 0:
         return 0
@@ -233,7 +219,8 @@ def entry_free(allocated, retired_count, retired, entries):
 @compiled
 def dma_take(front, wait, engine_free, base):
     """Take the next run from the front end once the engine is free (``engine_free``: the
-    cycle after its last request); return the first cycle it holds the run in."""
+    cycle after its last request); return the first cycle it holds the run in
+    (:class:`colsim.hw.dma_engine.DmaEngine`)."""
     delivered = front_deliver(front, wait + base)
     taken = max(engine_free - 1, delivered)
     front_taken(front, delivered, taken)
@@ -243,24 +230,27 @@ def dma_take(front, wait, engine_free, base):
 @compiled
 def dma_first_request(held, port_free, gate):
     """Return the cycle a transfer's first request is presented in (``held``: the first
-    cycle the engine holds its first run)."""
+    cycle the engine holds its first run; :class:`colsim.hw.dma_engine.DmaEngine`)."""
     return max(max(held, gate) + 1, port_free)
 
 
 @compiled
 def dma_port_free(presented, accepted_late):
     """Return the first cycle the port takes the next request after one presented in
-    ``presented`` (``accepted_late``: the core cycle the DRAM took it after refusing, or -1)."""
+    ``presented`` (``accepted_late``: the core cycle the DRAM took it after refusing, or -1;
+    :class:`colsim.hw.dma_engine.DmaEngine`)."""
     return max(presented + 1, accepted_late + 1)
 
 
 @compiled
 def response_cycle(done, dram_num, dram_den):
-    """Return the first core cycle a request completing in DRAM cycle ``done`` is answered in."""
+    """Return the first core cycle a request completing in DRAM cycle ``done`` is answered in
+    (:class:`colsim.hw.dma_engine.DmaEngine`, responses)."""
     return done * dram_den // dram_num + 1
 
 
 @compiled
 def retire_visible(response):
-    """Return the cycle a transfer answered in ``response`` is visible as retired."""
+    """Return the cycle a transfer answered in ``response`` is visible as retired
+    (:class:`colsim.hw.dma_engine.DmaEngine`, responses)."""
     return response + RETIRE_DELAY

@@ -45,6 +45,9 @@ def test_the_default_set_covers_what_the_cross_check_needs():
     assert min(shares) <= 0.2
     # The DMA's memory-level parallelism is hardware configuration both executors honour.
     assert any(c.in_flight for c in QUICK_CASES)
+    # SIMD units wider and narrower than a tile row (a beat of rows, beats per row).
+    widths = {(c.lanes or c.hardware().simd.lanes) / c.array for c in cases}
+    assert min(widths) < 1 < max(widths) and any(c.lanes for c in QUICK_CASES)
 
 
 def test_case_files_and_their_errors(tmp_path):

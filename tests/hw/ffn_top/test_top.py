@@ -109,6 +109,11 @@ CASES = {
     "gated-hotcold": dict(layer=FfnLayer("gated", 5, 12, 40, True), density=0.4,
                           layout="hotcold"),
     "all-cold": dict(layer=FfnLayer("cold", 4, 8, 16, False), density=0.0, layout="rowmajor"),
+    # SIMD units wider and narrower than a tile row (C = 4): 4 rows per beat, 2 beats per row.
+    "plain-16lanes": dict(layer=FfnLayer("plain", 8, 16, 64, False), density=0.3,
+                          layout="hotcold", lanes=16),
+    "gated-2lanes": dict(layer=FfnLayer("gated", 5, 12, 40, True), density=0.4,
+                         layout="rowmajor", lanes=2),
 }
 
 
@@ -119,7 +124,8 @@ def test_top_computes_the_schedule_bit_exactly(name):
     layer = case["layer"]
     rng = np.random.default_rng(11)
     hot = rng.random(layer.hidden) < case["density"]
-    spec = CosimSpec(tiny_hardware(dma={"transfers_in_flight": 3}), layer, hot,
+    hw = tiny_hardware(dma={"transfers_in_flight": 3}, simd={"lanes": case.get("lanes", 4)})
+    spec = CosimSpec(hw, layer, hot,
                      layout=case["layout"], iterations=2, latency=(1, 60))
     programs, requests, counters, checks = run_top(spec, stall=0.3, seed=5)
     expected = [(int(a), bool(w)) for s in spec.schedules()
