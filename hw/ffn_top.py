@@ -58,6 +58,7 @@ from colsim.compat import silence_unused
 from colsim.config import HardwareConfig
 from colsim.errors import ConfigError
 from colsim.hw.dma_front import DmaFront
+from colsim.hw.dma_port import dma_port
 from colsim.hw.ffn_datapath import (
     ELEMENT,
     RegionFile,
@@ -287,10 +288,11 @@ class FfnTop(wiring.Component):
 
         # Responses are registered at the boundary (one cycle), so the scatter logic below
         # is driven by flip-flops, not by the port.
-        m.d.comb += self.i_resp.ready.eq(1)
+        dram_req, dram_resp = dma_port(m, hw, self.o_req, self.i_resp)
+        m.d.comb += dram_resp.ready.eq(1)
         resp_valid = Signal(name="resp_valid")
         resp = Signal(self.i_resp.payload.shape(), name="resp")
-        m.d.sync += [resp_valid.eq(self.i_resp.valid), resp.eq(self.i_resp.payload)]
+        m.d.sync += [resp_valid.eq(dram_resp.valid), resp.eq(dram_resp.payload)]
         resp_tag = resp.tag.entry
         # The responding transfer's table fields.
         t_left, t_buffer, t_slot, t_read, t_release = (
@@ -379,15 +381,15 @@ class FfnTop(wiring.Component):
                 m.d.sync += tag.eq(free_entry)
         beat_data, beat_strobe = self._write_beat(m, dma, dma_row, result, cold)
         with m.If(_equals(dma_state, RUN)):
-            request = self.o_req.payload
-            m.d.comb += [self.o_req.valid.eq(1), request.addr.eq(address),
+            request = dram_req.payload
+            m.d.comb += [dram_req.valid.eq(1), request.addr.eq(address),
                          request.write.eq(dma.write), request.tag.entry.eq(tag),
                          request.tag.dest.eq(dma.dest), request.tag.row.eq(dma_row),
                          request.tag.mask.eq(dma.mask), request.tag.lane.eq(dma.lane),
                          request.tag.width.eq(dma.width)]
             with m.If(dma.write):
                 m.d.comb += [request.data.eq(beat_data), request.strobe.eq(beat_strobe)]
-            with m.If(self.o_req.ready):
+            with m.If(dram_req.ready):
                 m.d.sync += [address.eq(address + dma.stride), run_left.eq(run_left - 1),
                              dma_row.eq(dma_row + dma.row_step)]
                 with m.If(_equals(run_left, 1)):
