@@ -144,8 +144,9 @@ def _next_transfer(sc, cur, next_op, op_end, tr_issue, tr_done, done_prefix, pre
     """Find the first request cycle of the next transfer if its gate is known.
 
     Return ``(cur, core cycle or UNKNOWN)``: the cycle the engine presents the transfer's
-    first request in, before the request cap (:func:`_present`). ``dma`` holds the DMA engine's state
-    (:data:`DMA_FREE`, :data:`DMA_PORT`, :data:`DMA_ALLOCATED`, :data:`DMA_RETIRED`) and
+    first request in, before the request cap (:func:`_present`). ``dma`` holds the DMA
+    engine's state (:data:`DMA_FREE`, :data:`DMA_PORT`, :data:`DMA_ALLOCATED`,
+    :data:`DMA_RETIRED`) and
     ``front`` the front end's (:func:`engines.new_front`);
     ``retired[:dma[DMA_RETIRED]]`` are the cycles the retired transfers freed their
     in-flight entries in, ascending. Transfers without transactions complete as soon as

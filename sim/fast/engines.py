@@ -18,8 +18,8 @@ runs from the cycle after its gate passed.
   after its acceptance. With ``dma.requests_in_flight`` set, a request also waits until
   fewer than that many requests are unanswered (:func:`request_free`); with
   ``dma.channels`` set, the port's addresses are the channel interleave of the schedule's
-  (:meth:`EngineRules.dram_addresses`). The engine holds an instruction (a run) one cycle after the front
-  end delivered it (:func:`front_ready`).
+  (:meth:`EngineRules.dram_addresses`). The engine holds an instruction (a run) one cycle
+  after the front end delivered it (:func:`front_ready`).
 * **DMA front end** (:func:`front_waits`, :func:`front_deliver`): the column-skip walk
   reads one mask word per cycle and pops one hot column per cycle; hot-list position ``p``
   is written two cycles after the walk popped column ``p + 1`` (or ran out of mask). The
