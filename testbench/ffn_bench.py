@@ -19,7 +19,8 @@ rising edge would cost one more evaluation of the whole input-driven logic). Con
 registers and the mask store are written once per iteration, between runs.
 
 Checks (each fails the test): the request stream equals the schedule's transactions address
-by address; every request was answered; the DRAM command log passes the protocol checker
+by address (their DRAM addresses: the channel interleave of ``dma.channels``; the DRAM image
+is kept at the accelerator's addresses); every request was answered; the DRAM command log passes the protocol checker
 (GDDR6 memory); H, Y and Y_cold in DRAM equal the fixed-point reference bit for bit; dense
 iterations' Y lies within the derived bound of torch's float FFN; the dense FFN-Reuse
 iteration's mask (read from the top's mask store) equals the profiler's rule on the same
@@ -53,6 +54,7 @@ from cocotb.utils import get_sim_time
 from colsim.compat import handle_logger
 from colsim.errors import ColsimError
 from colsim.hw.ffn_top import FfnTop
+from colsim.hw.interleave_model import Interleave
 from colsim.sim.dram.checker import check_protocol
 from colsim.sim.fast.run import MemorySystem, run_schedule
 from colsim.sim.schedule import Schedule
@@ -81,6 +83,7 @@ class FfnTB:
         self.tag_bits = FfnTop(spec.hw).tag_layout.size
         self.beat_bits = spec.hw.dram_config.organization.transaction_bytes * 8
         self.data = spec.data()
+        self.interleave = Interleave.from_hw(spec.hw)  # the top's DRAM addresses (dma.channels)
         self.corrupt_data = corrupt == "data"  # self-test: one flipped bit must be caught
         self.requests: list[tuple[int, bool]] = []
         self.answered = 0
@@ -197,7 +200,7 @@ class FfnTB:
             self._due.extend(self.memory.pop_due(cycle))
             if self._due:
                 tag, addr, write, _index = self._due.popleft()
-                beat = 0 if write else self.data.read_beat(addr)
+                beat = 0 if write else self.data.read_beat(self.interleave.logical(addr))
                 if self.corrupt_data and not write and self.answered == 0:
                     beat ^= 1 << 3
                 resp_payload.set(Immediate(tag | (beat << self.tag_bits)))
@@ -247,7 +250,7 @@ class FfnTB:
         if not self.memory.offer(addr, write, (tag, addr, write, index), cycle):
             return False
         if write:
-            self.data.write_beat(addr, data, strobe)
+            self.data.write_beat(self.interleave.logical(addr), data, strobe)
         return True
 
 
@@ -295,7 +298,8 @@ async def _cosimulate(dut, case):
         timing = _iteration_timing(tb.memory, before, first, len(tb.requests))
         fast = _fast_model(spec, schedule, before, counters["begin"] + 1)
         got = tb.requests[first:]
-        expected = list(zip(schedule.addr.tolist(), schedule.is_write.tolist(), strict=True))
+        expected = list(zip(tb.interleave.physical_array(schedule.addr).tolist(),
+                            schedule.is_write.tolist(), strict=True))
         if case.get("corrupt") == "requests":  # self-test of the bench: the check must fail
             expected = expected[1:] + expected[:1]
         mismatch = next((i for i, (a, b) in enumerate(zip(got, expected, strict=False))

@@ -2,8 +2,9 @@
 
 Each :class:`FfnCase` is one co-simulation of a layer with seeded random operands on a
 4×4 or 8×8 array (the sizes the co-simulation supports) with the tiny or the reference
-buffers, DRAM refresh on or off, optionally a smaller DMA in-flight table (the DMA's
-memory-level parallelism, which both executors honour), a dense FFN-Reuse iteration that
+buffers, DRAM refresh on or off, optionally the DMA's memory-level parallelism (a smaller
+in-flight table, a cap on unanswered requests, fewer DRAM channels; both executors honour
+them), a dense FFN-Reuse iteration that
 fixes the hot mask at ``tau`` and ``iterations - 1`` sparse ones. The hot mask is the
 profiler's rule on the dense iteration's quantised data (a column is hot when one of its
 int16 activations exceeds τ), so it equals the mask the top derives. :data:`QUICK_CASES`
@@ -50,6 +51,8 @@ class FfnCase:
     iterations: int = 3
     seed: int = 0
     in_flight: int = 0  # DMA transfers in flight (0: the hardware's dma.transfers_in_flight)
+    requests: int = 0  # DRAM requests unanswered at most (0: dma.requests_in_flight)
+    channels: int = 0  # DRAM channels used (0: dma.channels)
 
     def __post_init__(self) -> None:
         if self.array not in ARRAYS:
@@ -61,9 +64,10 @@ class FfnCase:
                               f"not {self.layout!r}")
         if self.buffers not in BUFFERS:
             raise ColsimError(f"`buffers` must be 'tiny' or 'reference', not {self.buffers!r}")
-        if not isinstance(self.in_flight, int) or self.in_flight < 0:
-            raise ColsimError(f"`in_flight` must be a non-negative integer, not "
-                              f"{self.in_flight!r}")
+        for name in ("in_flight", "requests", "channels"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ColsimError(f"`{name}` must be a non-negative integer, not {value!r}")
         if not isinstance(self.iterations, int) or self.iterations < 1:
             raise ColsimError(f"`iterations` must be a positive integer, not "
                               f"{self.iterations!r}")
@@ -71,7 +75,8 @@ class FfnCase:
     @property
     def name(self) -> str:
         """Return the case's id: array, layer, layout, τ, buffers, refresh and seed."""
-        flight = f"-f{self.in_flight}" if self.in_flight else ""
+        flight = "".join(f"-{letter}{value}" for letter, value in (
+            ("f", self.in_flight), ("q", self.requests), ("c", self.channels)) if value)
         return (f"{self.array}x{self.array}-{self.layer}-{self.layout}-t{self.tau:g}-"
                 f"{self.buffers}-{'ref' if self.refresh else 'noref'}{flight}-s{self.seed}")
 
@@ -87,8 +92,11 @@ class FfnCase:
                 {"systolic": {"rows": self.array, "cols": self.array}})
         if not self.refresh:
             hw = hw.with_overrides({"dram": {"file": str(NO_REFRESH)}})
-        if self.in_flight:
-            hw = hw.with_overrides({"dma": {"transfers_in_flight": self.in_flight}})
+        dma = {key: value for key, value in (("transfers_in_flight", self.in_flight),
+                                             ("requests_in_flight", self.requests),
+                                             ("channels", self.channels)) if value}
+        if dma:
+            hw = hw.with_overrides({"dma": dma})
         return hw
 
     def hot_mask(self, hw: HardwareConfig) -> np.ndarray:
@@ -122,6 +130,10 @@ def _default_cases() -> tuple[FfnCase, ...]:
     cases.append(FfnCase(4, "wide", "rowmajor", 0.4))
     cases.append(FfnCase(4, "wide", "hotcold", 1.2, refresh=False))
     cases.append(FfnCase(4, "gated", "hotcold", 0.4, refresh=False, in_flight=2))
+    cases.append(FfnCase(4, "plain", "hotcold", 0.4, refresh=False, requests=1, channels=2))
+    cases.append(FfnCase(8, "gated", "rowmajor", 0.1, requests=3))
+    cases.append(FfnCase(4, "gated", "perlayer", 1.2, channels=1))
+    cases.append(FfnCase(8, "plain", "hotcold", 0.4, refresh=False, requests=2, channels=4))
     # τ leaving at most 20 % of the columns hot (12.5 % and 16.7 %).
     cases.append(FfnCase(4, "plain", "hotcold", 2.0))
     cases.append(FfnCase(8, "gated", "perlayer", 1.6, refresh=False))
@@ -132,6 +144,7 @@ DEFAULT_CASES = _default_cases()
 QUICK_CASES = (
     FfnCase(4, "plain", "rowmajor", 0.1),
     FfnCase(4, "gated", "hotcold", 0.4, refresh=False, in_flight=2),
+    FfnCase(4, "plain", "hotcold", 0.4, refresh=False, requests=1, channels=2),
 )
 CASE_SETS = {"quick": QUICK_CASES, "default": DEFAULT_CASES}
 

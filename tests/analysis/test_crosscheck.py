@@ -45,6 +45,9 @@ def test_the_default_set_covers_what_the_cross_check_needs():
     assert min(shares) <= 0.2
     # The DMA's memory-level parallelism is hardware configuration both executors honour.
     assert any(c.in_flight for c in QUICK_CASES)
+    assert any(c.requests and c.channels for c in QUICK_CASES)
+    assert {c.requests for c in cases} >= {0, 1, 2, 3} and {c.channels for c in cases} >= {
+        0, 1, 2, 4}
 
 
 def test_case_files_and_their_errors(tmp_path):
