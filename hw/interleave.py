@@ -17,7 +17,6 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from colsim.config import HardwareConfig
 from colsim.errors import ConfigError
 from colsim.hw.interleave_model import Interleave
 from colsim.hw.remap_model import reciprocal
@@ -74,9 +73,3 @@ class ChannelInterleaver(wiring.Component):
         m.d.comb += sink.payload.addr.eq(Cat(address[:shift], physical))
         return m
 
-
-def interleaver_for(hw: HardwareConfig) -> ChannelInterleaver:
-    """Return the interleaver of ``hw`` on a request of {``addr``, ``tag``} (the block's
-    stand-alone form; the FFN top passes its own request layout)."""
-    return ChannelInterleaver(Interleave.from_hw(hw), data.StructLayout(
-        {"addr": hw.sequencer.address_bits, "tag": 8}))

@@ -28,7 +28,7 @@ from colsim.errors import ColsimError
 from colsim.fileio import check_output_dir, write_text
 from colsim.hw.dma_front import front_for
 from colsim.hw.ffn_top import FfnTop
-from colsim.hw.interleave import interleaver_for
+from colsim.hw.dma_port import dma_port_for
 from colsim.hw.remap import remapper_for
 from colsim.hw.simd import SimdUnit
 from colsim.hw.skip import skip_for
@@ -84,10 +84,11 @@ BLOCKS: dict[str, Block] = {
                                "max_hidden": hw.layers.max_hidden,
                                "index_bits": hw.layers.count_bits},
     ),
-    "interleave": Block(
-        module="channel_interleaver",
-        build=interleaver_for,
-        parameters=lambda hw: {"channels": hw.dma.channels,
+    "dma_port": Block(
+        module="dma_port",
+        build=dma_port_for,
+        parameters=lambda hw: {"requests_in_flight": hw.dma.requests_in_flight,
+                               "channels": hw.dma.channels,
                                "address_bits": hw.sequencer.address_bits,
                                "dram": hw.dram.file or hw.dram.preset},
     ),
