@@ -20,8 +20,10 @@ from amaranth.hdl import Module
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from colsim.compat import silence_unused
 from colsim.config import HardwareConfig
-from colsim.hw.interleave import ChannelInterleaver
+from colsim.errors import ConfigError
+from colsim.hw.interleave import ChannelInterleaver, check_interleave
 from colsim.hw.interleave_model import Interleave
 from colsim.hw.request_cap import RequestCap
 
@@ -36,8 +38,12 @@ class DmaPort(wiring.Component):
                  response: data.StructLayout) -> None:
         if not isinstance(cap, int) or isinstance(cap, bool) or cap < 0:
             raise TypeError(f"`cap` must be a non-negative integer, not {cap!r}")
-        self._cap = cap
-        self._interleaver = ChannelInterleaver(interleave, request)
+        try:
+            check_interleave(interleave)
+        except ConfigError:
+            silence_unused(self)  # never built, so never "unused"
+            raise
+        self._cap, self._interleave = cap, interleave
         super().__init__({
             "i_req": In(stream.Signature(request)), "o_req": Out(stream.Signature(request)),
             "i_resp": In(stream.Signature(response)),
@@ -52,21 +58,21 @@ class DmaPort(wiring.Component):
     @property
     def interleave(self) -> Interleave:
         """The channel interleave of the requests' addresses."""
-        return self._interleaver.interleave
+        return self._interleave
 
     def elaborate(self, platform):
         m = Module()
+        request, response = self.i_req.payload.shape(), self.i_resp.payload.shape()
         requests, responses = wiring.flipped(self.i_req), wiring.flipped(self.i_resp)
         if self._cap:
-            request, response = self.i_req.payload.shape(), self.i_resp.payload.shape()
             m.submodules.cap = cap = RequestCap(self._cap, request, response)
             wiring.connect(m, requests, cap.i_req)
             wiring.connect(m, responses, cap.i_resp)
             requests, responses = cap.o_req, cap.o_resp
         wiring.connect(m, responses, wiring.flipped(self.o_resp))
-        m.submodules.interleaver = self._interleaver
-        wiring.connect(m, requests, self._interleaver.i_req)
-        wiring.connect(m, self._interleaver.o_req, wiring.flipped(self.o_req))
+        m.submodules.interleaver = interleaver = ChannelInterleaver(self._interleave, request)
+        wiring.connect(m, requests, interleaver.i_req)
+        wiring.connect(m, interleaver.o_req, wiring.flipped(self.o_req))
         return m
 
 

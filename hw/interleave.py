@@ -17,6 +17,7 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from colsim.compat import silence_unused
 from colsim.errors import ConfigError
 from colsim.hw.interleave_model import Interleave
 from colsim.hw.remap_model import reciprocal
@@ -30,10 +31,11 @@ class ChannelInterleaver(wiring.Component):
             raise TypeError(f"`interleave` must be an Interleave, not {interleave!r}")
         if "addr" not in dict(layout.members):
             raise TypeError(f"`layout` must have an `addr` field, not {layout!r}")
-        size = interleave.transaction_bytes
-        if size & (size - 1):
-            raise ConfigError(f"the DRAM's `transaction_bytes` must be a power of two for the "
-                              f"channel interleaver, not {size}")
+        try:
+            check_interleave(interleave)
+        except ConfigError:
+            silence_unused(self)  # never built, so never "unused"
+            raise
         self._interleave = interleave
         super().__init__({"i_req": In(stream.Signature(layout)),
                           "o_req": Out(stream.Signature(layout))})
@@ -73,3 +75,11 @@ class ChannelInterleaver(wiring.Component):
         m.d.comb += sink.payload.addr.eq(Cat(address[:shift], physical))
         return m
 
+
+def check_interleave(interleave: Interleave) -> None:
+    """Raise ``ConfigError`` unless the RTL computes ``interleave`` (its transaction size
+    must be a power of two: the offset is a bit field)."""
+    size = interleave.transaction_bytes
+    if size & (size - 1):
+        raise ConfigError(f"the DRAM's `transaction_bytes` must be a power of two for the "
+                          f"channel interleaver, not {size}")

@@ -27,8 +27,8 @@ from colsim.config.loader import to_mapping
 from colsim.errors import ColsimError
 from colsim.fileio import check_output_dir, write_text
 from colsim.hw.dma_front import front_for
-from colsim.hw.ffn_top import FfnTop
 from colsim.hw.dma_port import dma_port_for
+from colsim.hw.ffn_top import FfnTop
 from colsim.hw.remap import remapper_for
 from colsim.hw.simd import SimdUnit
 from colsim.hw.skip import skip_for

@@ -20,13 +20,13 @@ registers and the mask store are written once per iteration, between runs.
 
 Checks (each fails the test): the request stream equals the schedule's transactions address
 by address (their DRAM addresses: the channel interleave of ``dma.channels``; the DRAM image
-is kept at the accelerator's addresses); every request was answered; the DRAM command log passes the protocol checker
-(GDDR6 memory); H, Y and Y_cold in DRAM equal the fixed-point reference bit for bit; dense
-iterations' Y lies within the derived bound of torch's float FFN; the dense FFN-Reuse
-iteration's mask (read from the top's mask store) equals the profiler's rule on the same
-quantised data. The report (``COLSIM_REPORT``) holds per-iteration cycles and counters of
-the RTL next to the fast model's cycles for the same schedules, the DRAM statistics, the
-checks and the simulation speed.
+is kept at the accelerator's addresses); every request was answered; the DRAM command log
+passes the protocol checker (GDDR6 memory); H, Y and Y_cold in DRAM equal the fixed-point
+reference bit for bit; dense iterations' Y lies within the derived bound of torch's float
+FFN; the dense FFN-Reuse iteration's mask (read from the top's mask store) equals the
+profiler's rule on the same quantised data. The report (``COLSIM_REPORT``) holds
+per-iteration cycles and counters of the RTL next to the fast model's cycles for the same
+schedules, the DRAM statistics, the checks and the simulation speed.
 
 Fast model, like with like (DESIGN.md contract 10): before each layer-iteration the bench
 copies the DRAM controller's state (:meth:`Gddr6Memory.snapshot`); the fast model then runs
