@@ -13,7 +13,8 @@ schedule, the contract shared with the fast model):
   (:mod:`colsim.hw.onchip`); every response (one per transaction, any order) carries it
   back with the read data, which is scattered into the buffer slot (in the cycle after the
   response is presented: the port is registered), and counts the transfer down until it
-  completes;
+  completes. Requests and responses pass the DMA port (:mod:`colsim.hw.dma_port`: the cap
+  on unanswered requests and the channel interleave ``dma`` sets; none by default);
 * the **array engine** runs each array op once the input and weight fills it needs have
   completed: it streams its K steps (rows ``a_row + s`` / ``b_row + s`` of its slots) into
   the systolic engine, one per cycle, for the op's scheduled cycles (K plus fill/drain
