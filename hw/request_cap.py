@@ -7,8 +7,9 @@ request); while the count is at the cap, it holds ``o_req.valid`` and ``i_req.re
 
 Timing (the rule :func:`colsim.sim.fast.engines.request_free` implements): the count is a
 register, so a request may pass in cycle ``t`` when fewer than ``cap`` requests passed
-before ``t`` without their response having been presented before ``t``; the request
-``cap`` places after one whose response arrives in cycle ``r`` may pass from ``r + 1``.
+before ``t`` without their response having been presented before ``t``: request ``j``
+(from 0, in stream order) passes no earlier than the cycle after the ``j - cap + 1``-th
+response (responses come in any order; one per request).
 Responses are always accepted (``i_resp.ready`` is ``o_resp.ready``, which the top holds
 high).
 """

@@ -251,9 +251,9 @@ def request_free(issued, answered_count, answered, cap):
     """Return the first cycle the DMA's port may pass request ``issued`` (stream order from
     0) under a cap of ``cap`` requests unanswered (0: none); -1: not known yet.
 
-    ``answered[:answered_count]`` are the cycles responses were presented in, ascending: the
-    request ``cap`` places after the one answered ``issued - cap``-th passes from the cycle
-    after that response (:mod:`colsim.hw.request_cap`).
+    ``answered[:answered_count]`` are the cycles responses were presented in, ascending:
+    request ``issued`` passes from the cycle after response ``issued - cap`` (from 0, in
+    the order responses came; :mod:`colsim.hw.request_cap`).
     """
     j = issued - cap
     if cap == 0 or j < 0:
