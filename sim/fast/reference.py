@@ -107,7 +107,8 @@ def execute_reference(
     presented: int | None = None  # the core cycle the next request is presented in
     engine_free, port_free, allocated = 0, 0, 0
     retired: list[int] = []  # cycles retired transfers freed their in-flight entries
-    answered: list[int] = []  # the cycle of every response, in order
+    answered = np.zeros(schedule.addr.size, dtype=np.int64)  # each response's cycle
+    n_answered = 0
     addresses = rules.dram_addresses(schedule)
     answered_until = 0
     last_accept = -1  # the DRAM takes at most one request per cycle
@@ -116,7 +117,8 @@ def execute_reference(
             response = max(engines.response_cycle(completion.cycle, num, den),
                            answered_until)
             answered_until = response + 1
-            answered.append(response)
+            answered[n_answered] = response
+            n_answered += 1
             f = int(schedule.transfer[completion.tag])
             left[f] -= 1
             if left[f] == 0:
@@ -143,9 +145,7 @@ def execute_reference(
             break
         arrival = None
         if presented is not None:  # the request cap may hold it until a response
-            free = engines.request_free(offered, len(answered),
-                                        np.array([*answered, 0], dtype=np.int64),
-                                        rules.requests)
+            free = engines.request_free(offered, n_answered, answered, rules.requests)
             if free >= 0:
                 presented = max(presented, free)
                 arrival = ratio.to_dram(presented)
