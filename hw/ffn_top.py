@@ -6,7 +6,9 @@ states its timing rule (the fast model's function for that engine points to it):
 
 * the **DMA engine** (:class:`~colsim.hw.dma_engine.DmaEngine`, with its front end
   :class:`~colsim.hw.dma_front.DmaFront`) drives the DRAM port
-  (:class:`~colsim.hw.dram_port.DramPort`) and scatters read data into the buffers;
+  (:class:`~colsim.hw.dram_port.DramPort`) through the DMA port (:mod:`colsim.hw.dma_port`:
+  the cap on unanswered requests and the channel interleave ``dma`` sets; none by default)
+  and scatters read data into the buffers;
 * the **array engine** (:class:`~colsim.hw.array_engine.ArrayEngine`) streams array ops
   through the systolic engine into the result queue;
 * the **SIMD engine** (:class:`~colsim.hw.simd_engine.SimdEngine`) turns the queue's tiles
@@ -45,6 +47,7 @@ from colsim.config import HardwareConfig
 from colsim.errors import ConfigError
 from colsim.hw.array_engine import ArrayEngine
 from colsim.hw.dma_engine import DmaEngine
+from colsim.hw.dma_port import dma_port
 from colsim.hw.dram_port import REQUEST, RESPONSE, DramPort
 from colsim.hw.ffn_datapath import (
     ELEMENT,
@@ -198,8 +201,9 @@ class FfnTop(wiring.Component):
         # --- DMA engine: instructions, DRAM port, front-end registers, buffer writes ------
         wiring.connect(m, wiring.flipped(self.i_dma), dma.i_dma)
         wiring.connect(m, wiring.flipped(self.i_table), dma.i_table)
-        wiring.connect(m, wiring.flipped(getattr(self, REQUEST)), getattr(dma.dram, REQUEST))
-        wiring.connect(m, wiring.flipped(getattr(self, RESPONSE)), getattr(dma.dram, RESPONSE))
+        requests, responses = dma_port(m, hw, getattr(self, REQUEST), getattr(self, RESPONSE))
+        wiring.connect(m, requests, getattr(dma.dram, REQUEST))
+        wiring.connect(m, responses, getattr(dma.dram, RESPONSE))
         mask_walk = mask_store.read_port(domain="comb")
         m.d.comb += [dma.sparse.eq(self.sparse), dma.columns.eq(self.columns),
                      dma.w1_base.eq(self.w1_base), dma.w1_stride.eq(self.w1_stride),

@@ -27,6 +27,7 @@ from colsim.config.loader import to_mapping
 from colsim.errors import ColsimError
 from colsim.fileio import check_output_dir, write_text
 from colsim.hw.dma_front import front_for
+from colsim.hw.dma_port import dma_port_for
 from colsim.hw.ffn_top import FfnTop
 from colsim.hw.remap import remapper_for
 from colsim.hw.simd import SimdUnit
@@ -82,6 +83,14 @@ BLOCKS: dict[str, Block] = {
         parameters=lambda hw: {"mask_width": hw.systolic.cols, "tile": hw.systolic.cols,
                                "max_hidden": hw.layers.max_hidden,
                                "index_bits": hw.layers.count_bits},
+    ),
+    "dma_port": Block(
+        module="dma_port",
+        build=dma_port_for,
+        parameters=lambda hw: {"requests_in_flight": hw.dma.requests_in_flight,
+                               "channels": hw.dma.channels,
+                               "address_bits": hw.sequencer.address_bits,
+                               "dram": hw.dram.file or hw.dram.preset},
     ),
     "remap": Block(
         module="address_remapper",

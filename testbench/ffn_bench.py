@@ -19,13 +19,14 @@ rising edge would cost one more evaluation of the whole input-driven logic). Con
 registers and the mask store are written once per iteration, between runs.
 
 Checks (each fails the test): the request stream equals the schedule's transactions address
-by address; every request was answered; the DRAM command log passes the protocol checker
-(GDDR6 memory); H, Y and Y_cold in DRAM equal the fixed-point reference bit for bit; dense
-iterations' Y lies within the derived bound of torch's float FFN; the dense FFN-Reuse
-iteration's mask (read from the top's mask store) equals the profiler's rule on the same
-quantised data. The report (``COLSIM_REPORT``) holds per-iteration cycles and counters of
-the RTL next to the fast model's cycles for the same schedules, the DRAM statistics, the
-checks and the simulation speed.
+by address (their DRAM addresses: the channel interleave of ``dma.channels``; the DRAM image
+is kept at the accelerator's addresses); every request was answered; the DRAM command log
+passes the protocol checker (GDDR6 memory); H, Y and Y_cold in DRAM equal the fixed-point
+reference bit for bit; dense iterations' Y lies within the derived bound of torch's float
+FFN; the dense FFN-Reuse iteration's mask (read from the top's mask store) equals the
+profiler's rule on the same quantised data. The report (``COLSIM_REPORT``) holds
+per-iteration cycles and counters of the RTL next to the fast model's cycles for the same
+schedules, the DRAM statistics, the checks and the simulation speed.
 
 Fast model, like with like (DESIGN.md contract 10): before each layer-iteration the bench
 copies the DRAM controller's state (:meth:`Gddr6Memory.snapshot`); the fast model then runs
@@ -53,6 +54,7 @@ from cocotb.utils import get_sim_time
 from colsim.compat import handle_logger
 from colsim.errors import ColsimError
 from colsim.hw.dram_port import REQUEST, RESPONSE, DramPort
+from colsim.hw.interleave_model import Interleave
 from colsim.sim.dram.checker import check_protocol
 from colsim.sim.fast.run import MemorySystem, run_schedule
 from colsim.sim.schedule import Schedule
@@ -79,6 +81,7 @@ class FfnTB:
             self.memory = RandomLatencyMemory(spec.seed, *spec.latency, refuse=spec.refuse)
         self.port = DramPort(spec.hw)
         self.data = spec.data()
+        self.interleave = Interleave.from_hw(spec.hw)  # the top's DRAM addresses (dma.channels)
         self.corrupt_data = corrupt == "data"  # self-test: one flipped bit must be caught
         self.requests: list[tuple[int, bool]] = []
         self.answered = 0
@@ -196,7 +199,7 @@ class FfnTB:
             self._due.extend(self.memory.pop_due(cycle))
             if self._due:
                 tag, addr, write, _index = self._due.popleft()
-                beat = 0 if write else self.data.read_beat(addr)
+                beat = 0 if write else self.data.read_beat(self.interleave.logical(addr))
                 if self.corrupt_data and not write and self.answered == 0:
                     beat ^= 1 << 3
                 resp_payload.set(Immediate(self.port.encode_response(tag, beat)))
@@ -243,7 +246,7 @@ class FfnTB:
         if not self.memory.offer(addr, write, (tag, addr, write, index), cycle):
             return False
         if write:
-            self.data.write_beat(addr, data, strobe)
+            self.data.write_beat(self.interleave.logical(addr), data, strobe)
         return True
 
 
@@ -291,7 +294,8 @@ async def _cosimulate(dut, case):
         timing = _iteration_timing(tb.memory, before, first, len(tb.requests))
         fast = _fast_model(spec, schedule, before, counters["begin"] + 1)
         got = tb.requests[first:]
-        expected = list(zip(schedule.addr.tolist(), schedule.is_write.tolist(), strict=True))
+        expected = list(zip(tb.interleave.physical_array(schedule.addr).tolist(),
+                            schedule.is_write.tolist(), strict=True))
         if case.get("corrupt") == "requests":  # self-test of the bench: the check must fail
             expected = expected[1:] + expected[:1]
         mismatch = next((i for i, (a, b) in enumerate(zip(got, expected, strict=False))

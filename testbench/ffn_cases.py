@@ -2,9 +2,10 @@
 
 Each :class:`FfnCase` is one co-simulation of a layer with seeded random operands on a
 4×4 or 8×8 array (the sizes the co-simulation supports) with the tiny or the reference
-buffers, DRAM refresh on or off, optionally a smaller DMA in-flight table (the DMA's
-memory-level parallelism, which both executors honour) or another SIMD width (``lanes``:
-a beat of several tile rows, or several beats per row), a dense FFN-Reuse iteration that
+buffers, DRAM refresh on or off, optionally the DMA's memory-level parallelism (a smaller
+in-flight table, a cap on unanswered requests, fewer DRAM channels; both executors honour
+them) or another SIMD width (``lanes``: a beat of several tile rows, or several beats per
+row), a dense FFN-Reuse iteration that
 fixes the hot mask at ``tau`` and ``iterations - 1`` sparse ones. The hot mask is the
 profiler's rule on the dense iteration's quantised data (a column is hot when one of its
 int16 activations exceeds τ), so it equals the mask the top derives. :data:`QUICK_CASES`
@@ -52,6 +53,8 @@ class FfnCase:
     seed: int = 0
     in_flight: int = 0  # DMA transfers in flight (0: the hardware's dma.transfers_in_flight)
     lanes: int = 0  # SIMD lanes, a power of two (0: the hardware's simd.lanes)
+    requests: int = 0  # DRAM requests unanswered at most (0: dma.requests_in_flight)
+    channels: int = 0  # DRAM channels used (0: dma.channels)
 
     def __post_init__(self) -> None:
         if self.array not in ARRAYS:
@@ -63,10 +66,11 @@ class FfnCase:
                               f"not {self.layout!r}")
         if self.buffers not in BUFFERS:
             raise ColsimError(f"`buffers` must be 'tiny' or 'reference', not {self.buffers!r}")
-        if not isinstance(self.in_flight, int) or self.in_flight < 0:
-            raise ColsimError(f"`in_flight` must be a non-negative integer, not "
-                              f"{self.in_flight!r}")
-        if (not isinstance(self.lanes, int) or self.lanes < 0
+        for name in ("in_flight", "requests", "channels"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ColsimError(f"`{name}` must be a non-negative integer, not {value!r}")
+        if (not isinstance(self.lanes, int) or isinstance(self.lanes, bool) or self.lanes < 0
                 or self.lanes & (self.lanes - 1)):
             raise ColsimError(f"`lanes` must be 0 or a power of two, not {self.lanes!r}")
         if not isinstance(self.iterations, int) or self.iterations < 1:
@@ -76,7 +80,8 @@ class FfnCase:
     @property
     def name(self) -> str:
         """Return the case's id: array, layer, layout, τ, buffers, refresh, options, seed."""
-        flight = f"-f{self.in_flight}" if self.in_flight else ""
+        flight = "".join(f"-{letter}{value}" for letter, value in (
+            ("f", self.in_flight), ("q", self.requests), ("c", self.channels)) if value)
         lanes = f"-l{self.lanes}" if self.lanes else ""
         return (f"{self.array}x{self.array}-{self.layer}-{self.layout}-t{self.tau:g}-"
                 f"{self.buffers}-{'ref' if self.refresh else 'noref'}{flight}{lanes}"
@@ -94,8 +99,11 @@ class FfnCase:
                 {"systolic": {"rows": self.array, "cols": self.array}})
         if not self.refresh:
             hw = hw.with_overrides({"dram": {"file": str(NO_REFRESH)}})
-        if self.in_flight:
-            hw = hw.with_overrides({"dma": {"transfers_in_flight": self.in_flight}})
+        dma = {key: value for key, value in (("transfers_in_flight", self.in_flight),
+                                             ("requests_in_flight", self.requests),
+                                             ("channels", self.channels)) if value}
+        if dma:
+            hw = hw.with_overrides({"dma": dma})
         if self.lanes:
             hw = hw.with_overrides({"simd": {"lanes": self.lanes}})
         return hw
@@ -131,6 +139,11 @@ def _default_cases() -> tuple[FfnCase, ...]:
     cases.append(FfnCase(4, "wide", "rowmajor", 0.4))
     cases.append(FfnCase(4, "wide", "hotcold", 1.2, refresh=False))
     cases.append(FfnCase(4, "gated", "hotcold", 0.4, refresh=False, in_flight=2))
+    cases.append(FfnCase(4, "plain", "hotcold", 0.4, refresh=False, lanes=8, requests=1,
+                         channels=2))
+    cases.append(FfnCase(8, "gated", "rowmajor", 0.1, requests=3))
+    cases.append(FfnCase(4, "gated", "perlayer", 1.2, channels=1))
+    cases.append(FfnCase(8, "plain", "hotcold", 0.4, refresh=False, requests=2, channels=4))
     # τ leaving at most 20 % of the columns hot (12.5 % and 16.7 %).
     cases.append(FfnCase(4, "plain", "hotcold", 2.0))
     cases.append(FfnCase(8, "gated", "perlayer", 1.6, refresh=False))
@@ -145,7 +158,7 @@ DEFAULT_CASES = _default_cases()
 QUICK_CASES = (
     FfnCase(4, "plain", "rowmajor", 0.1),
     FfnCase(4, "gated", "hotcold", 0.4, refresh=False, in_flight=2),
-    FfnCase(4, "plain", "hotcold", 0.4, lanes=8),
+    FfnCase(4, "plain", "hotcold", 0.4, refresh=False, lanes=8, requests=1, channels=2),
 )
 CASE_SETS = {"quick": QUICK_CASES, "default": DEFAULT_CASES}
 

@@ -1,7 +1,8 @@
 """The cocotb regression: block benches and the top-level co-simulation over a case matrix.
 
 :func:`regression_matrix` lists every case: the block benches' spec tables (systolic engine,
-SIMD unit, skip logic and remapper; the very cases their tests run on every implementation),
+SIMD unit, skip logic, remapper and DMA port; the very cases their tests run on every
+implementation),
 the FFN top co-simulations across array sizes, layouts, hot densities, memories and seeds,
 and the cross-check cases (:data:`colsim.testbench.ffn_cases.DEFAULT_CASES`), whose runs
 also require the fast model to agree with the RTL exactly. :func:`run_regression` builds each
@@ -29,6 +30,7 @@ from colsim.errors import ColsimError
 from colsim.fileio import check_output_file, write_bytes
 from colsim.models.spec import FfnLayer
 from colsim.tasks import Task, run_tasks
+from colsim.testbench.dma_port_cases import DMA_PORT_CASES
 from colsim.testbench.ffn_case import CosimSpec, top_harness
 from colsim.testbench.ffn_cases import DEFAULT_CASES
 from colsim.testbench.harness import Harness
@@ -39,7 +41,7 @@ from colsim.testbench.skip_cases import SKIP_CASES
 from colsim.testbench.systolic_cases import SYSTOLIC_CASES
 
 BLOCK_CASES = {"systolic": SYSTOLIC_CASES, "simd": SIMD_CASES, "skip": SKIP_CASES,
-               "remap": REMAP_CASES}
+               "remap": REMAP_CASES, "dma_port": DMA_PORT_CASES}
 """Each block's spec table (the cases its tests run on every implementation), by bench."""
 
 

@@ -24,6 +24,7 @@ from colsim.config.loader import (
     from_mapping,
     in_range,
     load_toml,
+    non_negative,
     one_of,
     positive,
     with_overrides,
@@ -130,17 +131,48 @@ class DmaConfig:
     ``transfers_in_flight`` is the size of its in-flight table: transfers issued and not yet
     completed (each owns an entry, whose index is the tag of its DRAM requests). With few
     entries the engine waits on DRAM latency, with many compute or bandwidth sets the pace.
+    ``requests_in_flight`` caps the DRAM requests issued and not yet answered (0: no cap
+    beyond the DRAM's own back-pressure and the in-flight table): at the cap the DMA's port
+    holds its next request until a response arrives. ``channels`` is how many of the DRAM's
+    channels the accelerator's data is interleaved over (0: all): transaction ``t`` of the
+    accelerator's address space goes to channel ``t % channels``
+    (:mod:`colsim.hw.interleave_model`). ``request_bytes`` is the size of one DMA request
+    (0: one DRAM transaction, the only size supported; see :meth:`check_dram`).
     This table is apart from :class:`SequencerConfig` because its values decide whether a
-    workload is compute- or memory-bound (DESIGN.md §2: an axis to expose and measure; the
-    DMA's other parallelism knobs belong here too), while the sequencer's only size the RTL.
+    workload is compute- or memory-bound (DESIGN.md §2: an axis to expose and measure),
+    while the sequencer's only size the RTL.
     """
 
     transfers_in_flight: int = field(default=8, metadata=positive())
+    requests_in_flight: int = field(default=0, metadata=non_negative())  # 0: uncapped
+    channels: int = field(default=0, metadata=non_negative())  # 0: all the DRAM's channels
+    request_bytes: int = field(default=0, metadata=non_negative())  # 0: a DRAM transaction
 
     @property
     def tag_bits(self) -> int:
         """Return the width of a request tag (an index into the in-flight table)."""
         return max(1, (self.transfers_in_flight - 1).bit_length())
+
+    def check_dram(self, dram: DramConfig) -> None:
+        """Raise ``ConfigError`` when a value does not fit the DRAM ``dram``.
+
+        ``channels`` must be at most the DRAM's channels; ``request_bytes`` must be one DRAM
+        transaction: the top's data beat is one transaction wide, and a request of several
+        transactions (a burst answered once) is not supported.
+        """
+        org = dram.organization
+        if self.channels > org.channels:
+            raise ConfigError(f"`dma.channels` must be at most the DRAM's {org.channels} "
+                              f"channels (0: all), not {self.channels}")
+        if self.request_bytes not in (0, org.transaction_bytes):
+            raise ConfigError(
+                f"`dma.request_bytes` must be the DRAM's transaction size, "
+                f"{org.transaction_bytes} (0: the same; requests of several transactions are "
+                f"not supported), not {self.request_bytes}")
+
+    def used_channels(self, dram: DramConfig) -> int:
+        """Return the DRAM channels the accelerator's data is interleaved over."""
+        return self.channels or dram.organization.channels
 
 
 @dataclass(frozen=True)
@@ -219,6 +251,7 @@ class HardwareConfig:
             )
         # Derived, not a field: equality, hashing and to_mapping() see the selection only.
         object.__setattr__(self, "_dram_config", self.dram.resolve())
+        self.dma.check_dram(self._dram_config)
 
     @property
     def dram_config(self) -> DramConfig:

@@ -52,9 +52,11 @@ ScheduleArrays = namedtuple("ScheduleArrays", [*SCHEDULE_FIELDS, "op_tile_end", 
 
 def schedule_arrays(schedule: Schedule, rules: e.EngineRules, cols: int) -> ScheduleArrays:
     """Return the bundle of ``schedule``'s arrays that :func:`cosimulate` reads (``cols``:
-    the array's C, the width of the mask words the front end walks)."""
+    the array's C, the width of the mask words the front end walks; ``addr``: the DRAM
+    addresses, :meth:`engines.EngineRules.dram_addresses`)."""
     fields = {name: getattr(schedule, name) for name in SCHEDULE_FIELDS}
-    return ScheduleArrays(**{**fields, "op_unit": schedule.op_unit.astype(np.int64)},
+    return ScheduleArrays(**{**fields, "op_unit": schedule.op_unit.astype(np.int64),
+                             "addr": rules.dram_addresses(schedule)},
                           op_tile_end=e.tile_ends(schedule),
                           op_room=e.room_ops(schedule, rules.result_queue),
                           tx_front=e.front_waits(schedule, cols),
@@ -141,8 +143,10 @@ def _next_transfer(sc, cur, next_op, op_end, tr_issue, tr_done, done_prefix, pre
                    dma, front, retired, base):
     """Find the first request cycle of the next transfer if its gate is known.
 
-    Return ``(cur, core cycle or UNKNOWN)``. ``dma`` holds the DMA engine's state
-    (:data:`DMA_FREE`, :data:`DMA_PORT`, :data:`DMA_ALLOCATED`, :data:`DMA_RETIRED`) and
+    Return ``(cur, core cycle or UNKNOWN)``: the cycle the engine presents the transfer's
+    first request in, before the request cap (:func:`_present`). ``dma`` holds the DMA
+    engine's state (:data:`DMA_FREE`, :data:`DMA_PORT`, :data:`DMA_ALLOCATED`,
+    :data:`DMA_RETIRED`) and
     ``front`` the front end's (:func:`engines.new_front`);
     ``retired[:dma[DMA_RETIRED]]`` are the cycles the retired transfers freed their
     in-flight entries in, ascending. Transfers without transactions complete as soon as
@@ -173,10 +177,28 @@ def _next_transfer(sc, cur, next_op, op_end, tr_issue, tr_done, done_prefix, pre
             return cur, UNKNOWN
         held = e.dma_take(front, sc.tx_front[sc.tr_first[cur]], dma[DMA_FREE], base)
         first = e.dma_first_request(held, dma[DMA_PORT], max(gate, entry))
-        tr_issue[cur] = first
         dma[DMA_ALLOCATED] += 1
         return cur, first
     return cur, UNKNOWN
+
+
+@compiled
+def _present(sc, dma, offered, answered, cur, tr_issue):
+    """Return the cycle request ``offered`` passes the DMA's port in: the cycle the engine
+    presents it in (``dma[DMA_WANT]``, then cleared), once the request cap lets it pass
+    (:func:`engines.request_free`); UNKNOWN while either is not known. ``answered``: the
+    response cycles so far, ascending; a transfer's first request sets its ``tr_issue``."""
+    want = dma[DMA_WANT]
+    if want < 0:
+        return UNKNOWN
+    free = e.request_free(offered, dma[DMA_ANSWERED], answered, sc.rules[e.RULE_REQUESTS])
+    if free < 0:
+        return UNKNOWN
+    dma[DMA_WANT] = UNKNOWN
+    presented = max(want, free)
+    if offered == sc.tr_first[cur]:
+        tr_issue[cur] = presented
+    return presented
 
 
 @compiled
@@ -206,11 +228,13 @@ Timeline = namedtuple("Timeline", [
 ])
 Scratch = namedtuple("Scratch", [
     "tr_left", "row_tx", "free", "coords", "unit_free", "last_tile", "outstanding", "answer",
-    "tx_command", "retired", "dma", "front",
+    "tx_command", "retired", "dma", "front", "answered",
 ])
 # The DMA engine's state: the cycle it may gate its next transfer from, the first cycle the
-# DRAM port takes a request, transfers allocated an in-flight entry, transfers retired.
-DMA_FREE, DMA_PORT, DMA_ALLOCATED, DMA_RETIRED = range(4)
+# DRAM port takes a request, transfers allocated an in-flight entry, transfers retired,
+# responses presented (``answered``), and the cycle the engine presents its next request in
+# before the request cap (UNKNOWN: not known yet, or already passed to ``cur_core``).
+DMA_FREE, DMA_PORT, DMA_ALLOCATED, DMA_RETIRED, DMA_ANSWERED, DMA_WANT = range(6)
 
 
 @njit(cache=True)
@@ -233,16 +257,17 @@ def cosimulate(dram, sc, transaction_bytes, radices, banks_per_group, dram_num, 
     out = Timeline(np.zeros(X_SIZE, dtype=np.int64), np.full(n_ops, UNKNOWN),
                    np.full(n_ops, UNKNOWN), np.full(n_ops, UNKNOWN), np.full(n_tr, UNKNOWN),
                    np.full(n_tr, UNKNOWN), np.full(n_tx, UNKNOWN), np.full(n_tx, UNKNOWN))
-    dma = np.zeros(4, dtype=np.int64)
+    dma = np.zeros(6, dtype=np.int64)
     dma[DMA_FREE] = base
     dma[DMA_PORT] = base
+    dma[DMA_WANT] = UNKNOWN
     work = Scratch(sc.tr_count.copy(), np.zeros(rows, dtype=np.int64),
                    np.arange(rows)[::-1].copy(), np.zeros((1, 5), dtype=np.int64),
                    np.full(2, base + 1, dtype=np.int64), np.full(1, UNKNOWN),
                    np.empty(rows, dtype=np.int64),
                    np.empty(n_tx, dtype=np.int64), np.empty(n_tx, dtype=np.int64),
                    np.empty(n_tr, dtype=np.int64), dma,
-                   e.new_front(base))
+                   e.new_front(base), np.empty(n_tx, dtype=np.int64))
     _cosimulate(dram, sc, (transaction_bytes, radices, banks_per_group), dram_num, dram_den,
                 base, out, work)
     return out
@@ -277,15 +302,18 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
     while True:
         # Requests that completed before cycle c are answered, in completion order.
         n_ans, answered_until = _answer(sc, answer, n_ans, c, tx_done, work.tx_command,
-                                        tr_left, tr_done,
-                                        retired, dma, answered_until, dram_num, dram_den)
+                                        tr_left, tr_done, retired, dma, work.answered,
+                                        answered_until, dram_num, dram_den)
         next_op = _eval_ops(sc, next_op, out, unit_free, last_tile, tr_done, acc)
         while done_prefix < n_tr and tr_done[done_prefix] >= 0:
             prefix_max = max(prefix_max, tr_done[done_prefix])
             done_prefix += 1
         if cur_core < 0:
-            cur, cur_core = _next_transfer(sc, cur, next_op, out.op_end, tr_issue, tr_done,
-                                           done_prefix, prefix_max, dma, front, retired, base)
+            if dma[DMA_WANT] < 0:
+                cur, dma[DMA_WANT] = _next_transfer(sc, cur, next_op, out.op_end, tr_issue,
+                                                    tr_done, done_prefix, prefix_max, dma,
+                                                    front, retired, base)
+            cur_core = _present(sc, dma, offered, work.answered, cur, tr_issue)
         while done_prefix < n_tr and tr_done[done_prefix] >= 0:
             prefix_max = max(prefix_max, tr_done[done_prefix])
             done_prefix += 1
@@ -315,13 +343,16 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
             if offered == sc.tr_first[cur] + sc.tr_count[cur]:
                 dma[DMA_FREE] = cur_core + 1
                 cur += 1
-                cur, cur_core = _next_transfer(sc, cur, next_op, out.op_end, tr_issue, tr_done,
-                                               done_prefix, prefix_max, dma, front, retired, base)
+                cur, dma[DMA_WANT] = _next_transfer(sc, cur, next_op, out.op_end, tr_issue,
+                                                    tr_done, done_prefix, prefix_max, dma,
+                                                    front, retired, base)
             else:
+                want = cur_core
                 if sc.tx_front[offered] >= 0:  # the transfer's next run
-                    cur_core = max(cur_core, e.dma_take(front, sc.tx_front[offered],
-                                                        cur_core + 1, base) - 1)
-                cur_core = max(cur_core + 1, dma[DMA_PORT])
+                    want = max(want, e.dma_take(front, sc.tx_front[offered],
+                                                cur_core + 1, base) - 1)
+                dma[DMA_WANT] = max(want + 1, dma[DMA_PORT])
+            cur_core = _present(sc, dma, offered, work.answered, cur, tr_issue)
         finished = k.requests_finished(dram)
         if finished != finished_before:
             finished_before = finished
@@ -368,11 +399,11 @@ def _earlier(tx, other, tx_done, tx_command):
 
 @compiled
 def _answer(sc, answer, n_ans, c, tx_done, tx_command, tr_left, tr_done, retired, dma,
-            answered_until,
-            dram_num, dram_den):
+            answered, answered_until, dram_num, dram_den):
     """Answer the transactions that completed before DRAM cycle ``c`` (all are known), in
     completion order, ties by the cycle of their last command, then by stream order (the
-    memory agent's order), one per core cycle; retire finished transfers.
+    memory agent's order), one per core cycle, recording each response's cycle in
+    ``answered``; retire finished transfers.
 
     Return the transactions still waiting and the response port's next free cycle.
     """
@@ -390,6 +421,8 @@ def _answer(sc, answer, n_ans, c, tx_done, tx_command, tr_left, tr_done, retired
         answer[best] = answer[n_ans]
         response = max(e.response_cycle(tx_done[tx], dram_num, dram_den), answered_until)
         answered_until = response + 1
+        answered[dma[DMA_ANSWERED]] = response
+        dma[DMA_ANSWERED] += 1
         f = sc.transfer[tx]
         tr_left[f] -= 1
         if tr_left[f] == 0:

@@ -7,6 +7,8 @@ engine; the functions here implement them (the compiled loop of
 * DMA engine — :class:`colsim.hw.dma_engine.DmaEngine`: :func:`dma_take`,
   :func:`dma_first_request`, :func:`entry_free`, :func:`dma_port_free`,
   :func:`response_cycle`, :func:`retire_visible`;
+* DMA port — :class:`colsim.hw.dma_port.DmaPort`: :func:`request_free` (the request cap)
+  and :meth:`EngineRules.dram_addresses` (the channel interleave);
 * DMA front end — :class:`colsim.hw.dma_front.DmaFront`: :func:`front_waits`,
   :func:`front_deliver`, :func:`front_taken`;
 * array engine — :class:`colsim.hw.array_engine.ArrayEngine`: :func:`array_op`;
@@ -27,6 +29,7 @@ import numpy as np
 from numba import njit
 
 from colsim.config import HardwareConfig
+from colsim.hw.interleave_model import Interleave
 from colsim.sim.schedule import ARRAY, PHASES, SIMD, WEIGHT, Schedule
 
 compiled = njit(cache=True, error_model="numpy", _nrt=False)
@@ -41,7 +44,7 @@ SIMD_PIPELINE = 3  # the unit's two stages and the result write-back
 RETIRE_DELAY = 2  # registered response, then the counters' update
 
 # Indices of the rules vector (:meth:`EngineRules.as_array`).
-RULE_IN_FLIGHT, RULE_RESULT_LATENCY, RULE_SIMD_MIN, RULE_SIZE = range(4)
+RULE_IN_FLIGHT, RULE_RESULT_LATENCY, RULE_SIMD_MIN, RULE_REQUESTS, RULE_SIZE = range(5)
 
 
 @dataclass(frozen=True)
@@ -52,18 +55,29 @@ class EngineRules:
     result_latency: int  # R + C: a tile's last step to its last row drained
     simd_min: int  # the shortest SIMD op
     result_queue: int  # sequencer.result_queue
+    requests: int = 0  # dma.requests_in_flight (0: uncapped)
+    interleave: Interleave | None = None  # dma.channels on the DRAM (None: every channel)
 
     @classmethod
     def from_hw(cls, hw: HardwareConfig) -> EngineRules:
         """Return the rules of ``hw``'s engines."""
         rows, cols = hw.systolic.rows, hw.systolic.cols
+        interleave = Interleave.from_hw(hw)
         return cls(hw.dma.transfers_in_flight, rows + cols,
-                   simd_min_cycles(hw), hw.sequencer.result_queue)
+                   simd_min_cycles(hw), hw.sequencer.result_queue,
+                   hw.dma.requests_in_flight, None if interleave.identity else interleave)
 
     def as_array(self) -> np.ndarray:
         """Return the constants the compiled loop reads, indexed by ``RULE_*``."""
-        return np.array([self.in_flight, self.result_latency, self.simd_min],
+        return np.array([self.in_flight, self.result_latency, self.simd_min, self.requests],
                         dtype=np.int64)
+
+    def dram_addresses(self, schedule: Schedule) -> np.ndarray:
+        """Return the DRAM address of each of ``schedule``'s transactions: the DMA port's
+        channel interleave (:meth:`Interleave.physical_array`) of the schedule's address."""
+        if self.interleave is None:
+            return schedule.addr
+        return self.interleave.physical_array(schedule.addr).astype(schedule.addr.dtype)
 
 
 def simd_min_cycles(hw: HardwareConfig) -> int:
@@ -213,6 +227,23 @@ def entry_free(allocated, retired_count, retired, entries):
         return 0
     if j < retired_count:
         return retired[j]
+    return -1
+
+
+@compiled
+def request_free(issued, answered_count, answered, cap):
+    """Return the first cycle the DMA's port may pass request ``issued`` (stream order from
+    0) under a cap of ``cap`` requests unanswered (0: none); -1: not known yet.
+
+    ``answered[:answered_count]`` are the cycles responses were presented in, ascending:
+    request ``issued`` passes from the cycle after response ``issued - cap`` (from 0, in
+    the order responses came; :mod:`colsim.hw.request_cap`).
+    """
+    j = issued - cap
+    if cap == 0 or j < 0:
+        return 0
+    if j < answered_count:
+        return answered[j] + 1
     return -1
 
 

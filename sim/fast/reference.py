@@ -9,6 +9,8 @@ cycle by cycle. It is slow and obvious on purpose: the fast model
 
 from __future__ import annotations
 
+import numpy as np
+
 from colsim.config import HardwareConfig
 from colsim.sim.dram.config import DramConfig
 from colsim.sim.dram.model import ClockRatio, DramModel
@@ -105,6 +107,9 @@ def execute_reference(
     presented: int | None = None  # the core cycle the next request is presented in
     engine_free, port_free, allocated = 0, 0, 0
     retired: list[int] = []  # cycles retired transfers freed their in-flight entries
+    answered = np.zeros(schedule.addr.size, dtype=np.int64)  # each response's cycle
+    n_answered = 0
+    addresses = rules.dram_addresses(schedule)
     answered_until = 0
     last_accept = -1  # the DRAM takes at most one request per cycle
     while True:
@@ -112,6 +117,8 @@ def execute_reference(
             response = max(engines.response_cycle(completion.cycle, num, den),
                            answered_until)
             answered_until = response + 1
+            answered[n_answered] = response
+            n_answered += 1
             f = int(schedule.transfer[completion.tag])
             left[f] -= 1
             if left[f] == 0:
@@ -136,9 +143,14 @@ def execute_reference(
             allocated += 1
         if next_op == n_ops and all(t is not None for t in done):
             break
-        arrival = None if presented is None else ratio.to_dram(presented)
+        arrival = None
+        if presented is not None:  # the request cap may hold it until a response
+            free = engines.request_free(offered, n_answered, answered, rules.requests)
+            if free >= 0:
+                presented = max(presented, free)
+                arrival = ratio.to_dram(presented)
         if arrival is not None and cycle >= arrival and cycle > last_accept:
-            addr = int(schedule.addr[offered])
+            addr = int(addresses[offered])
             if model.submit(addr, bool(schedule.is_write[offered]), cycle, tag=offered):
                 offered += 1
                 last_accept = cycle

@@ -48,6 +48,9 @@ def test_the_default_set_covers_what_the_cross_check_needs():
     # SIMD units wider and narrower than a tile row (a beat of rows, beats per row).
     widths = {(c.lanes or c.hardware().simd.lanes) / c.array for c in cases}
     assert min(widths) < 1 < max(widths) and any(c.lanes for c in QUICK_CASES)
+    assert any(c.requests and c.channels for c in QUICK_CASES)
+    assert {c.requests for c in cases} >= {0, 1, 2, 3} and {c.channels for c in cases} >= {
+        0, 1, 2, 4}
 
 
 def test_case_files_and_their_errors(tmp_path):

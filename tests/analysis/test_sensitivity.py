@@ -44,6 +44,13 @@ def test_a_tiny_sensitivity_grid_writes_its_table(tmp_path) -> None:
     (["--arrays", "16by16"], "array sizes must read RxC,RxC,..., not '16by16'"),
     (["--set", "systolic.rows=0"], "`systolic.rows` must be positive, not 0"),
     ([], "give at least one `--set KEY=V1,...` or `--arrays RxC,...`"),
+    (["--set", "dma.requests_in_flight=4,-1"],
+     "`dma.requests_in_flight` must be non-negative, not -1"),
+    (["--set", "dma.channels=1,7"],
+     "`dma.channels` must be at most the DRAM's 6 channels (0: all), not 7"),
+    (["--set", "dma.request_bytes=128,256"],
+     "`dma.request_bytes` must be the DRAM's transaction size, 128 (0: the same; requests of "
+     "several transactions are not supported), not 256"),
 ])
 def test_bad_axes_are_one_line(tmp_path, capsys, argv, message) -> None:
     code = main(["sensitivity", "--models", "tiny-dit", "--size", "tiny", "--out",
@@ -51,6 +58,18 @@ def test_bad_axes_are_one_line(tmp_path, capsys, argv, message) -> None:
     assert code == 2
     assert capsys.readouterr().err.strip().splitlines() == [f"colsim: error: {message}"]
     assert not (tmp_path / "out").exists()
+
+
+def test_the_dma_memory_parallelism_is_an_axis(tmp_path) -> None:
+    table = api.sensitivity(models=("tiny-motion",), out=tmp_path,
+                            axes={"dma.requests_in_flight": (1, 0), "dma.channels": (1, 0)},
+                            size="tiny", iterations=2, executor="local")
+    assert table.failures == ()
+    cycles = {(row["dma.requests_in_flight"], row["dma.channels"]): row["cycles"]
+              for row in table.rows}
+    assert cycles[(1, 0)] > cycles[(0, 0)] and cycles[(0, 1)] > cycles[(0, 0)]
+    configs = [json.loads(row["config"])["dma"] for row in table.rows]
+    assert [(c["requests_in_flight"], c["channels"]) for c in configs] == list(cycles)
 
 
 def test_parsers() -> None:

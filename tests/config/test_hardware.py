@@ -60,6 +60,16 @@ def test_partial_file_keeps_reference_values(tmp_path):
     ("[sequencer]\naddress_bits = 2\n", "`sequencer.address_bits` must be in [8, 64], not 2"),
     ("[dma]\ntransfers_in_flight = 0\n", "`dma.transfers_in_flight` must be positive, not 0"),
     ("[dma]\nresult_queue = 3\n", "unknown key `dma.result_queue`"),
+    ("[dma]\nrequests_in_flight = -1\n",
+     "`dma.requests_in_flight` must be non-negative, not -1"),
+    ("[dma]\nchannels = -2\n", "`dma.channels` must be non-negative, not -2"),
+    ("[dma]\nchannels = 7\n",
+     "`dma.channels` must be at most the DRAM's 6 channels (0: all), not 7"),
+    ("[dma]\nrequest_bytes = 256\n",
+     "`dma.request_bytes` must be the DRAM's transaction size, 128 (0: the same; requests of "
+     "several transactions are not supported), not 256"),
+    ('[dram]\npreset = "hbm2"\n[dma]\nrequest_bytes = 128\n',
+     "`dma.request_bytes` must be the DRAM's transaction size, 32"),
     ('[dram]\npreset = "ddr9"\n', "unknown DRAM preset 'ddr9'"),
     ("[clock]\ncore_mhz = inf\n", "`clock.core_mhz` must be a finite number, not inf"),
     ("[clock]\ncore_mhz = nan\n", "`clock.core_mhz` must be a finite number, not nan"),
@@ -108,6 +118,16 @@ def test_ffn_top_tables_load_from_the_hardware_toml(tmp_path):
     assert (hw.dma.transfers_in_flight, hw.sequencer.result_queue) == (4, 3)
     assert (hw.sequencer.count_bits, hw.sequencer.address_bits) == (20, 40)
     assert hw.dma.tag_bits == 2
+
+
+def test_memory_parallelism_defaults_keep_todays_dma():
+    dma = reference_hardware().dma
+    assert (dma.requests_in_flight, dma.channels, dma.request_bytes) == (0, 0, 0)
+    gddr6 = reference_hardware().dram_config
+    assert dma.used_channels(gddr6) == 6
+    hw = reference_hardware().with_overrides(
+        {"dma": {"requests_in_flight": 3, "channels": 2, "request_bytes": 128}})
+    assert (hw.dma.requests_in_flight, hw.dma.used_channels(hw.dram_config)) == (3, 2)
 
 
 def test_tiny_configuration_and_its_overrides():

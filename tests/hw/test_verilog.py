@@ -92,6 +92,18 @@ def test_max_hidden_from_toml_sizes_the_remapper_and_the_skip_logic(tmp_path):
     assert "[99:0]" in remap  # a 100-entry table: max_hidden need not be a power of two
 
 
+def test_dma_from_toml_sizes_the_dma_port(tmp_path):
+    config = tmp_path / "hw.toml"
+    config.write_text("[dma]\nrequests_in_flight = 5\nchannels = 4\n")
+    write_verilog(tmp_path / "v", load_hardware_config(config), blocks=["dma_port"])
+    (entry,) = json.loads((tmp_path / "v" / "manifest.json").read_text())["files"]
+    assert entry["parameters"] == {"requests_in_flight": 5, "channels": 4, "address_bits": 40,
+                                   "dram": "gddr6"}
+    assert entry["lint"] == "clean"
+    verilog = (tmp_path / "v" / "dma_port.v").read_text()
+    assert "reg [2:0] \\cap.count " in verilog  # a counter of 0 .. 5 unanswered requests
+
+
 def test_cli_names_a_bad_max_hidden(tmp_path, capsys):
     config = tmp_path / "hw.toml"
     config.write_text("[layers]\nmax_hidden = -1\n")

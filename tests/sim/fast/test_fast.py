@@ -195,3 +195,56 @@ def test_the_dma_in_flight_table_bounds_the_transfers_in_flight() -> None:
             retired = run.transfer_done[busy]
             assert (first[1:] * den > retired[:-1] * num).all()
     assert cycles[0] > cycles[1] >= cycles[2]
+
+
+@pytest.mark.parametrize("cap", [1, 2, 5])
+def test_the_request_cap_bounds_the_requests_unanswered(cap) -> None:
+    # `dma.requests_in_flight` is hardware configuration the RTL honours; so must the model:
+    # a request passes the port only once fewer than `cap` requests are unanswered.
+    layer = FfnLayer("plain", 8, 16, 64, False)
+    hw = TINY_HW.with_overrides({"dma": {"requests_in_flight": cap}})
+    uncapped = run_schedule(next(schedules(layer, TINY_HW, seed=7)), TINY_HW,
+                            MemorySystem(DRAM))
+    for schedule in schedules(layer, hw, seed=7):
+        run = run_schedule(schedule, hw, MemorySystem(DRAM))
+        assert run.end == execute_reference(schedule, hw, DRAM)[0]
+        # Responses are answered one per core cycle in completion order: the request `cap`
+        # places later is accepted by the DRAM only after that completion.
+        done = np.sort(run.completed)
+        assert (run.accepted[cap:] > done[:-cap]).all()
+    first = run_schedule(next(schedules(layer, hw, seed=7)), hw, MemorySystem(DRAM))
+    assert first.stats.cycles > uncapped.stats.cycles
+    if cap == 1:  # one request at a time: each accepted after the previous one completed
+        assert (first.accepted[1:] > first.completed[:-1]).all()
+
+
+def test_a_cap_that_never_binds_keeps_todays_cycles() -> None:
+    layer = FfnLayer("gated", 10, 48, 40, True)
+    hw = TINY_HW.with_overrides({"dma": {"requests_in_flight": 1 << 20}})
+    for schedule in schedules(layer, hw, seed=3):
+        capped = run_schedule(schedule, hw, MemorySystem(DRAM))
+        today = run_schedule(schedule, TINY_HW, MemorySystem(DRAM))
+        assert capped.end == today.end
+        assert (capped.accepted == today.accepted).all()
+
+
+@pytest.mark.parametrize("used", [1, 4])
+def test_the_channels_used_take_every_transaction(used) -> None:
+    # `dma.channels`: transaction t of the accelerator's space goes to channel t % used.
+    from colsim.sim.dram import decode_array
+    from colsim.sim.fast.engines import EngineRules
+
+    layer = FfnLayer("plain", 8, 16, 64, False)
+    hw = TINY_HW.with_overrides({"dma": {"channels": used}})
+    for schedule in schedules(layer, hw, seed=7):
+        physical = EngineRules.from_hw(hw).dram_addresses(schedule)
+        channel = decode_array(DRAM, physical)[:, 0]
+        t = schedule.addr.astype(np.int64) // DRAM.organization.transaction_bytes
+        assert (channel == t % used).all()
+        run = run_schedule(schedule, hw, MemorySystem(DRAM))
+        assert run.end == execute_reference(schedule, hw, DRAM)[0]
+    one = run_schedule(next(schedules(layer, hw, seed=7)), hw, MemorySystem(DRAM))
+    every = run_schedule(next(schedules(layer, hw, seed=7)), TINY_HW, MemorySystem(DRAM))
+    assert one.stats.transactions == every.stats.transactions
+    if used == 1:
+        assert one.stats.cycles > every.stats.cycles

@@ -1,0 +1,99 @@
+"""The DMA's DRAM port: the blocks between the FFN top's DMA engine and its request/response
+ports, as ``dma`` configures them.
+
+From the engine outwards: the request cap (:class:`~colsim.hw.request_cap.RequestCap`, when
+``dma.requests_in_flight`` is set) and the channel interleaver
+(:class:`~colsim.hw.interleave.ChannelInterleaver`, when ``dma.channels`` uses fewer than all
+of the DRAM's channels). Neither adds a cycle. :class:`DmaPort` composes them;
+:func:`dma_port` puts one between the top's engine and its ports, and with the defaults
+builds nothing (the engine drives the ports itself). The behaviour, cycle by cycle, is
+:func:`colsim.hw.dma_port_model.port_model`.
+
+Ports of :class:`DmaPort`: ``i_req`` (from the engine) → ``o_req`` (to the memory), and
+``i_resp`` (from the memory) → ``o_resp`` (to the engine), of the caller's layouts (the
+request has an ``addr`` field).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from colsim.compat import silence_unused
+from colsim.config import HardwareConfig
+from colsim.errors import ConfigError
+from colsim.hw.interleave import ChannelInterleaver, check_interleave
+from colsim.hw.interleave_model import Interleave
+from colsim.hw.request_cap import RequestCap
+
+PORT_TAG_BITS = 8  # the tag of the stand-alone block (:func:`dma_port_for`)
+
+
+class DmaPort(wiring.Component):
+    """Cap the unanswered requests at ``cap`` (0: no cap) and interleave their addresses by
+    ``interleave``; ``request`` and ``response`` are the payload layouts."""
+
+    def __init__(self, cap: int, interleave: Interleave, request: data.StructLayout,
+                 response: data.StructLayout) -> None:
+        if not isinstance(cap, int) or isinstance(cap, bool) or cap < 0:
+            raise TypeError(f"`cap` must be a non-negative integer, not {cap!r}")
+        try:
+            check_interleave(interleave)
+        except ConfigError:
+            silence_unused(self)  # never built, so never "unused"
+            raise
+        self._cap, self._interleave = cap, interleave
+        super().__init__({
+            "i_req": In(stream.Signature(request)), "o_req": Out(stream.Signature(request)),
+            "i_resp": In(stream.Signature(response)),
+            "o_resp": Out(stream.Signature(response)),
+        })
+
+    @property
+    def cap(self) -> int:
+        """Requests that may be unanswered at once (0: no cap)."""
+        return self._cap
+
+    @property
+    def interleave(self) -> Interleave:
+        """The channel interleave of the requests' addresses."""
+        return self._interleave
+
+    def elaborate(self, platform):
+        m = Module()
+        request, response = self.i_req.payload.shape(), self.i_resp.payload.shape()
+        requests, responses = wiring.flipped(self.i_req), wiring.flipped(self.i_resp)
+        if self._cap:
+            m.submodules.cap = cap = RequestCap(self._cap, request, response)
+            wiring.connect(m, requests, cap.i_req)
+            wiring.connect(m, responses, cap.i_resp)
+            requests, responses = cap.o_req, cap.o_resp
+        wiring.connect(m, responses, wiring.flipped(self.o_resp))
+        m.submodules.interleaver = interleaver = ChannelInterleaver(self._interleave, request)
+        wiring.connect(m, requests, interleaver.i_req)
+        wiring.connect(m, interleaver.o_req, wiring.flipped(self.o_req))
+        return m
+
+
+def dma_port(m: Module, hw: HardwareConfig, o_req, i_resp):
+    """Put ``hw``'s DMA port between the top's ``o_req`` / ``i_resp`` and its DMA engine (a
+    submodule of ``m``, none with the defaults); return the (request, response) ends the
+    engine's port connects to with ``wiring.connect``."""
+    interleave = Interleave.from_hw(hw)
+    if not hw.dma.requests_in_flight and interleave.identity:
+        return wiring.flipped(o_req), wiring.flipped(i_resp)
+    m.submodules.dma_port = port = DmaPort(hw.dma.requests_in_flight, interleave,
+                                           o_req.payload.shape(), i_resp.payload.shape())
+    wiring.connect(m, port.o_req, wiring.flipped(o_req))
+    wiring.connect(m, wiring.flipped(i_resp), port.i_resp)
+    return port.i_req, port.o_resp
+
+
+def dma_port_for(hw: HardwareConfig) -> DmaPort:
+    """Return ``hw``'s DMA port on requests of {``addr``, ``tag``} and responses of {``tag``}
+    (the block's stand-alone form; the FFN top passes its own layouts)."""
+    return DmaPort(hw.dma.requests_in_flight, Interleave.from_hw(hw),
+                   data.StructLayout({"addr": hw.sequencer.address_bits,
+                                      "tag": PORT_TAG_BITS}),
+                   data.StructLayout({"tag": PORT_TAG_BITS}))
