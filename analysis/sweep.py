@@ -15,6 +15,10 @@ Contracts:
   writes each finished run's JSON record to ``<out>/runs/<run id>.json`` as it arrives;
 * a rerun of the same grid resumes: a run whose record exists (with the same grid settings)
   is read back instead of simulated again;
+* runs share their layer-iterations through ``<out>/layer-iterations/``
+  (:class:`~colsim.sim.fast.store.LayerIterationStore`): one with the same memo key and
+  configuration as an earlier run's (e.g. hot-cold, per-layer and dynamic layouts of one mask
+  set) is read back, not simulated again;
 * the results table ``<out>/results.{parquet,csv}`` (one row per finished run, with the
   ``cycle_reduction`` against its model's baseline, the resolved configuration, seed and
   versions) is written after the runs, always from the run records on disk, so the table and
@@ -42,11 +46,13 @@ from colsim.masks import MaskSet, check_rho, check_tau, parse_synthetic, resolve
 from colsim.models.registry import OPERATING_POINTS, SIZES, workload_names, workload_spec
 from colsim.provenance import package_versions
 from colsim.sim.fast.report import result_record, shares, write_json
+from colsim.sim.fast.store import LayerIterationStore
 from colsim.sim.fast.workload import MASK_POLICIES, WorkloadRun, simulate_workload
 from colsim.sim.layout import LAYOUT_KINDS
 from colsim.tasks import Task, TaskFailure, run_tasks
 
 RECORD_FORMAT = "colsim-sweep-run"
+STORE = "layer-iterations"  # the runs' shared layer-iteration statistics (sim.fast.store)
 
 
 @functools.cache
@@ -294,7 +300,7 @@ def run_cell(
         spec=spec, hw=hw, layout=cell.layout, iterations=grid.iterations,
         masks=mask_set, mask_policy=policy,
     )
-    result = simulate_workload(run)
+    result = simulate_workload(run, store=LayerIterationStore(grid.out / STORE, hw, run.compute))
     fields = asdict(cell)
     record = result_record(
         result, inputs={**fields, "size": grid.size, "shapes": grid.shapes,

@@ -11,11 +11,14 @@ Layouts per layer: ``rowmajor``; ``hotcold`` / ``perlayer``: hot-first permutati
 iteration-0 mask (offline); ``dynamic``: re-permuted to each iteration's computed hot set,
 its swaps counted as re-layout traffic (with ``fixed`` masks it never needs to move).
 
-Memoisation: a layer-iteration is keyed by (M, d, N, gated, mode, mask bytes, layout bytes)
-and simulated once on a fresh memory system (all banks idle, refresh timer at its start, at
-cycle 0), with every layer's tensors at the same addresses. ``memoise=False`` instead runs
-every layer-iteration back to back on one continuing memory system; the difference between
-the two is the error of that assumption (measured in ``sim/README.md``).
+Memoisation: a layer-iteration is keyed by (M, d, N, gated, mode, the physical slots of its
+hot columns, the layout's swaps) and simulated once on a fresh memory system (all banks idle,
+refresh timer at its start, at cycle 0), with every layer's tensors at the same addresses.
+``memoise=False`` instead runs every layer-iteration back to back on one continuing memory
+system; the difference between the two is the error of that assumption (measured in
+``sim/README.md``). A
+:class:`~colsim.sim.fast.store.LayerIterationStore` shares memoised layer-iterations between
+runs (exact: a key fixes the schedule).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from colsim.masks import MaskSet
 from colsim.models.spec import FfnLayer, WorkloadSpec
 from colsim.sim.dram.config import DramConfig
 from colsim.sim.fast.run import IterationStats, MemorySystem, run_schedule
+from colsim.sim.fast.store import LayerIterationStore
 from colsim.sim.layout import (
     LAYOUT_KINDS,
     Layout,
@@ -61,11 +65,21 @@ class LayerIteration:
     layout: Layout
 
     def key(self) -> tuple:
-        """Return the memo key: shape, mode, mask bytes and layout bytes."""
+        """Return the memo key: shape, mode and what the schedule reads of mask and layout.
+
+        The schedule (:func:`~colsim.sim.schedule.build_schedule`) sees the mask only through
+        the physical slots of its hot columns and the layout only through them and its swaps,
+        so layouts that place the hot columns alike (hot-cold, per-layer, dynamic without
+        moves) share one key.
+        """
         layer = self.layer
-        mask = b"" if self.hot is None else np.packbits(self.hot).tobytes()
+        slots = b""
+        if self.hot is not None:
+            placed = np.zeros(layer.hidden, dtype=bool)
+            placed[self.layout.physical_order(self.hot)] = True
+            slots = np.packbits(placed).tobytes()
         return (layer.tokens, layer.d_model, layer.hidden, layer.gated, self.mode,
-                self.hot is not None, mask, self.layout.key())
+                self.hot is not None, slots, self.layout.swaps.tobytes())
 
 
 @dataclass(frozen=True)
@@ -167,11 +181,11 @@ class LayerIterationResult:
 
 @dataclass(frozen=True)
 class WorkloadResult:
-    """Per layer-iteration results in execution order, plus how many were simulated."""
+    """Per layer-iteration results in execution order, plus how many were distinct."""
 
     run: WorkloadRun
     rows: tuple[LayerIterationResult, ...]
-    unique: int  # distinct layer-iterations actually simulated
+    unique: int  # distinct layer-iterations (simulated, or read from a store)
     memoised: bool
 
     def total(self) -> IterationStats:
@@ -206,12 +220,15 @@ def simulate_workload(
     *,
     jobs: int = 1,
     memoise: bool = True,
+    store: LayerIterationStore | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> WorkloadResult:
     """Simulate every layer-iteration of ``run``; ``jobs`` Dask worker processes share the
     unique ones (:func:`colsim.tasks.run_tasks`).
 
-    ``progress(done, total)`` is called as unique layer-iterations finish.
+    With a ``store`` (memoised runs only), unique layer-iterations found there are read back
+    instead of simulated, and the others are added to it. ``progress(done, total)`` is
+    called as unique layer-iterations finish.
     """
     if not isinstance(jobs, int) or jobs < 1:
         raise ColsimError(f"`jobs` must be a positive integer, not {jobs!r}")
@@ -221,31 +238,43 @@ def simulate_workload(
     unique: dict[tuple, LayerIteration] = {}
     for item in work:
         unique.setdefault(item.key(), item)
-    keys = list(unique)
-    args = [(run.hw, run.dram, run.compute, unique[key]) for key in keys]
     results: dict[tuple, IterationStats] = {}
-    if jobs == 1 or len(args) == 1:
+    if store is not None:
+        for key in unique:
+            stats = store.get(key)
+            if stats is not None:
+                results[key] = stats
+    keys = [key for key in unique if key not in results]
+    args = [(run.hw, run.dram, run.compute, unique[key]) for key in keys]
+
+    def finished(key: tuple, stats: IterationStats) -> None:
+        results[key] = stats
+        if store is not None:
+            store.put(key, stats)
+
+    if jobs == 1 or len(args) <= 1:
         for n, (key, task) in enumerate(zip(keys, args, strict=True)):
-            results[key] = _simulate_one(*task)
+            finished(key, _simulate_one(*task))
             if progress:
                 progress(n + 1, len(args))
     else:
-        _simulate_on_workers(keys, args, results, jobs=jobs, progress=progress)
+        _simulate_on_workers(keys, args, finished, jobs=jobs, progress=progress)
     rows = tuple(_row(item, results[item.key()]) for item in work)
-    return WorkloadResult(run=run, rows=rows, unique=len(args), memoised=True)
+    return WorkloadResult(run=run, rows=rows, unique=len(unique), memoised=True)
 
 
 def _simulate_on_workers(keys: list[tuple], args: list[tuple],
-                         results: dict[tuple, IterationStats], *, jobs: int,
+                         finished: Callable[[tuple, IterationStats], None], *, jobs: int,
                          progress: Callable[[int, int], None] | None) -> None:
-    """Simulate each ``args`` entry as a task on ``jobs`` Dask workers into ``results``.
+    """Simulate each ``args`` entry as a task on ``jobs`` Dask workers; hand each result to
+    ``finished(key, stats)``.
 
     SIGINT / SIGTERM stop every worker at once (:func:`colsim.tasks.run_tasks`); the first
     failed layer-iteration stops the run with its own message.
     """
     tasks = [Task(str(n), _simulate_one, task) for n, task in enumerate(args)]
     outcome = run_tasks(
-        tasks, on_result=lambda n, stats: results.__setitem__(keys[int(n)], stats),
+        tasks, on_result=lambda n, stats: finished(keys[int(n)], stats),
         jobs=min(jobs, len(tasks), os.cpu_count() or 1), progress=progress,
     )
     if outcome.failures:
