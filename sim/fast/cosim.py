@@ -23,7 +23,6 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
-from colsim.compat import NUMBA_WITHOUT_RUNTIME
 from colsim.sim.dram import kernel as k
 from colsim.sim.dram.mapping import decode_into
 from colsim.sim.fast import engines as e
@@ -31,8 +30,7 @@ from colsim.sim.schedule import Schedule
 
 # The loop runs without numba's reference counting (like the kernel), so passing the bundles
 # to the small functions costs no atomic operations; :func:`cosimulate` allocates for it.
-# Like the kernel's, its functions are inlined into the loop (no per-call argument passing).
-compiled = njit(cache=True, error_model="numpy", inline="always", **NUMBA_WITHOUT_RUNTIME)
+compiled = njit(cache=True, error_model="numpy", _nrt=False)
 
 UNKNOWN = np.int64(-1)
 # Result vector fields.
