@@ -47,8 +47,15 @@ from colsim.models.registry import OPERATING_POINTS, SIZES, workload_names, work
 from colsim.provenance import package_versions
 from colsim.sim.fast.report import result_record, shares, write_json
 from colsim.sim.fast.store import LayerIterationStore
-from colsim.sim.fast.workload import MASK_POLICIES, WorkloadRun, simulate_workload
+from colsim.sim.fast.workload import (
+    MASK_POLICIES,
+    LayerIteration,
+    WorkloadRun,
+    simulate_layer_iteration,
+    simulate_workload,
+)
 from colsim.sim.layout import LAYOUT_KINDS
+from colsim.sim.schedule import ComputeModel
 from colsim.tasks import Task, TaskFailure, run_tasks
 
 RECORD_FORMAT = "colsim-sweep-run"
@@ -247,13 +254,19 @@ def run_sweep(
         write_json(runs / f"{run_id}.json", record)
         records[run_id] = record
 
-    tasks = [Task(cell.run_id, run_cell, (cell, grid, hw)) for cell in cells
-             if records[cell.run_id] is None]
-    done = len(cells) - len(tasks)
-    run = run_tasks(tasks, on_result=arrived, jobs=jobs, executor=executor,
-                    scheduler=scheduler, announce=announce,
+    pending = [cell for cell in cells if records[cell.run_id] is None]
+    done = len(cells) - len(pending)
+    # First the distinct layer-iterations of every pending run, shared and largest first,
+    # then each run from them (read back from the store: cheap, in this process).
+    shared = _shared_layer_iterations(pending, grid, hw)
+    total = done + len(shared) + len(pending)
+    _simulate_into_store(shared, grid, hw, jobs=jobs, executor=executor, scheduler=scheduler,
+                         announce=announce, progress=None if progress is None else
+                         (lambda finished, _total: progress(done + finished, total)))
+    tasks = [Task(cell.run_id, run_cell, (cell, grid, hw)) for cell in pending]
+    run = run_tasks(tasks, on_result=arrived, executor="local",
                     progress=None if progress is None else
-                    (lambda finished, _total: progress(done + finished, len(cells))))
+                    (lambda finished, _total: progress(done + len(shared) + finished, total)))
     rows = _table_rows(cells, records, configuration, grid)
     path, _csv = write_table(rows, out / "results")
     return SweepTable(tuple(rows), path, runs, run.failures, resumed)
@@ -289,18 +302,80 @@ def _table_rows(cells: list[SweepCell], records: dict[str, dict[str, Any] | None
     return rows
 
 
-def run_cell(
-    cell: SweepCell, grid: SweepGrid, hw: HardwareConfig
-) -> dict[str, Any]:
-    """Simulate one grid cell; return its JSON record (its table row under ``sweep.row``)."""
-    started = time.perf_counter()
+def _cell_run(cell: SweepCell, grid: SweepGrid, hw: HardwareConfig
+              ) -> tuple[WorkloadRun, dict[str, Any], str]:
+    """Return the workload run of ``cell``, the record of its masks' source and the policy."""
     spec = workload_spec(cell.model, grid.size, grid.shapes)
     mask_set, source, policy = grid.masks(cell)
     run = WorkloadRun(
         spec=spec, hw=hw, layout=cell.layout, iterations=grid.iterations,
         masks=mask_set, mask_policy=policy,
     )
-    result = simulate_workload(run, store=LayerIterationStore(grid.out / STORE, hw, run.compute))
+    return run, source, policy
+
+
+def _store(grid: SweepGrid, hw: HardwareConfig) -> LayerIterationStore:
+    return LayerIterationStore(grid.out / STORE, hw, ComputeModel())
+
+
+def _shared_layer_iterations(cells: list[SweepCell], grid: SweepGrid, hw: HardwareConfig
+                             ) -> list[tuple[tuple, LayerIteration]]:
+    """Return the distinct layer-iterations of ``cells`` not in the store, largest first.
+
+    A cell whose run cannot be built (e.g. an unreadable profile) is left out here; it fails
+    with its own message when it runs.
+    """
+    store = _store(grid, hw)
+    items: dict[tuple, LayerIteration] = {}
+    for cell in cells:
+        try:
+            run, _source, _policy = _cell_run(cell, grid, hw)
+        except ColsimError:
+            continue
+        for item in run.work():
+            key = item.key()
+            if key not in items and store.get(key) is None:
+                items[key] = item
+    return sorted(items.items(), key=lambda entry: -_work(entry[1]))
+
+
+def _work(item: LayerIteration) -> int:
+    """Return the multiply-accumulates of a layer-iteration (its cost, roughly)."""
+    layer = item.layer
+    computed = layer.hidden if item.hot is None or item.mode == "dense" else int(item.hot.sum())
+    return layer.tokens * layer.d_model * computed * (3 if layer.gated else 2)
+
+
+def _simulate_into_store(
+    shared: list[tuple[tuple, LayerIteration]], grid: SweepGrid, hw: HardwareConfig, *,
+    jobs: int, executor: str, scheduler: str | None,
+    progress: Callable[[int, int], None] | None, announce: Callable[[str], None] | None,
+) -> None:
+    """Simulate the ``shared`` layer-iterations as tasks; store each as it arrives.
+
+    A failed one is not stored: the runs that need it simulate it again and fail with its
+    message.
+    """
+    store = _store(grid, hw)
+    compute = ComputeModel()
+    tasks = [Task(str(n), simulate_layer_iteration, (hw, hw.dram_config, compute, item))
+             for n, (_key, item) in enumerate(shared)]
+    run_tasks(tasks, on_result=lambda n, stats: store.put(shared[int(n)][0], stats),
+              jobs=jobs, executor=executor, scheduler=scheduler, announce=announce,
+              progress=progress)
+
+
+def run_cell(
+    cell: SweepCell, grid: SweepGrid, hw: HardwareConfig
+) -> dict[str, Any]:
+    """Simulate one grid cell; return its JSON record (its table row under ``sweep.row``).
+
+    Its layer-iterations are read from, or added to, the grid's store (``<out>/`` +
+    :data:`STORE`).
+    """
+    started = time.perf_counter()
+    run, source, policy = _cell_run(cell, grid, hw)
+    result = simulate_workload(run, store=_store(grid, hw))
     fields = asdict(cell)
     record = result_record(
         result, inputs={**fields, "size": grid.size, "shapes": grid.shapes,
@@ -310,7 +385,7 @@ def run_cell(
     total = result.total()
     row = {
         "run": cell.run_id, **fields, "shapes": grid.shapes,
-        "mask_policy": policy if mask_set else "", "iterations": grid.iterations,
+        "mask_policy": policy if run.masks else "", "iterations": grid.iterations,
         **total.as_dict(), **shares(total),
     }
     record["sweep"] = {"format": RECORD_FORMAT, "settings": grid.settings(), "row": row}

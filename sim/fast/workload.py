@@ -254,7 +254,7 @@ def simulate_workload(
 
     if jobs == 1 or len(args) <= 1:
         for n, (key, task) in enumerate(zip(keys, args, strict=True)):
-            finished(key, _simulate_one(*task))
+            finished(key, simulate_layer_iteration(*task))
             if progress:
                 progress(n + 1, len(args))
     else:
@@ -272,7 +272,7 @@ def _simulate_on_workers(keys: list[tuple], args: list[tuple],
     SIGINT / SIGTERM stop every worker at once (:func:`colsim.tasks.run_tasks`); the first
     failed layer-iteration stops the run with its own message.
     """
-    tasks = [Task(str(n), _simulate_one, task) for n, task in enumerate(args)]
+    tasks = [Task(str(n), simulate_layer_iteration, task) for n, task in enumerate(args)]
     outcome = run_tasks(
         tasks, on_result=lambda n, stats: finished(keys[int(n)], stats),
         jobs=min(jobs, len(tasks), os.cpu_count() or 1), progress=progress,
@@ -294,7 +294,7 @@ def _schedule_of(item: LayerIteration, hw: HardwareConfig, dram: DramConfig,
     )
 
 
-def _simulate_one(
+def simulate_layer_iteration(
     hw: HardwareConfig, dram: DramConfig, compute: ComputeModel, item: LayerIteration
 ) -> IterationStats:
     """Simulate one layer-iteration on a fresh memory system."""

@@ -30,13 +30,13 @@ def tiny_workload(seed: int) -> tuple[WorkloadSpec, MaskSet]:
 def counting(monkeypatch) -> list[int]:
     """Count the layer-iterations simulated (not read from a store)."""
     calls = [0]
-    simulate_one = workload._simulate_one
+    simulate_one = workload.simulate_layer_iteration
 
     def counted(*args):
         calls[0] += 1
         return simulate_one(*args)
 
-    monkeypatch.setattr(workload, "_simulate_one", counted)
+    monkeypatch.setattr(workload, "simulate_layer_iteration", counted)
     return calls
 
 
