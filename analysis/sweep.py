@@ -323,14 +323,14 @@ def _shared_layer_iterations(cells: list[SweepCell], grid: SweepGrid, hw: Hardwa
     """Return the distinct layer-iterations of ``cells`` not in the store, largest first.
 
     A cell whose run cannot be built (e.g. an unreadable profile) is left out here; it fails
-    with its own message when it runs.
+    with its own message, as a failure of that run alone, when it runs.
     """
     store = _store(grid, hw)
     items: dict[tuple, LayerIteration] = {}
     for cell in cells:
         try:
             run, _source, _policy = _cell_run(cell, grid, hw)
-        except ColsimError:
+        except Exception:  # reported by the run itself (run_cell), like any run's failure
             continue
         for item in run.work():
             key = item.key()
