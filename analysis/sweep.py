@@ -11,14 +11,15 @@ Contracts:
 
 * the whole grid is validated before the first run (models, layouts, thresholds, profiles,
   the output folder), so a bad value never leaves a half-run folder;
-* runs execute on :func:`colsim.tasks.run_tasks` (Dask by default); the calling process
-  writes each finished run's JSON record to ``<out>/runs/<run id>.json`` as it arrives;
+* the work runs on :func:`colsim.tasks.run_tasks` (Dask by default): the distinct
+  layer-iterations of all pending runs, largest first, each stored in
+  ``<out>/layer-iterations/`` (:class:`~colsim.sim.fast.store.LayerIterationStore`) as it
+  arrives, so runs share them (e.g. hot-cold, per-layer and dynamic layouts of one mask set);
+  then each run is assembled from the store in the calling process, which writes its JSON
+  record to ``<out>/runs/<run id>.json``;
 * a rerun of the same grid resumes: a run whose record exists (with the same grid settings)
-  is read back instead of simulated again;
-* runs share their layer-iterations through ``<out>/layer-iterations/``
-  (:class:`~colsim.sim.fast.store.LayerIterationStore`): one with the same memo key and
-  configuration as an earlier run's (e.g. hot-cold, per-layer and dynamic layouts of one mask
-  set) is read back, not simulated again;
+  is read back instead of simulated again, and stored layer-iterations are not simulated
+  again;
 * the results table ``<out>/results.{parquet,csv}`` (one row per finished run, with the
   ``cycle_reduction`` against its model's baseline, the resolved configuration, seed and
   versions) is written after the runs, always from the run records on disk, so the table and
