@@ -259,12 +259,13 @@ def run_sweep(
     done = len(cells) - len(pending)
     # First the distinct layer-iterations of every pending run, shared and largest first,
     # then each run from them (read back from the store: cheap, in this process).
-    shared = _shared_layer_iterations(pending, grid, hw)
+    built, shared = _shared_layer_iterations(pending, grid, hw)
     total = done + len(shared) + len(pending)
     _simulate_into_store(shared, grid, hw, jobs=jobs, executor=executor, scheduler=scheduler,
                          announce=announce, progress=None if progress is None else
                          (lambda finished, _total: progress(done + finished, total)))
-    tasks = [Task(cell.run_id, run_cell, (cell, grid, hw)) for cell in pending]
+    tasks = [Task(cell.run_id, _cell_record, (cell, grid, hw, built.get(cell.run_id)))
+             for cell in pending]
     run = run_tasks(tasks, on_result=arrived, executor="local",
                     progress=None if progress is None else
                     (lambda finished, _total: progress(done + len(shared) + finished, total)))
@@ -319,25 +320,29 @@ def _store(grid: SweepGrid, hw: HardwareConfig) -> LayerIterationStore:
     return LayerIterationStore(grid.out / STORE, hw, ComputeModel())
 
 
-def _shared_layer_iterations(cells: list[SweepCell], grid: SweepGrid, hw: HardwareConfig
-                             ) -> list[tuple[tuple, LayerIteration]]:
-    """Return the distinct layer-iterations of ``cells`` not in the store, largest first.
+def _shared_layer_iterations(
+    cells: list[SweepCell], grid: SweepGrid, hw: HardwareConfig
+) -> tuple[dict[str, tuple[WorkloadRun, dict[str, Any], str]],
+           list[tuple[tuple, LayerIteration]]]:
+    """Return the runs of ``cells`` by run id (as :func:`_cell_run` builds them) and their
+    distinct layer-iterations not in the store, largest first.
 
     A cell whose run cannot be built (e.g. an unreadable profile) is left out here; it fails
     with its own message, as a failure of that run alone, when it runs.
     """
     store = _store(grid, hw)
+    built = {}
     items: dict[tuple, LayerIteration] = {}
     for cell in cells:
         try:
-            run, _source, _policy = _cell_run(cell, grid, hw)
-        except Exception:  # reported by the run itself (run_cell), like any run's failure
+            built[cell.run_id] = _cell_run(cell, grid, hw)
+        except Exception:  # reported by the run itself (_cell_record), like any run's failure
             continue
-        for item in run.work():
+        for item in built[cell.run_id][0].work():
             key = item.key()
             if key not in items and store.get(key) is None:
                 items[key] = item
-    return sorted(items.items(), key=lambda entry: -_work(entry[1]))
+    return built, sorted(items.items(), key=lambda entry: -_work(entry[1]))
 
 
 def _work(item: LayerIteration) -> int:
@@ -374,8 +379,16 @@ def run_cell(
     Its layer-iterations are read from, or added to, the grid's store (``<out>/`` +
     :data:`STORE`).
     """
+    return _cell_record(cell, grid, hw, None)
+
+
+def _cell_record(
+    cell: SweepCell, grid: SweepGrid, hw: HardwareConfig,
+    built: tuple[WorkloadRun, dict[str, Any], str] | None,
+) -> dict[str, Any]:
+    """Return the record of ``cell`` (see :func:`run_cell`), from its run if already built."""
     started = time.perf_counter()
-    run, source, policy = _cell_run(cell, grid, hw)
+    run, source, policy = _cell_run(cell, grid, hw) if built is None else built
     result = simulate_workload(run, store=_store(grid, hw))
     fields = asdict(cell)
     record = result_record(
