@@ -235,17 +235,18 @@ def simulate_workload(
     work = list(run.work())
     if not memoise:
         return _simulate_continuous(run, work, progress)
+    keys = [item.key() for item in work]
     unique: dict[tuple, LayerIteration] = {}
-    for item in work:
-        unique.setdefault(item.key(), item)
+    for key, item in zip(keys, work, strict=True):
+        unique.setdefault(key, item)
     results: dict[tuple, IterationStats] = {}
     if store is not None:
         for key in unique:
             stats = store.get(key)
             if stats is not None:
                 results[key] = stats
-    keys = [key for key in unique if key not in results]
-    args = [(run.hw, run.dram, run.compute, unique[key]) for key in keys]
+    missing = [key for key in unique if key not in results]
+    args = [(run.hw, run.dram, run.compute, unique[key]) for key in missing]
 
     def finished(key: tuple, stats: IterationStats) -> None:
         results[key] = stats
@@ -253,13 +254,13 @@ def simulate_workload(
             store.put(key, stats)
 
     if jobs == 1 or len(args) <= 1:
-        for n, (key, task) in enumerate(zip(keys, args, strict=True)):
+        for n, (key, task) in enumerate(zip(missing, args, strict=True)):
             finished(key, simulate_layer_iteration(*task))
             if progress:
                 progress(n + 1, len(args))
     else:
-        _simulate_on_workers(keys, args, finished, jobs=jobs, progress=progress)
-    rows = tuple(_row(item, results[item.key()]) for item in work)
+        _simulate_on_workers(missing, args, finished, jobs=jobs, progress=progress)
+    rows = tuple(_row(item, results[key]) for key, item in zip(keys, work, strict=True))
     return WorkloadResult(run=run, rows=rows, unique=len(unique), memoised=True)
 
 
