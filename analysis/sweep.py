@@ -338,8 +338,7 @@ def _shared_layer_iterations(
             built[cell.run_id] = _cell_run(cell, grid, hw)
         except Exception:  # reported by the run itself (_cell_record), like any run's failure
             continue
-        for item in built[cell.run_id][0].work():
-            key = item.key()
+        for key, item in built[cell.run_id][0].keyed_work():
             if key not in items and store.get(key) is None:
                 items[key] = item
     return built, sorted(items.items(), key=lambda entry: -_work(entry[1]))

@@ -128,6 +128,17 @@ class WorkloadRun:
             for index, layer in enumerate(self.spec.layers):
                 yield self._layer_iteration(index, layer, t, layouts)
 
+    def keyed_work(self) -> Iterator[tuple[tuple, LayerIteration]]:
+        """Yield ``(item.key(), item)`` for every item of :meth:`work`, computing a key once
+        for the iterations that repeat a layer's mode, mask and layout (the same objects)."""
+        last: dict[int, tuple[tuple, LayerIteration]] = {}
+        for item in self.work():
+            seen = last.get(item.layer_index)
+            if seen is None or not _same_schedule_inputs(seen[1], item):
+                seen = (item.key(), item)
+                last[item.layer_index] = seen
+            yield seen[0], item
+
     def _layer_iteration(
         self, index: int, layer: FfnLayer, t: int, layouts: dict[int, Layout]
     ) -> LayerIteration:
@@ -135,15 +146,23 @@ class WorkloadRun:
             return LayerIteration(index, t, layer, "dense", None, rowmajor_layout(layer.hidden))
         masks = self.masks.hot[layer.name]
         computed = masks[t] if (self.mask_policy == "per-iteration" and t > 0) else masks[0]
-        if self.layout == "rowmajor":
-            layout = rowmajor_layout(layer.hidden)
-        elif self.layout == "dynamic":
+        if self.layout == "dynamic":
             layout = dynamic_layout(layouts.get(index), computed)
             layouts[index] = layout
+        elif index not in layouts:  # row-major and hot-first layouts are fixed per layer
+            layout = layouts[index] = (rowmajor_layout(layer.hidden) if self.layout == "rowmajor"
+                                       else hotcold_layout(masks[0], kind=self.layout))
         else:
-            layout = hotcold_layout(masks[0], kind=self.layout)
+            layout = layouts[index]
         mode = "dense" if t == 0 else "sparse"
         return LayerIteration(index, t, layer, mode, computed, layout)
+
+
+def _same_schedule_inputs(a: LayerIteration, b: LayerIteration) -> bool:
+    """Return whether ``a`` and ``b`` have one key for sure: same layer, mode, and the same
+    mask and layout objects."""
+    return (a.layer is b.layer and a.mode == b.mode and a.hot is b.hot
+            and a.layout is b.layout)
 
 
 def _check_masks(spec: WorkloadSpec, masks: MaskSet, iterations: int) -> None:
@@ -232,10 +251,10 @@ def simulate_workload(
     """
     if not isinstance(jobs, int) or jobs < 1:
         raise ColsimError(f"`jobs` must be a positive integer, not {jobs!r}")
-    work = list(run.work())
     if not memoise:
-        return _simulate_continuous(run, work, progress)
-    keys = [item.key() for item in work]
+        return _simulate_continuous(run, list(run.work()), progress)
+    keyed = list(run.keyed_work())
+    keys, work = [key for key, _ in keyed], [item for _, item in keyed]
     unique: dict[tuple, LayerIteration] = {}
     for key, item in zip(keys, work, strict=True):
         unique.setdefault(key, item)
