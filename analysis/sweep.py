@@ -11,10 +11,15 @@ Contracts:
 
 * the whole grid is validated before the first run (models, layouts, thresholds, profiles,
   the output folder), so a bad value never leaves a half-run folder;
-* runs execute on :func:`colsim.tasks.run_tasks` (Dask by default); the calling process
-  writes each finished run's JSON record to ``<out>/runs/<run id>.json`` as it arrives;
+* the work runs on :func:`colsim.tasks.run_tasks` (Dask by default): the distinct
+  layer-iterations of all pending runs, largest first, each stored in
+  ``<out>/layer-iterations/`` (:class:`~colsim.sim.fast.store.LayerIterationStore`) as it
+  arrives, so runs share them (e.g. hot-cold, per-layer and dynamic layouts of one mask set);
+  then each run is assembled from the store in the calling process, which writes its JSON
+  record to ``<out>/runs/<run id>.json``;
 * a rerun of the same grid resumes: a run whose record exists (with the same grid settings)
-  is read back instead of simulated again;
+  is read back instead of simulated again, and stored layer-iterations are not simulated
+  again;
 * the results table ``<out>/results.{parquet,csv}`` (one row per finished run, with the
   ``cycle_reduction`` against its model's baseline, the resolved configuration, seed and
   versions) is written after the runs, always from the run records on disk, so the table and
@@ -42,11 +47,20 @@ from colsim.masks import MaskSet, check_rho, check_tau, parse_synthetic, resolve
 from colsim.models.registry import OPERATING_POINTS, SIZES, workload_names, workload_spec
 from colsim.provenance import package_versions
 from colsim.sim.fast.report import result_record, shares, write_json
-from colsim.sim.fast.workload import MASK_POLICIES, WorkloadRun, simulate_workload
+from colsim.sim.fast.store import LayerIterationStore
+from colsim.sim.fast.workload import (
+    MASK_POLICIES,
+    LayerIteration,
+    WorkloadRun,
+    simulate_layer_iteration,
+    simulate_workload,
+)
 from colsim.sim.layout import LAYOUT_KINDS
+from colsim.sim.schedule import ComputeModel
 from colsim.tasks import Task, TaskFailure, run_tasks
 
 RECORD_FORMAT = "colsim-sweep-run"
+STORE = "layer-iterations"  # the runs' shared layer-iteration statistics (sim.fast.store)
 
 
 @functools.cache
@@ -241,13 +255,20 @@ def run_sweep(
         write_json(runs / f"{run_id}.json", record)
         records[run_id] = record
 
-    tasks = [Task(cell.run_id, run_cell, (cell, grid, hw)) for cell in cells
-             if records[cell.run_id] is None]
-    done = len(cells) - len(tasks)
-    run = run_tasks(tasks, on_result=arrived, jobs=jobs, executor=executor,
-                    scheduler=scheduler, announce=announce,
+    pending = [cell for cell in cells if records[cell.run_id] is None]
+    done = len(cells) - len(pending)
+    # First the distinct layer-iterations of every pending run, shared and largest first,
+    # then each run from them (read back from the store: cheap, in this process).
+    built, shared = _shared_layer_iterations(pending, grid, hw)
+    total = done + len(shared) + len(pending)
+    _simulate_into_store(shared, grid, hw, jobs=jobs, executor=executor, scheduler=scheduler,
+                         announce=announce, progress=None if progress is None else
+                         (lambda finished, _total: progress(done + finished, total)))
+    tasks = [Task(cell.run_id, _cell_record, (cell, grid, hw, built.get(cell.run_id)))
+             for cell in pending]
+    run = run_tasks(tasks, on_result=arrived, executor="local",
                     progress=None if progress is None else
-                    (lambda finished, _total: progress(done + finished, len(cells))))
+                    (lambda finished, _total: progress(done + len(shared) + finished, total)))
     rows = _table_rows(cells, records, configuration, grid)
     path, _csv = write_table(rows, out / "results")
     return SweepTable(tuple(rows), path, runs, run.failures, resumed)
@@ -283,18 +304,91 @@ def _table_rows(cells: list[SweepCell], records: dict[str, dict[str, Any] | None
     return rows
 
 
-def run_cell(
-    cell: SweepCell, grid: SweepGrid, hw: HardwareConfig
-) -> dict[str, Any]:
-    """Simulate one grid cell; return its JSON record (its table row under ``sweep.row``)."""
-    started = time.perf_counter()
+def _cell_run(cell: SweepCell, grid: SweepGrid, hw: HardwareConfig
+              ) -> tuple[WorkloadRun, dict[str, Any], str]:
+    """Return the workload run of ``cell``, the record of its masks' source and the policy."""
     spec = workload_spec(cell.model, grid.size, grid.shapes)
     mask_set, source, policy = grid.masks(cell)
     run = WorkloadRun(
         spec=spec, hw=hw, layout=cell.layout, iterations=grid.iterations,
         masks=mask_set, mask_policy=policy,
     )
-    result = simulate_workload(run)
+    return run, source, policy
+
+
+def _store(grid: SweepGrid, hw: HardwareConfig) -> LayerIterationStore:
+    return LayerIterationStore(grid.out / STORE, hw, ComputeModel())
+
+
+def _shared_layer_iterations(
+    cells: list[SweepCell], grid: SweepGrid, hw: HardwareConfig
+) -> tuple[dict[str, tuple[WorkloadRun, dict[str, Any], str]],
+           list[tuple[tuple, LayerIteration]]]:
+    """Return the runs of ``cells`` by run id (as :func:`_cell_run` builds them) and their
+    distinct layer-iterations not in the store, largest first.
+
+    A cell whose run cannot be built (e.g. an unreadable profile) is left out here; it fails
+    with its own message, as a failure of that run alone, when it runs.
+    """
+    store = _store(grid, hw)
+    built = {}
+    items: dict[tuple, LayerIteration] = {}
+    for cell in cells:
+        try:
+            built[cell.run_id] = _cell_run(cell, grid, hw)
+        except Exception:  # reported by the run itself (_cell_record), like any run's failure
+            continue
+        for key, item in built[cell.run_id][0].keyed_work():
+            if key not in items and store.get(key) is None:
+                items[key] = item
+    return built, sorted(items.items(), key=lambda entry: -_work(entry[1]))
+
+
+def _work(item: LayerIteration) -> int:
+    """Return the multiply-accumulates of a layer-iteration (its cost, roughly)."""
+    layer = item.layer
+    computed = layer.hidden if item.hot is None or item.mode == "dense" else int(item.hot.sum())
+    return layer.tokens * layer.d_model * computed * (3 if layer.gated else 2)
+
+
+def _simulate_into_store(
+    shared: list[tuple[tuple, LayerIteration]], grid: SweepGrid, hw: HardwareConfig, *,
+    jobs: int, executor: str, scheduler: str | None,
+    progress: Callable[[int, int], None] | None, announce: Callable[[str], None] | None,
+) -> None:
+    """Simulate the ``shared`` layer-iterations as tasks; store each as it arrives.
+
+    A failed one is not stored: the runs that need it simulate it again and fail with its
+    message.
+    """
+    store = _store(grid, hw)
+    compute = ComputeModel()
+    tasks = [Task(str(n), simulate_layer_iteration, (hw, hw.dram_config, compute, item))
+             for n, (_key, item) in enumerate(shared)]
+    run_tasks(tasks, on_result=lambda n, stats: store.put(shared[int(n)][0], stats),
+              jobs=jobs, executor=executor, scheduler=scheduler, announce=announce,
+              progress=progress)
+
+
+def run_cell(
+    cell: SweepCell, grid: SweepGrid, hw: HardwareConfig
+) -> dict[str, Any]:
+    """Simulate one grid cell; return its JSON record (its table row under ``sweep.row``).
+
+    Its layer-iterations are read from, or added to, the grid's store (``<out>/`` +
+    :data:`STORE`).
+    """
+    return _cell_record(cell, grid, hw, None)
+
+
+def _cell_record(
+    cell: SweepCell, grid: SweepGrid, hw: HardwareConfig,
+    built: tuple[WorkloadRun, dict[str, Any], str] | None,
+) -> dict[str, Any]:
+    """Return the record of ``cell`` (see :func:`run_cell`), from its run if already built."""
+    started = time.perf_counter()
+    run, source, policy = _cell_run(cell, grid, hw) if built is None else built
+    result = simulate_workload(run, store=_store(grid, hw))
     fields = asdict(cell)
     record = result_record(
         result, inputs={**fields, "size": grid.size, "shapes": grid.shapes,
@@ -304,7 +398,7 @@ def run_cell(
     total = result.total()
     row = {
         "run": cell.run_id, **fields, "shapes": grid.shapes,
-        "mask_policy": policy if mask_set else "", "iterations": grid.iterations,
+        "mask_policy": policy if run.masks else "", "iterations": grid.iterations,
         **total.as_dict(), **shares(total),
     }
     record["sweep"] = {"format": RECORD_FORMAT, "settings": grid.settings(), "row": row}

@@ -69,10 +69,6 @@ class Layout:
             columns = np.flatnonzero(columns)
         return np.sort(self.slot_of[columns])
 
-    def key(self) -> bytes:
-        """Return bytes identifying this layout (for memoising identical layer-iterations)."""
-        return self.kind.encode() + self.slot_of.tobytes() + self.swaps.tobytes()
-
 
 def rowmajor_layout(columns: int) -> Layout:
     """Return the identity layout of ``columns`` hidden columns."""

@@ -11,11 +11,14 @@ Layouts per layer: ``rowmajor``; ``hotcold`` / ``perlayer``: hot-first permutati
 iteration-0 mask (offline); ``dynamic``: re-permuted to each iteration's computed hot set,
 its swaps counted as re-layout traffic (with ``fixed`` masks it never needs to move).
 
-Memoisation: a layer-iteration is keyed by (M, d, N, gated, mode, mask bytes, layout bytes)
-and simulated once on a fresh memory system (all banks idle, refresh timer at its start, at
-cycle 0), with every layer's tensors at the same addresses. ``memoise=False`` instead runs
-every layer-iteration back to back on one continuing memory system; the difference between
-the two is the error of that assumption (measured in ``sim/README.md``).
+Memoisation: a layer-iteration is keyed by (M, d, N, gated, mode, the physical slots of its
+hot columns, the layout's swaps) and simulated once on a fresh memory system (all banks idle,
+refresh timer at its start, at cycle 0), with every layer's tensors at the same addresses.
+``memoise=False`` instead runs every layer-iteration back to back on one continuing memory
+system; the difference between the two is the error of that assumption (measured in
+``sim/README.md``). A
+:class:`~colsim.sim.fast.store.LayerIterationStore` shares memoised layer-iterations between
+runs (exact: a key fixes the schedule).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from colsim.masks import MaskSet
 from colsim.models.spec import FfnLayer, WorkloadSpec
 from colsim.sim.dram.config import DramConfig
 from colsim.sim.fast.run import IterationStats, MemorySystem, run_schedule
+from colsim.sim.fast.store import LayerIterationStore
 from colsim.sim.layout import (
     LAYOUT_KINDS,
     Layout,
@@ -61,11 +65,21 @@ class LayerIteration:
     layout: Layout
 
     def key(self) -> tuple:
-        """Return the memo key: shape, mode, mask bytes and layout bytes."""
+        """Return the memo key: shape, mode and what the schedule reads of mask and layout.
+
+        The schedule (:func:`~colsim.sim.schedule.build_schedule`) sees the mask only through
+        the physical slots of its hot columns and the layout only through them and its swaps,
+        so layouts that place the hot columns alike (hot-cold, per-layer, dynamic without
+        moves) share one key.
+        """
         layer = self.layer
-        mask = b"" if self.hot is None else np.packbits(self.hot).tobytes()
+        slots = b""
+        if self.hot is not None:
+            placed = np.zeros(layer.hidden, dtype=bool)
+            placed[self.layout.physical_order(self.hot)] = True
+            slots = np.packbits(placed).tobytes()
         return (layer.tokens, layer.d_model, layer.hidden, layer.gated, self.mode,
-                self.hot is not None, mask, self.layout.key())
+                self.hot is not None, slots, self.layout.swaps.tobytes())
 
 
 @dataclass(frozen=True)
@@ -114,6 +128,17 @@ class WorkloadRun:
             for index, layer in enumerate(self.spec.layers):
                 yield self._layer_iteration(index, layer, t, layouts)
 
+    def keyed_work(self) -> Iterator[tuple[tuple, LayerIteration]]:
+        """Yield ``(item.key(), item)`` for every item of :meth:`work`, computing a key once
+        for the iterations that repeat a layer's mode, mask and layout (the same objects)."""
+        last: dict[int, tuple[tuple, LayerIteration]] = {}
+        for item in self.work():
+            seen = last.get(item.layer_index)
+            if seen is None or not _same_schedule_inputs(seen[1], item):
+                seen = (item.key(), item)
+                last[item.layer_index] = seen
+            yield seen[0], item
+
     def _layer_iteration(
         self, index: int, layer: FfnLayer, t: int, layouts: dict[int, Layout]
     ) -> LayerIteration:
@@ -121,15 +146,23 @@ class WorkloadRun:
             return LayerIteration(index, t, layer, "dense", None, rowmajor_layout(layer.hidden))
         masks = self.masks.hot[layer.name]
         computed = masks[t] if (self.mask_policy == "per-iteration" and t > 0) else masks[0]
-        if self.layout == "rowmajor":
-            layout = rowmajor_layout(layer.hidden)
-        elif self.layout == "dynamic":
+        if self.layout == "dynamic":
             layout = dynamic_layout(layouts.get(index), computed)
             layouts[index] = layout
+        elif index not in layouts:  # row-major and hot-first layouts are fixed per layer
+            layout = layouts[index] = (rowmajor_layout(layer.hidden) if self.layout == "rowmajor"
+                                       else hotcold_layout(masks[0], kind=self.layout))
         else:
-            layout = hotcold_layout(masks[0], kind=self.layout)
+            layout = layouts[index]
         mode = "dense" if t == 0 else "sparse"
         return LayerIteration(index, t, layer, mode, computed, layout)
+
+
+def _same_schedule_inputs(a: LayerIteration, b: LayerIteration) -> bool:
+    """Return whether ``a`` and ``b`` have one key for sure: same layer, mode, and the same
+    mask and layout objects."""
+    return (a.layer is b.layer and a.mode == b.mode and a.hot is b.hot
+            and a.layout is b.layout)
 
 
 def _check_masks(spec: WorkloadSpec, masks: MaskSet, iterations: int) -> None:
@@ -167,11 +200,11 @@ class LayerIterationResult:
 
 @dataclass(frozen=True)
 class WorkloadResult:
-    """Per layer-iteration results in execution order, plus how many were simulated."""
+    """Per layer-iteration results in execution order, plus how many were distinct."""
 
     run: WorkloadRun
     rows: tuple[LayerIterationResult, ...]
-    unique: int  # distinct layer-iterations actually simulated
+    unique: int  # distinct layer-iterations (simulated, or read from a store)
     memoised: bool
 
     def total(self) -> IterationStats:
@@ -206,46 +239,62 @@ def simulate_workload(
     *,
     jobs: int = 1,
     memoise: bool = True,
+    store: LayerIterationStore | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> WorkloadResult:
     """Simulate every layer-iteration of ``run``; ``jobs`` Dask worker processes share the
     unique ones (:func:`colsim.tasks.run_tasks`).
 
-    ``progress(done, total)`` is called as unique layer-iterations finish.
+    With a ``store`` (memoised runs only), unique layer-iterations found there are read back
+    instead of simulated, and the others are added to it. ``progress(done, total)`` is
+    called as unique layer-iterations finish.
     """
     if not isinstance(jobs, int) or jobs < 1:
         raise ColsimError(f"`jobs` must be a positive integer, not {jobs!r}")
-    work = list(run.work())
     if not memoise:
-        return _simulate_continuous(run, work, progress)
+        return _simulate_continuous(run, list(run.work()), progress)
+    keyed = list(run.keyed_work())
+    keys, work = [key for key, _ in keyed], [item for _, item in keyed]
     unique: dict[tuple, LayerIteration] = {}
-    for item in work:
-        unique.setdefault(item.key(), item)
-    keys = list(unique)
-    args = [(run.hw, run.dram, run.compute, unique[key]) for key in keys]
+    for key, item in zip(keys, work, strict=True):
+        unique.setdefault(key, item)
     results: dict[tuple, IterationStats] = {}
-    if jobs == 1 or len(args) == 1:
-        for n, (key, task) in enumerate(zip(keys, args, strict=True)):
-            results[key] = _simulate_one(*task)
+    if store is not None:
+        for key in unique:
+            stats = store.get(key)
+            if stats is not None:
+                results[key] = stats
+    missing = [key for key in unique if key not in results]
+    args = [(run.hw, run.dram, run.compute, unique[key]) for key in missing]
+
+    def finished(key: tuple, stats: IterationStats) -> None:
+        results[key] = stats
+        if store is not None:
+            store.put(key, stats)
+
+    if jobs == 1 or len(args) <= 1:
+        for n, (key, task) in enumerate(zip(missing, args, strict=True)):
+            finished(key, simulate_layer_iteration(*task))
             if progress:
                 progress(n + 1, len(args))
     else:
-        _simulate_on_workers(keys, args, results, jobs=jobs, progress=progress)
-    rows = tuple(_row(item, results[item.key()]) for item in work)
-    return WorkloadResult(run=run, rows=rows, unique=len(args), memoised=True)
+        _simulate_on_workers(missing, args, finished, jobs=jobs, progress=progress)
+    rows = tuple(_row(item, results[key]) for key, item in zip(keys, work, strict=True))
+    return WorkloadResult(run=run, rows=rows, unique=len(unique), memoised=True)
 
 
 def _simulate_on_workers(keys: list[tuple], args: list[tuple],
-                         results: dict[tuple, IterationStats], *, jobs: int,
+                         finished: Callable[[tuple, IterationStats], None], *, jobs: int,
                          progress: Callable[[int, int], None] | None) -> None:
-    """Simulate each ``args`` entry as a task on ``jobs`` Dask workers into ``results``.
+    """Simulate each ``args`` entry as a task on ``jobs`` Dask workers; hand each result to
+    ``finished(key, stats)``.
 
     SIGINT / SIGTERM stop every worker at once (:func:`colsim.tasks.run_tasks`); the first
     failed layer-iteration stops the run with its own message.
     """
-    tasks = [Task(str(n), _simulate_one, task) for n, task in enumerate(args)]
+    tasks = [Task(str(n), simulate_layer_iteration, task) for n, task in enumerate(args)]
     outcome = run_tasks(
-        tasks, on_result=lambda n, stats: results.__setitem__(keys[int(n)], stats),
+        tasks, on_result=lambda n, stats: finished(keys[int(n)], stats),
         jobs=min(jobs, len(tasks), os.cpu_count() or 1), progress=progress,
     )
     if outcome.failures:
@@ -265,7 +314,7 @@ def _schedule_of(item: LayerIteration, hw: HardwareConfig, dram: DramConfig,
     )
 
 
-def _simulate_one(
+def simulate_layer_iteration(
     hw: HardwareConfig, dram: DramConfig, compute: ComputeModel, item: LayerIteration
 ) -> IterationStats:
     """Simulate one layer-iteration on a fresh memory system."""

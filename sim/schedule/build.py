@@ -36,6 +36,7 @@ from colsim.sim.schedule.compute import (
     result_latency,
     simd_cycles,
 )
+from colsim.sim.schedule.expand import transactions
 from colsim.sim.schedule.model import (
     ARRAY,
     INPUT,
@@ -171,9 +172,8 @@ class ScheduleBuilder:
         op_ids = np.repeat(np.arange(n_ops), 3)
         flat = needs.ravel()
         np.maximum.at(last_reader, flat[flat >= 0], op_ids[flat >= 0])
-        addr, transfer = _transactions(self._segments, rank, placement.transaction_bytes)
-        first = np.searchsorted(transfer, np.arange(n_tr))
-        count = np.diff(np.r_[first, transfer.size])
+        addr, transfer, first, count = _transactions(
+            self._segments, rank, n_tr, placement.transaction_bytes)
         return Schedule(
             layer=layer,
             mode=mode,
@@ -485,6 +485,28 @@ def _gemm_phase(
         output_transfers(builder, t, simd_ops, anchors)
 
 
+def _runs(
+    ids: np.ndarray, k0: np.ndarray, k1: np.ndarray, joins: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cut each fill's K range ``[k0, k1)`` into runs; return (fill index, run start, end).
+
+    ``joins[k]`` says that position ``k`` continues position ``k - 1``'s run; a run also
+    starts at its fill's ``k0``. Empty ranges have no run.
+    """
+    cuts = np.flatnonzero(~joins)
+    after = np.searchsorted(cuts, k0, side="right")
+    before = np.searchsorted(cuts, k1, side="left")
+    n_runs = np.where(k1 > k0, 1 + np.maximum(before - after, 0), 0)
+    fill = np.repeat(np.arange(ids.size), n_runs)
+    rank = np.arange(fill.size) - np.repeat(np.cumsum(n_runs) - n_runs, n_runs)
+    inner = cuts[np.minimum(after[fill] + rank - 1, max(cuts.size - 1, 0))] if cuts.size else 0
+    lo = np.where(rank == 0, k0[fill], inner)
+    last = rank == n_runs[fill] - 1
+    nxt = cuts[np.minimum(after[fill] + rank, max(cuts.size - 1, 0))] if cuts.size else 0
+    hi = np.where(last, k1[fill], nxt)
+    return fill, lo, hi
+
+
 def _part_chunks(part_ranges: list[tuple[int, int]], chunk: int) -> int:
     """Return how many (part, chunk) pairs the non-empty parts of ``part_ranges`` touch."""
     return sum(ceil_div(hi, chunk) - lo // chunk for lo, hi in part_ranges if hi > lo)
@@ -586,23 +608,24 @@ def _down_phase(
     simd = np.array([simd_cycles(geo.rows * int(w), passes, hw) for w in width])
     phase = PHASES.index("down")
 
-    def positions_of(ids, k0, k1):
-        counts = np.asarray(k1) - np.asarray(k0)
-        fill = np.repeat(np.asarray(ids), counts)
-        pos = np.repeat(np.asarray(k0) - np.cumsum(counts) + counts, counts) + np.arange(
-            counts.sum()
-        )
-        return fill, pos, counts
+    # Consecutive H positions of one activation chunk lie back to back (R tokens each), and
+    # so do consecutive W2 slots of a full panel: a fill is one segment per such run.
+    h_joins = np.r_[False, (h_index[1:] == h_index[:-1] + 1)
+                    & (h_index[1:] // geo.chunk == h_index[:-1] // geo.chunk)]
+    w_joins = np.r_[False, slots[1:] == slots[:-1] + 1]
 
     def input_segments(builder, ids, i, _part, k0, k1):
-        fill, pos, counts = positions_of(ids, k0, k1)
-        hidx = h_index[pos]
-        ti = np.repeat(np.asarray(i), counts)
-        builder.add_segments(fill, placement.h_address(ti, hidx), geo.rows * geo.element)
+        fill, lo, hi = _runs(np.asarray(ids), np.asarray(k0), np.asarray(k1), h_joins)
+        ti = np.asarray(i)[fill]
+        builder.add_segments(np.asarray(ids)[fill], placement.h_address(ti, h_index[lo]),
+                             (hi - lo) * geo.rows * geo.element)
 
     def weight_segments(builder, ids, t, _part, k0, k1):
-        fill, pos, _counts = positions_of(np.atleast_1d(ids), np.atleast_1d(k0), np.atleast_1d(k1))
-        builder.add_segments(fill, placement.w2_address(t, slots[pos]), int(width[t]) * geo.element)
+        ids, k0, k1 = np.atleast_1d(ids), np.atleast_1d(k0), np.atleast_1d(k1)
+        full = int(width[t]) == geo.cols
+        fill, lo, hi = _runs(ids, k0, k1, w_joins if full else np.zeros_like(w_joins))
+        builder.add_segments(ids[fill], placement.w2_address(t, slots[lo]),
+                             (hi - lo - 1) * geo.cols * geo.element + int(width[t]) * geo.element)
 
     def output_transfers(builder, t, simd_ops, anchors):
         i = np.arange(geo.token_tiles)
@@ -707,25 +730,12 @@ def _previous_in_group(group: np.ndarray) -> np.ndarray:
 
 
 def _transactions(
-    segments: dict[str, list[np.ndarray]], rank: np.ndarray, size: int
-) -> tuple[np.ndarray, np.ndarray]:
+    segments: dict[str, list[np.ndarray]], rank: np.ndarray, n_transfers: int, size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Expand byte segments into aligned transactions: per transfer, sorted and unique."""
     if not segments:
-        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
-    transfer = rank[np.concatenate(segments["transfer"])]
-    start = np.concatenate(segments["start"])
-    nbytes = np.concatenate(segments["nbytes"])
-    keep = nbytes > 0
-    transfer, start, nbytes = transfer[keep], start[keep], nbytes[keep]
-    first = start // size
-    count = (start + nbytes - 1) // size - first + 1
-    offsets = np.cumsum(count) - count
-    index = np.repeat(first - offsets, count) + np.arange(int(count.sum()))
-    # One sort on a combined key (transfer in the high bits) orders and groups them.
-    key = np.sort((np.repeat(transfer, count) << _INDEX_BITS) | index)
-    key = key[np.r_[True, key[1:] != key[:-1]]]
-    return ((key & _INDEX_MASK) * size).astype(np.uint64), key >> _INDEX_BITS
-
-
-_INDEX_BITS = 36  # transaction indices below 2**36 (8 TiB of 128-byte transactions)
-_INDEX_MASK = (1 << _INDEX_BITS) - 1
+        empty = np.zeros(n_transfers, dtype=np.int64)
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64), empty, empty.copy()
+    return transactions(rank[np.concatenate(segments["transfer"])],
+                        np.concatenate(segments["start"]), np.concatenate(segments["nbytes"]),
+                        n_transfers, size)

@@ -111,3 +111,30 @@ def test_a_signal_stops_a_real_sweep_at_once(tmp_path, signum: int) -> None:
     assert f"interrupted by {name}:" in seen.stderr.strip().splitlines()[-1]
     assert seen.written_after == seen.written_before  # nothing written after the signal
     assert not (out / "results.csv").exists()
+
+
+def test_runs_share_their_layer_iterations(tmp_path, monkeypatch) -> None:
+    from colsim.sim.fast import workload
+
+    simulated = []
+    simulate = workload.simulate_layer_iteration
+
+    def counted(hw, dram, compute, item):
+        simulated.append(item.key())
+        return simulate(hw, dram, compute, item)
+
+    monkeypatch.setattr(workload, "simulate_layer_iteration", counted)
+    monkeypatch.setattr("colsim.analysis.sweep.simulate_layer_iteration", counted)
+    grid = _grid(tmp_path, models=("tiny-dit",), layouts=("hotcold", "perlayer", "dynamic"),
+                 rhos=(0.3,))
+    table = api.sweep(grid, executor="local")
+    by_run = {row["run"]: row for row in table.rows}
+    cycles = {by_run[f"tiny-dit_{layout}_rho0.3"]["cycles"]
+              for layout in ("hotcold", "perlayer", "dynamic")}
+    assert len(cycles) == 1  # the hot columns placed alike: the same layer-iterations
+    assert len(simulated) == len(set(simulated))  # each simulated once for the whole grid
+    assert len(simulated) == len(list((tmp_path / "layer-iterations").glob("*.json")))
+    alone = api.sweep(_grid(tmp_path / "alone", models=("tiny-dit",), layouts=("perlayer",),
+                            rhos=(0.3,)), executor="local")
+    assert [r["cycles"] for r in alone.rows] == [by_run["tiny-dit_baseline"]["cycles"],
+                                                 by_run["tiny-dit_perlayer_rho0.3"]["cycles"]]

@@ -31,6 +31,7 @@ LAYERS = [
     FfnLayer("ragged", 10, 48, 40, True),
     FfnLayer("wide", 7, 200, 96, False),
     FfnLayer("gated", 12, 96, 72, True),
+    FfnLayer("narrow-panel", 9, 18, 40, False),  # d = 18: the last W2 panel is 2 wide
 ]
 
 
