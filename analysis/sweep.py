@@ -261,6 +261,9 @@ def run_sweep(
     # then each run from them (read back from the store: cheap, in this process).
     built, shared = _shared_layer_iterations(pending, grid, hw)
     total = done + len(shared) + len(pending)
+    if announce is not None and pending:
+        announce(f"{len(pending)} runs to do ({done} finished): {len(shared)} distinct "
+                 f"layer-iterations first, then the runs ({total} tasks in all)")
     _simulate_into_store(shared, grid, hw, jobs=jobs, executor=executor, scheduler=scheduler,
                          announce=announce, progress=None if progress is None else
                          (lambda finished, _total: progress(done + finished, total)))

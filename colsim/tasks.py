@@ -239,8 +239,10 @@ def _run_dask(tasks: Sequence[Task], state: _Progress, stopper: _Stopper, *, job
             announce(f"Dask dashboard: {dashboard}")
         # Tasks travel as bytes, unpickled inside the task (see _call_pickled): a payload that
         # Dask itself fails to deserialize on a worker is dropped and its future never ends.
-        futures = client.map(_call_pickled, [t.key for t in tasks],
-                             [pickle.dumps(t) for t in tasks],
+        # The payloads go to the workers ahead of the graph (``scatter``): a graph that
+        # embeds tens of MiB of masks is slow to send, and Dask warns about it.
+        payloads = client.scatter([pickle.dumps(t) for t in tasks])
+        futures = client.map(_call_pickled, [t.key for t in tasks], payloads,
                              key=[f"colsim-{t.key}" for t in tasks], pure=False)
         try:
             keys = {future.key: task.key for future, task in zip(futures, tasks, strict=True)}

@@ -195,7 +195,7 @@ def _report(args: argparse.Namespace, out: Path) -> int:
     grid = api.SweepGrid(models=(DEMO_MODEL,), out=out / "sweep", layouts=("hotcold",
                          "perlayer"), taus=SWEEP_THRESHOLDS, rhos=SWEEP_THRESHOLDS,
                          profiles=str(_profile_path(out).parent), iterations=DEMO_STEPS)
-    table = api.sweep(grid, jobs=2, progress=progress_bar("sweep", unit="run"),
+    table = api.sweep(grid, jobs=2, progress=progress_bar("sweep", unit="task"),
                       announce=note)
     status = print_task_outcome(table.rows, table.failures, table.resumed,
                                 f"{table.path} (and .csv)")

@@ -97,7 +97,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         config=args.config,
     )
     table = api.sweep(grid, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
-                      progress=progress_bar("sweep", unit="run"), announce=note)
+                      progress=progress_bar("sweep", unit="task"), announce=note)
     return print_task_outcome(table.rows, table.failures, table.resumed,
                               f"{table.path} (and .csv) and {table.runs}/*.json")
 
@@ -110,7 +110,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
         out=args.out, study=args.study, shapes=args.shapes, models=args.models,
         profiles=args.profiles, size=args.size, iterations=args.iterations, seed=args.seed,
         config=args.config, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
-        progress=progress_bar("reproduce", unit="run"), announce=note)
+        progress=progress_bar("reproduce", unit="task"), announce=note)
     print(format_rows(tables.baseline, ("model", "cycles", "compute_share", "stall_share",
                                         "other_share", "hit_rate")))
     at_reference = [row for row in tables.reduction
@@ -140,7 +140,7 @@ def run_sensitivity(args: argparse.Namespace) -> int:
         scale_buffers=args.scale_buffers, shapes=args.shapes,
         size=args.size, iterations=args.iterations, config=args.config, jobs=args.jobs,
         executor=args.executor, scheduler=args.scheduler,
-        progress=progress_bar("sensitivity", unit="run"), announce=note)
+        progress=progress_bar("sensitivity", unit="task"), announce=note)
     columns = ["model", *(["array"] if arrays else []), *axes, "cycles", "compute_share",
                "stall_share", "bound"]
     print(format_rows(table.rows, columns))
@@ -200,12 +200,12 @@ def run_bench(args: argparse.Namespace) -> int:
           f"iterations, -j {args.jobs}) into {args.out}")
     started = time.perf_counter()
     baselines = api.reproduce(**common, baselines_only=True,
-                              progress=progress_bar("baselines", unit="run"))
+                              progress=progress_bar("baselines", unit="task"))
     middle = time.perf_counter()
     print(f"baselines: {middle - started:.1f} s wall, {len(baselines.sweep.rows)} runs "
           f"({len(baselines.sweep.resumed)} resumed)")
     if not args.baselines_only:
-        grid = api.reproduce(**common, progress=progress_bar("grid", unit="run"))
+        grid = api.reproduce(**common, progress=progress_bar("grid", unit="task"))
         print(f"rest of the grid: {time.perf_counter() - middle:.1f} s wall, "
               f"{len(grid.sweep.rows) - len(baselines.sweep.rows)} runs "
               f"({len(grid.sweep.resumed) - len(baselines.sweep.rows)} resumed), "

@@ -31,7 +31,8 @@ def test_a_dask_local_cluster_gives_the_local_paths_numbers(tmp_path) -> None:
     notes: list[str] = []
     on_dask = api.sweep(_grid(tmp_path / "dask"), jobs=2, announce=notes.append)
     local = api.sweep(_grid(tmp_path / "local"), executor="local")
-    assert notes and notes[0].startswith("Dask dashboard: http://127.0.0.1:")
+    assert notes[0].endswith("distinct layer-iterations first, then the runs (40 tasks in all)")
+    assert notes[1].startswith("Dask dashboard: http://127.0.0.1:")
     assert on_dask.failures == local.failures == ()
     dask_table = load_results(tmp_path / "dask", "results")
     local_table = load_results(tmp_path / "local", "results")
