@@ -148,8 +148,8 @@ def test_simulate_derives_masks_from_a_profile(tiny_profile, threshold, tmp_path
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_simulate_and_its_workers_at_once(tmp_path, signum: int) -> None:
     out = tmp_path / "run.json"
-    command = [sys.executable, "-m", "colsim", "simulate", "--model", "edge",
-               "--iterations", "30", "--synthetic", "jaccard=0.5,regime=dispersion",
+    command = [sys.executable, "-m", "colsim", "simulate", "--model", "make-an-audio",
+               "--iterations", "50", "--synthetic", "jaccard=0.5,regime=dispersion",
                "--mask-policy", "per-iteration", "--rho", "0.2", "-j", "2", "--out", str(out)]
     seen = interrupt_busy_run(command, signum, listing=lambda: sorted(tmp_path.iterdir()))
     assert seen.workers_alive == 0 and seen.seconds <= 1.0
