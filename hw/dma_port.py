@@ -17,15 +17,14 @@ request has an ``addr`` field).
 from __future__ import annotations
 
 from amaranth.hdl import Module
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data, wiring
 
 from colsim.compat import silence_unused
 from colsim.config import HardwareConfig
 from colsim.errors import ConfigError
 from colsim.hw.interleave import ChannelInterleaver, check_interleave
 from colsim.hw.interleave_model import Interleave
-from colsim.hw.request_cap import RequestCap
+from colsim.hw.request_cap import RequestCap, request_path
 
 PORT_TAG_BITS = 8  # the tag of the stand-alone block (:func:`dma_port_for`)
 
@@ -44,11 +43,7 @@ class DmaPort(wiring.Component):
             silence_unused(self)  # never built, so never "unused"
             raise
         self._cap, self._interleave = cap, interleave
-        super().__init__({
-            "i_req": In(stream.Signature(request)), "o_req": Out(stream.Signature(request)),
-            "i_resp": In(stream.Signature(response)),
-            "o_resp": Out(stream.Signature(response)),
-        })
+        super().__init__(request_path(request, response))
 
     @property
     def cap(self) -> int:

@@ -30,11 +30,7 @@ class RequestCap(wiring.Component):
         if not isinstance(cap, int) or isinstance(cap, bool) or cap <= 0:
             raise TypeError(f"`cap` must be a positive integer, not {cap!r}")
         self._cap = cap
-        super().__init__({
-            "i_req": In(stream.Signature(request)), "o_req": Out(stream.Signature(request)),
-            "i_resp": In(stream.Signature(response)),
-            "o_resp": Out(stream.Signature(response)),
-        })
+        super().__init__(request_path(request, response))
 
     @property
     def cap(self) -> int:
@@ -61,3 +57,12 @@ class RequestCap(wiring.Component):
         with m.Elif(answered & ~issued):
             m.d.sync += count.eq(count - 1)
         return m
+
+
+def request_path(request: data.StructLayout, response: data.StructLayout) -> dict:
+    """Return the ports of a block on the DMA's request/response path: requests of layout
+    ``request`` in (``i_req``) and on (``o_req``), responses of ``response`` in (``i_resp``)
+    and on (``o_resp``)."""
+    return {"i_req": In(stream.Signature(request)), "o_req": Out(stream.Signature(request)),
+            "i_resp": In(stream.Signature(response)),
+            "o_resp": Out(stream.Signature(response))}
