@@ -30,8 +30,8 @@ tile rows), the event ``release`` (in an op's last cycle: the slots it releases)
 from __future__ import annotations
 
 from amaranth.hdl import Module, Signal
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import Out
 
 from colsim.config import HardwareConfig
 from colsim.hw.ffn_datapath import buffer_shapes, select, tile_rows_layout
@@ -44,7 +44,7 @@ from colsim.hw.ffn_sync import (
     at_least,
     at_most_one,
     counts_of,
-    counts_signature,
+    engine_control,
     in_state,
 )
 from colsim.hw.program import ProgramFormat
@@ -59,13 +59,8 @@ class ArrayEngine(wiring.Component):
         self._hw, self._format = hw, fmt
         seq = hw.sequencer
         input_shape, weight_shape, _ = buffer_shapes(hw, fmt)
-        slots = (hw.sram.input.slots, hw.sram.weight.slots, hw.sram.output.slots)
         super().__init__({
-            "i_array": In(stream.Signature(data.StructLayout(dict(fmt.array_fields)))),
-            "start": In(1),
-            "running": In(1),
-            "count": In(seq.program_bits),
-            "counts": In(counts_signature(slots, seq.sync_bits)),
+            **engine_control(hw, "i_array", fmt.array_fields),
             "input": Out(input_shape.read_signature()),
             "weight": Out(weight_shape.read_signature()),
             "queue": Out(claim_signature()),

@@ -57,7 +57,7 @@ from colsim.hw.ffn_sync import (
     InstructionFetch,
     at_least,
     counts_of,
-    counts_signature,
+    engine_control,
     in_state,
     retire_layout,
 )
@@ -71,18 +71,14 @@ class DmaEngine(wiring.Component):
 
     def __init__(self, hw: HardwareConfig, fmt: ProgramFormat) -> None:
         self._hw, self._format = hw, fmt
-        seq, layers = hw.sequencer, hw.layers
+        layers = hw.layers
         self._input, self._weight, self._output = buffer_shapes(hw, fmt)
         remap_bits = address_bits(hw.dram_config)
-        slots = (hw.sram.input.slots, hw.sram.weight.slots, hw.sram.output.slots)
         super().__init__({
-            "i_dma": In(stream.Signature(data.StructLayout(dict(fmt.dma_fields)))),
+            **engine_control(hw, "i_dma", fmt.dma_fields),
             "i_table": In(stream.Signature(data.StructLayout(
                 {"index": layers.index_bits, "slot": layers.index_bits}))),
             "dram": Out(DramPort(hw)),
-            "start": In(1),
-            "running": In(1),
-            "count": In(seq.program_bits),
             "sparse": In(1),
             "columns": In(layers.count_bits),
             "w1_base": In(remap_bits),
@@ -90,7 +86,6 @@ class DmaEngine(wiring.Component):
             "identity": In(1),
             "mask_addr": Out(fmt.tile_bits),
             "mask_data": In(fmt.geometry.cols),
-            "counts": In(counts_signature(slots, seq.sync_bits)),
             "retire": Out(retire_layout(fmt.slot_bits)),
             "input": Out(self._input.write_signature()),
             "weight": Out(self._weight.write_signature()),

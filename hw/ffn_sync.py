@@ -13,9 +13,10 @@
 from __future__ import annotations
 
 from amaranth.hdl import Const, Module, Signal, unsigned
-from amaranth.lib import data, enum, wiring
+from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from colsim.config import HardwareConfig
 from colsim.hw.ffn_datapath import equals
 
 BUFFER_NAMES = ("input", "weight", "output")
@@ -82,6 +83,22 @@ class InstructionFetch:
         with self._m.If(in_state(self._state, EngineState.FETCH)):
             self._m.d.comb += self.fetching.eq(1)
             self.take_next()
+
+
+def buffer_slots(hw: HardwareConfig) -> tuple[int, int, int]:
+    """Return the slots of ``hw``'s input, weight and output buffers."""
+    sram = hw.sram
+    return (sram.input.slots, sram.weight.slots, sram.output.slots)
+
+
+def engine_control(hw: HardwareConfig, instructions: str, fields) -> dict:
+    """Return the ports every engine of ``hw``'s top has: its instruction stream (named
+    ``instructions``, of ``fields``), ``start``, ``running``, the program length ``count``
+    and the synchronisation counters ``counts`` (:func:`counts_signature`)."""
+    seq = hw.sequencer
+    return {instructions: In(stream.Signature(data.StructLayout(dict(fields)))),
+            "start": In(1), "running": In(1), "count": In(seq.program_bits),
+            "counts": In(counts_signature(buffer_slots(hw), seq.sync_bits))}
 
 
 def counts_signature(slots: tuple[int, int, int], sync_bits: int) -> wiring.Signature:

@@ -56,7 +56,7 @@ from colsim.hw.ffn_datapath import (
     TileStore,
     buffer_shapes,
 )
-from colsim.hw.ffn_sync import SyncCounters
+from colsim.hw.ffn_sync import SyncCounters, buffer_slots
 from colsim.hw.program import Fields, ProgramFormat, program_format
 from colsim.hw.remap_model import address_bits
 from colsim.hw.result_queue import ResultQueue
@@ -144,8 +144,7 @@ class FfnTop(wiring.Component):
     @property
     def slots(self) -> tuple[int, int, int]:
         """Slots of the input, weight and output buffers."""
-        sram = self._hw.sram
-        return (sram.input.slots, sram.weight.slots, sram.output.slots)
+        return buffer_slots(self._hw)
 
     def _check_banks(self) -> None:
         geo = self._format.geometry

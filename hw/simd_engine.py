@@ -34,7 +34,7 @@ side), ``mask`` (the mask store: ``tile`` -> ``old``; ``write`` with ``data``), 
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from colsim.config import HardwareConfig
@@ -53,7 +53,7 @@ from colsim.hw.ffn_sync import (
     at_least,
     at_most_one,
     counts_of,
-    counts_signature,
+    engine_control,
     in_state,
     simd_release_layout,
 )
@@ -76,14 +76,9 @@ class SimdEngine(wiring.Component):
         seq, geo = hw.sequencer, fmt.geometry
         _, _, output_shape = buffer_shapes(hw, fmt)
         self._beats = output_shape.beats
-        slots = (hw.sram.input.slots, hw.sram.weight.slots, hw.sram.output.slots)
         super().__init__({
-            "i_simd": In(stream.Signature(data.StructLayout(dict(fmt.simd_fields)))),
-            "start": In(1),
-            "running": In(1),
-            "count": In(seq.program_bits),
+            **engine_control(hw, "i_simd", fmt.simd_fields),
             "tau": In(signed(ELEMENT)),
-            "counts": In(counts_signature(slots, seq.sync_bits)),
             "queue": Out(pop_signature(seq.result_queue)),
             "tiles": Out(tile_read_signature(seq.result_queue, output_shape.beats)),
             "output": Out(output_shape.simd_signature()),
