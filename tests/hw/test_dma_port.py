@@ -17,47 +17,62 @@ from amaranth.lib import data
 from colsim.compat import silence_unused
 from colsim.config import reference_hardware
 from colsim.errors import ColsimError, ConfigError
-from colsim.hw.dma_port import dma_port_for
-from colsim.hw.dma_port_model import PortTrace, port_model
+from colsim.hw.dma_port import PORT_TAG_BITS, dma_port_for
+from colsim.hw.dma_port_model import PortTrace, port_model, request_starts
 from colsim.hw.interleave import ChannelInterleaver
 from colsim.hw.interleave_model import Interleave
+from colsim.hw.request_cap import request_slots
 from colsim.sim.dram import decode_array, load_dram_config
 from colsim.testbench.amaranth_streams import simulation
-from colsim.testbench.dma_port_cases import DMA_PORT_CASES, DmaPortCase
+from colsim.testbench.dma_port_cases import (
+    DMA_PORT_CASES,
+    DmaPortCase,
+    passed_request,
+    request_word,
+)
 from colsim.testbench.runner import run_bench
 
 
 def run_model(case: DmaPortCase, tmp_path) -> PortTrace:
     """Run the reference model on the case's stimulus."""
-    return port_model(case.cap, Interleave.from_hw(case.hardware()), case.requests(),
-                      case.draws())
+    hw = case.hardware()
+    return port_model(case.cap, Interleave.from_hw(hw), case.requests(), case.draws(),
+                      slots=request_slots(hw) > 0, tag_bits=PORT_TAG_BITS)
 
 
 def run_amaranth(case: DmaPortCase, tmp_path) -> PortTrace:
     """Run the hardware's DMA port in the Amaranth simulator, cycle by cycle."""
     dut = dma_port_for(case.hardware())
     requests, draws = case.requests(), case.draws()
+    request_layout, response_layout = case.layouts()
     trace = PortTrace([], [])
 
     async def bench(ctx):
         passed, responses = trace.requests, trace.responses
+        unanswered = []  # the tags of the transactions passed and not answered, in order
         offering, cycle = False, 0
         ctx.set(dut.o_resp.ready, 1)
-        while len(passed) < len(requests) or len(responses) < len(passed):
+        while len(passed) < len(requests) or unanswered:
             draw = next(draws)
             offering = offering or (draw.offer and len(passed) < len(requests))
             if offering:
-                address, tag = requests[len(passed)]
-                ctx.set(dut.i_req.payload, {"addr": address, "tag": tag})
+                ctx.set(dut.i_req.payload.as_value(),
+                        request_word(request_layout, *requests[len(passed)]))
             ctx.set(dut.i_req.valid, offering)
             ctx.set(dut.o_req.ready, draw.ready)
-            ctx.set(dut.i_resp.valid, draw.respond and len(passed) > len(responses))
+            answer = draw.respond and bool(unanswered)
+            ctx.set(dut.i_resp.valid, answer)
+            if answer:
+                tag = unanswered.pop(int(draw.pick * len(unanswered)))
+                ctx.set(dut.i_resp.payload.as_value(), tag << response_layout["tag"].offset)
             moved = bool(ctx.get(dut.o_req.valid)) and draw.ready
             if offering:
                 assert bool(ctx.get(dut.i_req.ready)) == moved, cycle
             if moved:
-                payload = ctx.get(dut.o_req.payload)
-                passed.append((cycle, int(payload.addr), int(payload.tag)))
+                address, tag = passed_request(request_layout,
+                                              ctx.get(dut.o_req.payload.as_value()))
+                passed.append((cycle, address, tag))
+                unanswered.append(tag)
                 offering = False
             if ctx.get(dut.o_resp.valid):
                 responses.append(cycle)
@@ -88,12 +103,22 @@ def test_port_caps_the_unanswered_requests_and_interleaves_them(run, case, tmp_p
     assert got == run_model(case, tmp_path)
     interleave = Interleave.from_hw(case.hardware())
     requests = case.requests()
-    assert [tag for _, _, tag in got.requests] == [tag for _, tag in requests]
+    tags = np.array([tag for _, _, tag in got.requests])
+    assert list(tags % (1 << PORT_TAG_BITS)) == [tag for _, tag, _ in requests]
     addresses = np.array([address for _, address, _ in got.requests])
-    assert list(addresses) == [interleave.physical(a) for a, _ in requests]
+    assert list(addresses) == [interleave.physical(a) for a, _, _ in requests]
     channel = decode_array(case.hardware().dram_config, addresses.astype(np.uint64))[:, 0]
     size = interleave.transaction_bytes
-    assert list(channel) == [a // size % case.used for a, _ in requests]  # RoBaRaCoCh
+    block = np.array([a // size // case.burst for a, _, _ in requests])
+    assert list(channel) == list(block % case.used)  # RoBaRaCoCh: a block to one channel
+    if case.burst > 1:  # a request's transactions share its slot, one of `cap`
+        starts = request_starts(np.array([a for a, _, _ in requests]),
+                                np.array([f for _, _, f in requests]), size * case.burst)
+        slot = tags >> PORT_TAG_BITS
+        assert slot.max() < case.cap
+        assert (slot == slot[np.flatnonzero(starts)[np.cumsum(starts) - 1]]).all()
+        assert (~starts).any() and (np.diff(np.flatnonzero(starts)) > 1).any()
+        return
     cycles = np.array([cycle for cycle, _, _ in got.requests])
     answered = np.array(got.responses)
     unanswered = np.arange(1, cycles.size + 1) - np.searchsorted(answered, cycles,
