@@ -231,8 +231,8 @@ class DmaEngine(wiring.Component):
             with m.If(dma.write):
                 m.d.comb += [payload.data.eq(self.output.data),
                              payload.strobe.eq(self.output.strobe)]
-            if grouped:
-                m.d.comb += payload.first.eq(opening)
+            if grouped:  # the DMA port writes the request's slot into the tag
+                m.d.comb += [payload.first.eq(opening), payload.tag.slot.eq(0)]
             with m.If(request.ready):
                 m.d.sync += [address.eq(address + dma.stride), run_left.eq(run_left - 1),
                              dma_row.eq(dma_row + dma.row_step)]

@@ -33,6 +33,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from colsim.config import HardwareConfig
+from colsim.hw.ffn_datapath import equals
 
 
 class RequestCap(wiring.Component):
@@ -87,7 +88,7 @@ class RequestCap(wiring.Component):
         pending = [Signal(range(self._burst + 1), name=f"pending_{s}") for s in range(self._cap)]
         free_slot, has_free = Signal(slot_shape, name="free_slot"), Signal(name="has_free")
         for s in reversed(range(self._cap)):
-            with m.If(pending[s] == 0):
+            with m.If(equals(pending[s], 0)):
                 m.d.comb += [free_slot.eq(s), has_free.eq(1)]
         current = Signal(slot_shape, name="current")  # the open request's slot
         slot = Signal(slot_shape, name="slot")
@@ -97,7 +98,7 @@ class RequestCap(wiring.Component):
             m.d.sync += [block.eq(address[self._block_bits:]), current.eq(slot)]
         response_slot = self.i_resp.payload.tag.slot
         for s in range(self._cap):
-            up, down = issued & (slot == s), answered & (response_slot == s)
+            up, down = issued & equals(slot, s), answered & equals(response_slot, s)
             with m.If(up & ~down):
                 m.d.sync += pending[s].eq(pending[s] + 1)
             with m.Elif(down & ~up):
