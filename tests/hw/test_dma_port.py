@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from amaranth.lib import data
+from amaranth.sim import Simulator
 
 from colsim.compat import silence_unused
 from colsim.config import reference_hardware
@@ -145,6 +146,58 @@ def test_interleave_is_a_bijection_onto_the_used_channels(preset, used):
     coordinates = decode_array(dram, first.astype(np.uint64))
     assert list(coordinates[:, 0]) == [t % used for t in range(2 * used)]
     assert list(coordinates[:, 4]) == [t // used for t in range(2 * used)]  # column
+
+
+@pytest.mark.parametrize("mapping", [
+    ("channel", "column", "bankgroup", "bank", "row"),  # RoBaRaCoCh
+    ("column", "channel", "bankgroup", "bank", "row"),  # the column below the channel
+    ("channel", "bank", "column", "bankgroup", "row"),  # a level between them
+])
+@pytest.mark.parametrize(("used", "burst"), [(6, 4), (4, 2), (3, 8), (1, 64)])
+def test_a_block_of_burst_transactions_is_one_row_of_one_channel(mapping, used, burst):
+    dram = load_dram_config("gddr6", mapping=list(mapping))
+    interleave = Interleave.of(dram, used, burst)
+    assert not interleave.identity
+    rng = np.random.default_rng(burst)
+    logical = np.r_[0, interleave.capacity - 1, rng.integers(0, interleave.capacity, 5000)]
+    physical = interleave.physical_array(logical)
+    assert (interleave.logical(physical) == logical).all()
+    assert (decode_array(dram, physical.astype(np.uint64))[:, 0] < used).all()
+    # Every block: one channel, bank group, bank and row; consecutive columns.
+    size = dram.organization.transaction_bytes
+    blocks = rng.integers(0, interleave.capacity // (size * burst), 50)
+    t = (blocks[:, None] * burst + np.arange(burst)).ravel()
+    coordinates = decode_array(dram, interleave.physical_array(t * size).astype(np.uint64))
+    coordinates = coordinates.reshape(blocks.size, burst, -1)
+    assert (coordinates[:, :, :4] == coordinates[:, :1, :4]).all()
+    assert (coordinates[:, :, 4] == coordinates[:, :1, 4] + np.arange(burst)).all()
+    if mapping[0] == "channel":  # RoBaRaCoCh: block r to channel r % used
+        assert (coordinates[:, 0, 0] == blocks % used).all()
+    with pytest.raises(ColsimError, match=r"`burst` must be a power of two dividing the 64 "
+                                          r"transactions of a row, not 3"):
+        Interleave.of(dram, used, 3)
+
+
+@pytest.mark.parametrize(("mapping", "used", "burst"), [
+    (("column", "channel", "bankgroup", "bank", "row"), 5, 4),
+    (("channel", "bank", "column", "bankgroup", "row"), 6, 8),
+    (("channel", "column", "bankgroup", "bank", "row"), 3, 1),
+])
+def test_the_interleaver_rtl_computes_the_model_on_any_mapping(mapping, used, burst):
+    interleave = Interleave.of(load_dram_config("gddr6", mapping=list(mapping)), used, burst)
+    dut = ChannelInterleaver(interleave, data.StructLayout({"addr": 40}))
+    rng = np.random.default_rng(used)
+    addresses = np.r_[0, interleave.capacity - 1, rng.integers(0, interleave.capacity, 200)]
+
+    async def bench(ctx):
+        for address in addresses.tolist():
+            ctx.set(dut.i_req.payload.addr, address)
+            await ctx.delay(1e-9)
+            assert ctx.get(dut.o_req.payload.addr) == interleave.physical(address), address
+
+    sim = Simulator(dut)  # combinational: no clock
+    sim.add_testbench(bench)
+    sim.run()
 
 
 def test_every_channel_is_the_identity_and_beyond_capacity_is_named():
