@@ -5,10 +5,10 @@ Each :class:`FfnCase` is one co-simulation of a layer with seeded random operand
 refresh on or off, optionally the DMA's memory-level parallelism (a smaller in-flight table, a
 cap on unanswered requests, fewer DRAM channels, requests of several DRAM transactions; both
 executors honour them) or another SIMD width (``lanes``: a beat of several tile rows, or several
-beats per row), a dense FFN-Reuse iteration that fixes the hot mask at ``tau`` and ``iterations
-- 1`` sparse ones. The hot mask is the profiler's rule on the dense iteration's quantised data
-(a column is hot when one of its int16 activations exceeds τ), so it equals the mask the top
-derives. :data:`QUICK_CASES` (``make test``) is a subset of :data:`DEFAULT_CASES`;
+beats per row), a dense FFN-Reuse iteration that fixes the hot mask at ``tau`` and
+``iterations - 1`` sparse ones. The hot mask is the profiler's rule on the dense iteration's
+quantised data (a column is hot when one of its int16 activations exceeds τ), so it equals the
+mask the top derives. :data:`QUICK_CASES` (``make test``) is a subset of :data:`DEFAULT_CASES`;
 :func:`load_cases` reads a user's table (TOML, ``[[case]]`` entries with these fields).
 """
 
