@@ -3,9 +3,10 @@ Amaranth RTL and Verilator, and the interleave function the fast model shares.
 
 Every case of :data:`~colsim.testbench.dma_port_cases.DMA_PORT_CASES` runs on each
 implementation (the ``implementation`` fixture of ``conftest.py``) under the case's seeded
-per-cycle stimulus; each must give the reference model's trace: the cycle every request
-passed, its DRAM address (the interleave of its address, on the used channels only) and tag,
-never more than ``cap`` requests unanswered.
+per-cycle stimulus; each must give the reference model's trace: the cycle every transaction
+passed, its DRAM address (the interleave of its address, on the used channels only, a block
+of ``dma.request_bytes`` to one channel) and tag (with the request's slot when requests span
+several transactions), never more than ``cap`` requests unanswered.
 """
 
 from __future__ import annotations
