@@ -16,8 +16,10 @@ and :func:`~colsim.sim.fast.engines.retire_visible` implement it):
   ``dma.transfers_in_flight`` transfers between gate and retirement). The gate allocates
   the entry.
 * **Requests.** From the cycle after the gate the engine presents one request per cycle
-  (a run's ``count`` beats, a transfer's runs back to back); a request the DRAM refuses is
-  presented again until accepted, and the next follows in the cycle after the acceptance.
+  (a run's ``count`` beats, a transfer's runs back to back; each one DRAM transaction, the
+  first marked ``first`` when the port groups them into DMA requests); a request the DRAM
+  refuses is presented again until accepted, and the next follows in the cycle after the
+  acceptance.
   After a transfer's last request the engine gates the next transfer (an idle cycle
   between transfers).
 * **Responses.** The memory agent answers a request completing in DRAM cycle ``d`` in the
@@ -181,6 +183,9 @@ class DmaEngine(wiring.Component):
         address = Signal(seq.address_bits)
         dma_row = Signal(fmt.row_bits)
         tag = Signal(tag_bits)
+        # The next request is its transfer's first (read by a DMA port grouping requests).
+        grouped = "first" in dict(self.dram.o_req.payload.shape().members)
+        opening = Signal() if grouped else None
         read_ok = Signal()
         for b in range(len(BUFFER_NAMES)):
             with m.If(equals(dma.buffer, b)):
@@ -210,6 +215,8 @@ class DmaEngine(wiring.Component):
             with m.If(dma.first):
                 m.d.comb += [allocate.eq(1), alloc_mask.eq(1 << free_entry)]
                 m.d.sync += tag.eq(free_entry)
+                if grouped:
+                    m.d.sync += opening.eq(1)
         beat = self.output.beat
         m.d.comb += [beat.dest.eq(dma.dest), beat.slot.eq(dma.slot), beat.row.eq(dma_row),
                      beat.width.eq(dma.width)]
@@ -224,9 +231,13 @@ class DmaEngine(wiring.Component):
             with m.If(dma.write):
                 m.d.comb += [payload.data.eq(self.output.data),
                              payload.strobe.eq(self.output.strobe)]
+            if grouped:  # the DMA port writes the request's slot into the tag
+                m.d.comb += [payload.first.eq(opening), payload.tag.slot.eq(0)]
             with m.If(request.ready):
                 m.d.sync += [address.eq(address + dma.stride), run_left.eq(run_left - 1),
                              dma_row.eq(dma_row + dma.row_step)]
+                if grouped:
+                    m.d.sync += opening.eq(0)
                 with m.If(equals(run_left, 1)):
                     take_next_run()
         return m

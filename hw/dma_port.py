@@ -2,16 +2,18 @@
 ports, as ``dma`` configures them.
 
 From the engine outwards: the request cap (:class:`~colsim.hw.request_cap.RequestCap`, when
-``dma.requests_in_flight`` is set) and the channel interleaver
+``dma.requests_in_flight`` is set; it groups the engine's transactions into requests of
+``dma.request_bytes``) and the channel interleaver
 (:class:`~colsim.hw.interleave.ChannelInterleaver`, when ``dma.channels`` uses fewer than all
-of the DRAM's channels). Neither adds a cycle. :class:`DmaPort` composes them;
-:func:`dma_port` puts one between the top's engine and its ports, and with the defaults
-builds nothing (the engine drives the ports itself). The behaviour, cycle by cycle, is
-:func:`colsim.hw.dma_port_model.port_model`.
+of the DRAM's channels or a request spans several transactions). Neither adds a cycle.
+:class:`DmaPort` composes them; :func:`dma_port` puts one between the top's engine and its
+ports, and with the defaults builds nothing (the engine drives the ports itself). The
+behaviour, cycle by cycle, is :func:`colsim.hw.dma_port_model.port_model`.
 
 Ports of :class:`DmaPort`: ``i_req`` (from the engine) → ``o_req`` (to the memory), and
 ``i_resp`` (from the memory) → ``o_resp`` (to the engine), of the caller's layouts (the
-request has an ``addr`` field).
+request has an ``addr`` field; with requests of several transactions under a cap, a
+``first`` field and both a ``tag.slot`` field: :func:`~colsim.hw.request_cap.request_slots`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from colsim.config import HardwareConfig
 from colsim.errors import ConfigError
 from colsim.hw.interleave import ChannelInterleaver, check_interleave
 from colsim.hw.interleave_model import Interleave
-from colsim.hw.request_cap import RequestCap, request_path
+from colsim.hw.request_cap import RequestCap, request_path, request_slots, slot_bits
 
 PORT_TAG_BITS = 8  # the tag of the stand-alone block (:func:`dma_port_for`)
 
@@ -60,7 +62,10 @@ class DmaPort(wiring.Component):
         request, response = self.i_req.payload.shape(), self.i_resp.payload.shape()
         requests, responses = wiring.flipped(self.i_req), wiring.flipped(self.i_resp)
         if self._cap:
-            m.submodules.cap = cap = RequestCap(self._cap, request, response)
+            spec = self._interleave
+            block_bits = (spec.transaction_bytes * spec.burst - 1).bit_length()
+            m.submodules.cap = cap = RequestCap(self._cap, request, response, spec.burst,
+                                                block_bits)
             wiring.connect(m, requests, cap.i_req)
             wiring.connect(m, responses, cap.i_resp)
             requests, responses = cap.o_req, cap.o_resp
@@ -86,9 +91,18 @@ def dma_port(m: Module, hw: HardwareConfig, o_req, i_resp):
 
 
 def dma_port_for(hw: HardwareConfig) -> DmaPort:
-    """Return ``hw``'s DMA port on requests of {``addr``, ``tag``} and responses of {``tag``}
-    (the block's stand-alone form; the FFN top passes its own layouts)."""
-    return DmaPort(hw.dma.requests_in_flight, Interleave.from_hw(hw),
-                   data.StructLayout({"addr": hw.sequencer.address_bits,
-                                      "tag": PORT_TAG_BITS}),
-                   data.StructLayout({"tag": PORT_TAG_BITS}))
+    """Return ``hw``'s DMA port on the stand-alone layouts (:func:`port_layouts`; the FFN top
+    passes its own)."""
+    return DmaPort(hw.dma.requests_in_flight, Interleave.from_hw(hw), *port_layouts(hw))
+
+
+def port_layouts(hw: HardwareConfig) -> tuple[data.StructLayout, data.StructLayout]:
+    """Return the stand-alone port's request {``addr``, ``tag``} and response {``tag``}
+    layouts; with request slots the tag is {``id``, ``slot``} and the request has ``first``."""
+    slots = request_slots(hw)
+    tag = (data.StructLayout({"id": PORT_TAG_BITS, "slot": slot_bits(slots)}) if slots
+           else PORT_TAG_BITS)
+    request = {"addr": hw.sequencer.address_bits, "tag": tag}
+    if slots:
+        request["first"] = 1
+    return data.StructLayout(request), data.StructLayout({"tag": tag})

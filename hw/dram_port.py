@@ -10,7 +10,10 @@ requests and encodes the responses, and every test that drives it.
   in any order; the top always accepts it (``ready`` is high).
 
 The tag (:meth:`DramPort.tag_layout`) names the in-flight entry of the transfer and where the
-beat's data goes on chip (:mod:`colsim.hw.onchip`); the memory returns it unchanged.
+beat's data goes on chip (:mod:`colsim.hw.onchip`); the memory returns it unchanged. With DMA
+requests of several transactions under a cap (:func:`~colsim.hw.request_cap.request_slots`)
+the request also has ``first`` (the transaction opens its transfer) and the tag ``slot`` (the
+request's slot in the DMA port's table, written by the port).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from amaranth.lib.wiring import In, Out
 from colsim.config import HardwareConfig
 from colsim.hw.ffn_datapath import ELEMENT
 from colsim.hw.program import program_format
+from colsim.hw.request_cap import request_slots, slot_bits
 
 REQUEST, RESPONSE = "o_req", "i_resp"  # the port names (the bench drives them by name)
 
@@ -33,13 +37,15 @@ class DramPort(wiring.Signature):
             raise TypeError(f"`hw` must be a HardwareConfig, not {hw!r}")
         fmt = program_format(hw)
         beat = fmt.geometry.elements * ELEMENT
+        slots = request_slots(hw)
         self._tag = data.StructLayout({
             "entry": hw.dma.tag_bits, "dest": 2, "row": fmt.row_bits,
             "mask": fmt.geometry.segments, "lane": fmt.lane_bits, "width": fmt.width_bits,
+            **({"slot": slot_bits(slots)} if slots else {}),
         })
         self._request = data.StructLayout({
             "addr": hw.sequencer.address_bits, "write": 1, "tag": self._tag,
-            "data": beat, "strobe": beat // 8,
+            "data": beat, "strobe": beat // 8, **({"first": 1} if slots else {}),
         })
         self._response = data.StructLayout({"tag": self._tag, "data": beat})
         self._fields = tuple((name, field.offset, (1 << field.width) - 1)

@@ -1,14 +1,16 @@
 """Channel interleaver: the DMA's requests onto ``dma.channels`` of the DRAM's channels.
 
 Behaviour is that of :meth:`colsim.hw.interleave_model.Interleave.physical` (read the model's
-docstring): the request's ``addr`` becomes the DRAM address of the accelerator address it
-names; every other payload field passes unchanged.
+docstring: a block's transactions gathered into consecutive columns, then the channels):
+the request's ``addr`` becomes the DRAM address of the accelerator address it names; every
+other payload field passes unchanged.
 
 Ports: ``i_req`` (stream of the caller's request layout, which has an ``addr`` field) and
 ``o_req`` (the same layout, translated). Timing: none — the translation is combinational
 (``o_req.valid`` is ``i_req.valid``, ``i_req.ready`` is ``o_req.ready``), so the port's
-timing is the DMA engine's. The division by ``below·used`` (6 GDDR6 channels: a non-power
-of two) is a multiplication by its exact reciprocal (:func:`colsim.hw.remap_model.reciprocal`).
+timing is the DMA engine's. A division by a non-power of two (``below·used`` or ``gather``
+with 6 GDDR6 channels) is a multiplication by its exact reciprocal
+(:func:`colsim.hw.remap_model.reciprocal`).
 """
 
 from __future__ import annotations
@@ -52,28 +54,42 @@ class ChannelInterleaver(wiring.Component):
                      sink.payload.eq(source.payload)]
         if self._interleave.identity:
             return m
-
-        # --- Transaction index t and offset; t = high·(below·used) + low ------------------
         spec = self._interleave
         address = source.payload.addr
         shift = (spec.transaction_bytes - 1).bit_length()
         t = address[shift:]
-        group, physical_group = spec.below * spec.used, spec.below * spec.channels
-        high = Signal(len(t), name="high")
-        low = Signal(len(t), name="low")
-        if group & (group - 1) == 0:  # a power of two: bit fields
-            bits = (group - 1).bit_length()
-            m.d.comb += [high.eq(t[bits:]), low.eq(t[:bits])]
-        else:
-            multiplier, product_shift = reciprocal(group, len(t))
-            m.d.comb += high.eq((t * multiplier) >> product_shift)
-            m.d.comb += low.eq(t - high * group)
 
-        # --- Physical index p = high·(below·channels) + low, offset kept ----------------
-        physical = Signal(len(t), name="physical")
-        m.d.comb += physical.eq(high * physical_group + low)
+        # --- Gather: t = r·k + o -> u = (k·(r // gather) + o)·gather + r % gather ---------
+        u = t
+        if spec.burst > 1:
+            burst_bits = (spec.burst - 1).bit_length()
+            hi, lo = _divmod(m, t[burst_bits:], spec.gather, "block")
+            u = Signal(len(t), name="gathered")
+            m.d.comb += u.eq(Cat(t[:burst_bits], hi) * spec.gather + lo)
+
+        # --- Channels: u = high·(below·used) + low -> high·(below·channels) + low --------
+        physical = u
+        if spec.used != spec.channels:
+            high, low = _divmod(m, u, spec.below * spec.used, "channel")
+            physical = Signal(len(t), name="physical")
+            m.d.comb += physical.eq(high * (spec.below * spec.channels) + low)
         m.d.comb += sink.payload.addr.eq(Cat(address[:shift], physical))
         return m
+
+
+def _divmod(m: Module, value, divisor: int, name: str) -> tuple[Signal, Signal]:
+    """Return signals of ``value // divisor`` and ``value % divisor`` (bit fields for a power
+    of two, else a multiplication by the exact reciprocal)."""
+    quotient = Signal(len(value), name=f"{name}_high")
+    remainder = Signal(len(value), name=f"{name}_low")
+    if divisor & (divisor - 1) == 0:
+        bits = (divisor - 1).bit_length()
+        m.d.comb += [quotient.eq(value[bits:]), remainder.eq(value[:bits])]
+    else:
+        multiplier, product_shift = reciprocal(divisor, len(value))
+        m.d.comb += [quotient.eq((value * multiplier) >> product_shift),
+                     remainder.eq(value - quotient * divisor)]
+    return quotient, remainder
 
 
 def check_interleave(interleave: Interleave) -> None:

@@ -1,25 +1,37 @@
 """Reference model of the channel interleaver on the DMA's DRAM port (no Amaranth import).
 
 The accelerator's data is interleaved over ``used`` of the DRAM's ``channels`` channels
-(``dma.channels``). Its address space is the DRAM's with ``used`` channels in place of all:
-the transaction index ``t = address // T`` keeps the digits below the channel digit of the
-DRAM's address mapping (their product ``below``: 1 under RoBaRaCoCh, where the channel is the
-least significant digit), takes the channel digit modulo ``used`` and moves the rest up::
+(``dma.channels``) in blocks of ``burst`` = ``k`` transactions (``dma.request_bytes`` = k·T,
+the DMA's request). Its address space is the DRAM's with ``used`` channels in place of all
+and each block's ``k`` transactions in consecutive columns of one channel. Two steps, on the
+transaction index ``t = address // T`` (``t = r·k + o``: block ``r``, transaction ``o`` in it):
 
-    p = (t // (below·used))·(below·channels) + t % (below·used)
+1. *gather*: the block index ``r`` takes the mapping's digits with the column digit
+   ``k`` times shorter; ``o`` becomes the low part of the column. With ``gather`` the product
+   of those digits below the column (the channel counted as ``used``)::
 
-the physical transaction index, decoded by the DRAM model's own mapping
-(:func:`colsim.sim.dram.decode_array`). Under RoBaRaCoCh, transaction ``t`` goes to channel
-``t % used`` and its column, bank group, bank and row are those transaction ``t // used``
-of one channel has: the accelerator's data fills the used channels as it filled all of them.
-With every channel used the translation is the identity. The byte offset inside the
-transaction is kept. The fast model applies :meth:`Interleave.physical` to the schedule's
-addresses; the RTL (:mod:`colsim.hw.interleave`) computes the same on the top's requests.
+       u = r % gather + gather·(k·(r // gather) + o)
+
+2. *channels*: ``u`` keeps the digits below the channel digit of the DRAM's address mapping
+   (their product ``below``: 1 under RoBaRaCoCh, where the channel is the least significant
+   digit), takes the channel digit modulo ``used`` and moves the rest up::
+
+       p = (u // (below·used))·(below·channels) + u % (below·used)
+
+``p`` is the physical transaction index, decoded by the DRAM model's own mapping
+(:func:`colsim.sim.dram.decode_array`). Under RoBaRaCoCh, ``p = r % used + channels·((r //
+used)·k + o)``: block ``r`` goes to channel ``r % used`` and its transactions to consecutive
+columns there. With ``k = 1`` step 1 is the identity (transaction ``t`` goes to channel
+``t % used``, the accelerator's data fills the used channels as it filled all of them), and
+with every channel used step 2 is. The byte offset inside the transaction is kept. The fast
+model applies :meth:`Interleave.physical` to the schedule's addresses; the RTL
+(:mod:`colsim.hw.interleave`) computes the same on the top's requests.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import prod
 
 import numpy as np
 
@@ -30,38 +42,46 @@ from colsim.sim.dram.config import DramConfig
 
 @dataclass(frozen=True)
 class Interleave:
-    """The translation of the accelerator's addresses onto ``used`` of ``channels`` channels."""
+    """The translation of the accelerator's addresses onto ``used`` of ``channels`` channels,
+    ``burst`` transactions per block."""
 
     transaction_bytes: int
     below: int  # product of the mapping's radices below the channel digit
     used: int
     channels: int
     capacity_bytes: int  # of the whole DRAM
+    burst: int = 1  # transactions per block (k)
+    gather: int = 1  # product of the block index's radices below the column digit
 
     @classmethod
-    def of(cls, dram: DramConfig, used: int) -> Interleave:
-        """Return the interleave of ``used`` channels (1 .. all) of ``dram``."""
+    def of(cls, dram: DramConfig, used: int, burst: int = 1) -> Interleave:
+        """Return the interleave of ``used`` channels (1 .. all) of ``dram`` in blocks of
+        ``burst`` transactions (a power of two dividing a row's transactions)."""
         org = dram.organization
         if not 1 <= used <= org.channels:
             raise ColsimError(f"`used` channels must be in [1, {org.channels}], not {used!r}")
-        below = 1
-        for level in dram.mapping:
-            if level == "channel":
-                break
-            below *= {"bankgroup": org.bankgroups, "bank": org.banks_per_group,
-                      "row": org.rows, "column": org.transactions_per_row}[level]
-        return cls(org.transaction_bytes, below, used, org.channels, org.capacity_bytes)
+        if burst < 1 or burst & (burst - 1) or org.transactions_per_row % burst:
+            raise ColsimError(f"`burst` must be a power of two dividing the "
+                              f"{org.transactions_per_row} transactions of a row, not {burst!r}")
+        radices = {"channel": used, "bankgroup": org.bankgroups, "bank": org.banks_per_group,
+                   "row": org.rows, "column": org.transactions_per_row}
+        levels = list(dram.mapping)
+        below = prod(radices[level] for level in levels[:levels.index("channel")])
+        gather = prod(radices[level] for level in levels[:levels.index("column")])
+        return cls(org.transaction_bytes, below, used, org.channels, org.capacity_bytes,
+                   burst, gather)
 
     @classmethod
     def from_hw(cls, hw: HardwareConfig) -> Interleave:
-        """Return the interleave of ``hw``'s DMA (``dma.channels``) on its DRAM."""
+        """Return the interleave of ``hw``'s DMA (``dma.channels``, ``dma.request_bytes``) on
+        its DRAM."""
         dram = hw.dram_config
-        return cls.of(dram, hw.dma.used_channels(dram))
+        return cls.of(dram, hw.dma.used_channels(dram), hw.dma.transactions_per_request(dram))
 
     @property
     def identity(self) -> bool:
-        """Whether every channel is used (addresses pass unchanged)."""
-        return self.used == self.channels
+        """Whether addresses pass unchanged (every channel used, one transaction per block)."""
+        return self.used == self.channels and self.burst == 1
 
     @property
     def capacity(self) -> int:
@@ -73,7 +93,10 @@ class Interleave:
         if self.identity:
             return address
         t, offset = divmod(address, self.transaction_bytes)
-        high, low = divmod(t, self.below * self.used)
+        r, o = divmod(t, self.burst)
+        hi, lo = divmod(r, self.gather)
+        u = (hi * self.burst + o) * self.gather + lo
+        high, low = divmod(u, self.below * self.used)
         return (high * (self.below * self.channels) + low) * self.transaction_bytes + offset
 
     def logical(self, address):
@@ -83,7 +106,10 @@ class Interleave:
             return address
         p, offset = divmod(address, self.transaction_bytes)
         high, low = divmod(p, self.below * self.channels)
-        return (high * (self.below * self.used) + low) * self.transaction_bytes + offset
+        u = high * (self.below * self.used) + low
+        q, lo = divmod(u, self.gather)
+        hi, o = divmod(q, self.burst)
+        return ((hi * self.gather + lo) * self.burst + o) * self.transaction_bytes + offset
 
     def physical_array(self, address: np.ndarray) -> np.ndarray:
         """Return :meth:`physical` of an address array; an address beyond :attr:`capacity`

@@ -89,6 +89,7 @@ BLOCKS: dict[str, Block] = {
         build=dma_port_for,
         parameters=lambda hw: {"requests_in_flight": hw.dma.requests_in_flight,
                                "channels": hw.dma.channels,
+                               "request_bytes": hw.dma.request_bytes,
                                "address_bits": hw.sequencer.address_bits,
                                "dram": hw.dram.file or hw.dram.preset},
     ),

@@ -1,16 +1,15 @@
 """The FFN top's cross-check cases: one table, run by ``colsim crosscheck`` and ``colsim regress``.
 
-Each :class:`FfnCase` is one co-simulation of a layer with seeded random operands on a
-4×4 or 8×8 array (the sizes the co-simulation supports) with the tiny or the reference
-buffers, DRAM refresh on or off, optionally the DMA's memory-level parallelism (a smaller
-in-flight table, a cap on unanswered requests, fewer DRAM channels; both executors honour
-them) or another SIMD width (``lanes``: a beat of several tile rows, or several beats per
-row), a dense FFN-Reuse iteration that
-fixes the hot mask at ``tau`` and ``iterations - 1`` sparse ones. The hot mask is the
-profiler's rule on the dense iteration's quantised data (a column is hot when one of its
-int16 activations exceeds τ), so it equals the mask the top derives. :data:`QUICK_CASES`
-(``make test``) is a subset of :data:`DEFAULT_CASES`; :func:`load_cases` reads a user's table
-(TOML, ``[[case]]`` entries with these fields).
+Each :class:`FfnCase` is one co-simulation of a layer with seeded random operands on a 4×4 or
+8×8 array (the sizes the co-simulation supports) with the tiny or the reference buffers, DRAM
+refresh on or off, optionally the DMA's memory-level parallelism (a smaller in-flight table, a
+cap on unanswered requests, fewer DRAM channels, requests of several DRAM transactions; both
+executors honour them) or another SIMD width (``lanes``: a beat of several tile rows, or several
+beats per row), a dense FFN-Reuse iteration that fixes the hot mask at ``tau`` and
+``iterations - 1`` sparse ones. The hot mask is the profiler's rule on the dense iteration's
+quantised data (a column is hot when one of its int16 activations exceeds τ), so it equals the
+mask the top derives. :data:`QUICK_CASES` (``make test``) is a subset of :data:`DEFAULT_CASES`;
+:func:`load_cases` reads a user's table (TOML, ``[[case]]`` entries with these fields).
 """
 
 from __future__ import annotations
@@ -55,6 +54,7 @@ class FfnCase:
     lanes: int = 0  # SIMD lanes, a power of two (0: the hardware's simd.lanes)
     requests: int = 0  # DRAM requests unanswered at most (0: dma.requests_in_flight)
     channels: int = 0  # DRAM channels used (0: dma.channels)
+    request_bytes: int = 0  # bytes per DMA request (0: dma.request_bytes)
 
     def __post_init__(self) -> None:
         if self.array not in ARRAYS:
@@ -66,7 +66,7 @@ class FfnCase:
                               f"not {self.layout!r}")
         if self.buffers not in BUFFERS:
             raise ColsimError(f"`buffers` must be 'tiny' or 'reference', not {self.buffers!r}")
-        for name in ("in_flight", "requests", "channels"):
+        for name in ("in_flight", "requests", "channels", "request_bytes"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ColsimError(f"`{name}` must be a non-negative integer, not {value!r}")
@@ -81,7 +81,8 @@ class FfnCase:
     def name(self) -> str:
         """Return the case's id: array, layer, layout, τ, buffers, refresh, options, seed."""
         flight = "".join(f"-{letter}{value}" for letter, value in (
-            ("f", self.in_flight), ("q", self.requests), ("c", self.channels)) if value)
+            ("f", self.in_flight), ("q", self.requests), ("c", self.channels),
+            ("b", self.request_bytes)) if value)
         lanes = f"-l{self.lanes}" if self.lanes else ""
         return (f"{self.array}x{self.array}-{self.layer}-{self.layout}-t{self.tau:g}-"
                 f"{self.buffers}-{'ref' if self.refresh else 'noref'}{flight}{lanes}"
@@ -101,7 +102,8 @@ class FfnCase:
             hw = hw.with_overrides({"dram": {"file": str(NO_REFRESH)}})
         dma = {key: value for key, value in (("transfers_in_flight", self.in_flight),
                                              ("requests_in_flight", self.requests),
-                                             ("channels", self.channels)) if value}
+                                             ("channels", self.channels),
+                                             ("request_bytes", self.request_bytes)) if value}
         if dma:
             hw = hw.with_overrides({"dma": dma})
         if self.lanes:
@@ -144,6 +146,12 @@ def _default_cases() -> tuple[FfnCase, ...]:
     cases.append(FfnCase(8, "gated", "rowmajor", 0.1, requests=3))
     cases.append(FfnCase(4, "gated", "perlayer", 1.2, channels=1))
     cases.append(FfnCase(8, "plain", "hotcold", 0.4, refresh=False, requests=2, channels=4))
+    # DMA requests of two and four DRAM transactions (dma.request_bytes 256, 512 B).
+    cases.append(FfnCase(4, "gated", "rowmajor", 0.1, requests=2, channels=4,
+                         request_bytes=256))
+    cases.append(FfnCase(8, "plain", "hotcold", 0.4, refresh=False, requests=3,
+                         request_bytes=512))
+    cases.append(FfnCase(4, "plain", "perlayer", 1.2, request_bytes=512))
     # τ leaving at most 20 % of the columns hot (12.5 % and 16.7 %).
     cases.append(FfnCase(4, "plain", "hotcold", 2.0))
     cases.append(FfnCase(8, "gated", "perlayer", 1.6, refresh=False))

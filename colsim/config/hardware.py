@@ -137,7 +137,12 @@ class DmaConfig:
     channels the accelerator's data is interleaved over (0: all): transaction ``t`` of the
     accelerator's address space goes to channel ``t % channels``
     (:mod:`colsim.hw.interleave_model`). ``request_bytes`` is the size of one DMA request
-    (0: one DRAM transaction, the only size supported; see :meth:`check_dram`).
+    (0: one DRAM transaction ``T``): ``k·T`` with ``k`` a power of two that divides the
+    transactions of a DRAM row, so a request never crosses a row of its channel. A request is
+    an aligned block of ``request_bytes`` of the accelerator's address space: the DMA groups
+    a transfer's consecutive transactions in one block into one request (1 to ``k`` of them),
+    the block goes to one channel, its transactions to consecutive columns there, and
+    ``requests_in_flight`` counts requests (unanswered until their last transaction is).
     This table is apart from :class:`SequencerConfig` because its values decide whether a
     workload is compute- or memory-bound (DESIGN.md §2: an axis to expose and measure),
     while the sequencer's only size the RTL.
@@ -156,19 +161,24 @@ class DmaConfig:
     def check_dram(self, dram: DramConfig) -> None:
         """Raise ``ConfigError`` when a value does not fit the DRAM ``dram``.
 
-        ``channels`` must be at most the DRAM's channels; ``request_bytes`` must be one DRAM
-        transaction: the top's data beat is one transaction wide, and a request of several
-        transactions (a burst answered once) is not supported.
+        ``channels`` must be at most the DRAM's channels; ``request_bytes`` must be the DRAM's
+        transaction times a power of two that divides its row's transactions.
         """
         org = dram.organization
         if self.channels > org.channels:
             raise ConfigError(f"`dma.channels` must be at most the DRAM's {org.channels} "
                               f"channels (0: all), not {self.channels}")
-        if self.request_bytes not in (0, org.transaction_bytes):
+        size, k = org.transaction_bytes, self.request_bytes // org.transaction_bytes
+        if self.request_bytes and (self.request_bytes % size or k & (k - 1)
+                                   or org.transactions_per_row % k):
             raise ConfigError(
-                f"`dma.request_bytes` must be the DRAM's transaction size, "
-                f"{org.transaction_bytes} (0: the same; requests of several transactions are "
-                f"not supported), not {self.request_bytes}")
+                f"`dma.request_bytes` must be the DRAM's {size}-byte transaction times a power "
+                f"of two dividing its {org.row_bytes}-byte row (0: one transaction), "
+                f"not {self.request_bytes}")
+
+    def transactions_per_request(self, dram: DramConfig) -> int:
+        """Return the DRAM transactions one DMA request spans at most (``k``)."""
+        return max(1, self.request_bytes // dram.organization.transaction_bytes)
 
     def used_channels(self, dram: DramConfig) -> int:
         """Return the DRAM channels the accelerator's data is interleaved over."""

@@ -43,11 +43,12 @@ SCHEDULE_FIELDS = (
     "op_slot_wait", "tr_write", "tr_gate_op", "tr_prev", "tr_barrier", "tr_last_reader",
     "tr_first", "tr_count", "transfer", "addr", "is_write",
 )
-# ``op_tile_end`` / ``op_room`` / ``tx_front``: the engine rules' per-op and per-transaction
-# facts (:func:`engines.tile_ends`, :func:`engines.room_ops`, :func:`engines.front_waits`);
-# ``rules``: the engines' constants (:class:`engines.EngineRules`).
+# ``op_tile_end`` / ``op_room`` / ``tx_front`` / ``tx_request``: the engine rules' per-op and
+# per-transaction facts (:func:`engines.tile_ends`, :func:`engines.room_ops`,
+# :func:`engines.front_waits`, :meth:`engines.EngineRules.request_index`: empty when the cap
+# counts transactions); ``rules``: the engines' constants (:class:`engines.EngineRules`).
 ScheduleArrays = namedtuple("ScheduleArrays", [*SCHEDULE_FIELDS, "op_tile_end", "op_room",
-                                               "tx_front", "rules"])
+                                               "tx_front", "tx_request", "rules"])
 
 
 def schedule_arrays(schedule: Schedule, rules: e.EngineRules, cols: int) -> ScheduleArrays:
@@ -60,6 +61,7 @@ def schedule_arrays(schedule: Schedule, rules: e.EngineRules, cols: int) -> Sche
                           op_tile_end=e.tile_ends(schedule),
                           op_room=e.room_ops(schedule, rules.result_queue),
                           tx_front=e.front_waits(schedule, cols),
+                          tx_request=rules.request_index(schedule),
                           rules=rules.as_array())
 
 
@@ -184,14 +186,21 @@ def _next_transfer(sc, cur, next_op, op_end, tr_issue, tr_done, done_prefix, pre
 
 @compiled
 def _present(sc, dma, offered, answered, cur, tr_issue):
-    """Return the cycle request ``offered`` passes the DMA's port in: the cycle the engine
+    """Return the cycle transaction ``offered`` passes the DMA's port in: the cycle the engine
     presents it in (``dma[DMA_WANT]``, then cleared), once the request cap lets it pass
-    (:func:`engines.request_free`); UNKNOWN while either is not known. ``answered``: the
-    response cycles so far, ascending; a transfer's first request sets its ``tr_issue``."""
+    (:func:`engines.request_free` when it starts a request); UNKNOWN while either is not
+    known. ``answered``: the cycles requests were answered in full so far, ascending; a
+    transfer's first transaction sets its ``tr_issue``."""
     want = dma[DMA_WANT]
     if want < 0:
         return UNKNOWN
-    free = e.request_free(offered, dma[DMA_ANSWERED], answered, sc.rules[e.RULE_REQUESTS])
+    issued = offered  # the request it starts (one transaction per request) or continues
+    if sc.tx_request.shape[0]:
+        issued = sc.tx_request[offered]
+    if offered > 0 and sc.tx_request.shape[0] and sc.tx_request[offered - 1] == issued:
+        free = 0  # it continues the open request
+    else:
+        free = e.request_free(issued, dma[DMA_ANSWERED], answered, sc.rules[e.RULE_REQUESTS])
     if free < 0:
         return UNKNOWN
     dma[DMA_WANT] = UNKNOWN
@@ -228,7 +237,7 @@ Timeline = namedtuple("Timeline", [
 ])
 Scratch = namedtuple("Scratch", [
     "tr_left", "row_tx", "free", "coords", "unit_free", "last_tile", "outstanding", "answer",
-    "tx_command", "retired", "dma", "front", "answered",
+    "tx_command", "retired", "dma", "front", "answered", "request_left",
 ])
 # The DMA engine's state: the cycle it may gate its next transfer from, the first cycle the
 # DRAM port takes a request, transfers allocated an in-flight entry, transfers retired,
@@ -267,10 +276,21 @@ def cosimulate(dram, sc, transaction_bytes, radices, banks_per_group, dram_num, 
                    np.empty(rows, dtype=np.int64),
                    np.empty(n_tx, dtype=np.int64), np.empty(n_tx, dtype=np.int64),
                    np.empty(n_tr, dtype=np.int64), dma,
-                   e.new_front(base), np.empty(n_tx, dtype=np.int64))
+                   e.new_front(base), np.empty(n_tx, dtype=np.int64),
+                   _request_sizes(sc.tx_request))
     _cosimulate(dram, sc, (transaction_bytes, radices, banks_per_group), dram_num, dram_den,
                 base, out, work)
     return out
+
+
+@njit(cache=True)
+def _request_sizes(tx_request):
+    """Return the transactions of each request (``tx_request``: each transaction's)."""
+    n = tx_request[-1] + 1 if tx_request.shape[0] else 0
+    sizes = np.zeros(n, dtype=np.int64)
+    for r in tx_request:
+        sizes[r] += 1
+    return sizes
 
 
 @compiled
@@ -303,7 +323,8 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
         # Requests that completed before cycle c are answered, in completion order.
         n_ans, answered_until = _answer(sc, answer, n_ans, c, tx_done, work.tx_command,
                                         tr_left, tr_done, retired, dma, work.answered,
-                                        answered_until, dram_num, dram_den)
+                                        work.request_left, answered_until, dram_num,
+                                        dram_den)
         next_op = _eval_ops(sc, next_op, out, unit_free, last_tile, tr_done, acc)
         while done_prefix < n_tr and tr_done[done_prefix] >= 0:
             prefix_max = max(prefix_max, tr_done[done_prefix])
@@ -399,11 +420,12 @@ def _earlier(tx, other, tx_done, tx_command):
 
 @compiled
 def _answer(sc, answer, n_ans, c, tx_done, tx_command, tr_left, tr_done, retired, dma,
-            answered, answered_until, dram_num, dram_den):
+            answered, request_left, answered_until, dram_num, dram_den):
     """Answer the transactions that completed before DRAM cycle ``c`` (all are known), in
     completion order, ties by the cycle of their last command, then by stream order (the
-    memory agent's order), one per core cycle, recording each response's cycle in
-    ``answered``; retire finished transfers.
+    memory agent's order), one per core cycle, recording in ``answered`` the cycle of each
+    response that answers its request in full (``request_left``: each request's transactions
+    unanswered, when ``sc.tx_request`` groups them); retire finished transfers.
 
     Return the transactions still waiting and the response port's next free cycle.
     """
@@ -421,8 +443,14 @@ def _answer(sc, answer, n_ans, c, tx_done, tx_command, tr_left, tr_done, retired
         answer[best] = answer[n_ans]
         response = max(e.response_cycle(tx_done[tx], dram_num, dram_den), answered_until)
         answered_until = response + 1
-        answered[dma[DMA_ANSWERED]] = response
-        dma[DMA_ANSWERED] += 1
+        complete = True
+        if sc.tx_request.shape[0]:
+            r = sc.tx_request[tx]
+            request_left[r] -= 1
+            complete = request_left[r] == 0
+        if complete:
+            answered[dma[DMA_ANSWERED]] = response
+            dma[DMA_ANSWERED] += 1
         f = sc.transfer[tx]
         tr_left[f] -= 1
         if tr_left[f] == 0:

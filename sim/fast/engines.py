@@ -7,7 +7,8 @@ engine; the functions here implement them (the compiled loop of
 * DMA engine — :class:`colsim.hw.dma_engine.DmaEngine`: :func:`dma_take`,
   :func:`dma_first_request`, :func:`entry_free`, :func:`dma_port_free`,
   :func:`response_cycle`, :func:`retire_visible`;
-* DMA port — :class:`colsim.hw.dma_port.DmaPort`: :func:`request_free` (the request cap)
+* DMA port — :class:`colsim.hw.dma_port.DmaPort`: :func:`request_free` and
+  :meth:`EngineRules.request_index` (the request cap, on requests of ``dma.request_bytes``)
   and :meth:`EngineRules.dram_addresses` (the channel interleave);
 * DMA front end — :class:`colsim.hw.dma_front.DmaFront`: :func:`front_waits`,
   :func:`front_deliver`, :func:`front_taken`;
@@ -29,6 +30,7 @@ import numpy as np
 from numba import njit
 
 from colsim.config import HardwareConfig
+from colsim.hw.dma_port_model import request_starts
 from colsim.hw.interleave_model import Interleave
 from colsim.sim.schedule import ARRAY, PHASES, SIMD, WEIGHT, Schedule
 
@@ -56,16 +58,20 @@ class EngineRules:
     simd_min: int  # the shortest SIMD op
     result_queue: int  # sequencer.result_queue
     requests: int = 0  # dma.requests_in_flight (0: uncapped)
-    interleave: Interleave | None = None  # dma.channels on the DRAM (None: every channel)
+    # dma.channels and dma.request_bytes on the DRAM (None: every channel, one transaction)
+    interleave: Interleave | None = None
+    block_bytes: int = 0  # dma.request_bytes when a request spans several transactions
 
     @classmethod
     def from_hw(cls, hw: HardwareConfig) -> EngineRules:
         """Return the rules of ``hw``'s engines."""
         rows, cols = hw.systolic.rows, hw.systolic.cols
         interleave = Interleave.from_hw(hw)
+        block = interleave.transaction_bytes * interleave.burst if interleave.burst > 1 else 0
         return cls(hw.dma.transfers_in_flight, rows + cols,
                    simd_min_cycles(hw), hw.sequencer.result_queue,
-                   hw.dma.requests_in_flight, None if interleave.identity else interleave)
+                   hw.dma.requests_in_flight, None if interleave.identity else interleave,
+                   block)
 
     def as_array(self) -> np.ndarray:
         """Return the constants the compiled loop reads, indexed by ``RULE_*``."""
@@ -78,6 +84,18 @@ class EngineRules:
         if self.interleave is None:
             return schedule.addr
         return self.interleave.physical_array(schedule.addr).astype(schedule.addr.dtype)
+
+    def request_index(self, schedule: Schedule) -> np.ndarray:
+        """Return, per transaction of ``schedule``, the DMA request it belongs to (from 0, in
+        stream order; :func:`colsim.hw.dma_port_model.request_starts`), or an empty array when
+        every request is one transaction or none is capped (the cap then counts
+        transactions, or nothing)."""
+        if not (self.requests and self.block_bytes):
+            return np.zeros(0, dtype=np.int64)
+        transfer = schedule.transfer
+        first = np.r_[True, transfer[1:] != transfer[:-1]] if transfer.size else transfer
+        starts = request_starts(schedule.addr, first, self.block_bytes)
+        return np.cumsum(starts, dtype=np.int64) - 1
 
 
 def simd_min_cycles(hw: HardwareConfig) -> int:
@@ -232,12 +250,14 @@ def entry_free(allocated, retired_count, retired, entries):
 
 @compiled
 def request_free(issued, answered_count, answered, cap):
-    """Return the first cycle the DMA's port may pass request ``issued`` (stream order from
-    0) under a cap of ``cap`` requests unanswered (0: none); -1: not known yet.
+    """Return the first cycle the DMA's port may pass the first transaction of request
+    ``issued`` (stream order from 0) under a cap of ``cap`` requests unanswered (0: none);
+    -1: not known yet. (A transaction continuing a request passes without the cap.)
 
-    ``answered[:answered_count]`` are the cycles responses were presented in, ascending:
-    request ``issued`` passes from the cycle after response ``issued - cap`` (from 0, in
-    the order responses came; :mod:`colsim.hw.request_cap`).
+    ``answered[:answered_count]`` are the cycles the requests were answered in full (the
+    response to their last transaction presented), ascending: request ``issued`` passes from
+    the cycle after the ``issued - cap``-th of them (from 0, in the order requests were
+    answered; :mod:`colsim.hw.request_cap`).
     """
     j = issued - cap
     if cap == 0 or j < 0:

@@ -107,9 +107,13 @@ def execute_reference(
     presented: int | None = None  # the core cycle the next request is presented in
     engine_free, port_free, allocated = 0, 0, 0
     retired: list[int] = []  # cycles retired transfers freed their in-flight entries
-    answered = np.zeros(schedule.addr.size, dtype=np.int64)  # each response's cycle
+    answered = np.zeros(schedule.addr.size, dtype=np.int64)  # each request's answer cycle
     n_answered = 0
     addresses = rules.dram_addresses(schedule)
+    request = rules.request_index(schedule)  # empty: one transaction per request
+    if not request.size:
+        request = np.arange(schedule.addr.size)
+    request_left = np.bincount(request).tolist()  # each request's transactions unanswered
     answered_until = 0
     last_accept = -1  # the DRAM takes at most one request per cycle
     while True:
@@ -117,8 +121,11 @@ def execute_reference(
             response = max(engines.response_cycle(completion.cycle, num, den),
                            answered_until)
             answered_until = response + 1
-            answered[n_answered] = response
-            n_answered += 1
+            r = int(request[completion.tag])
+            request_left[r] -= 1
+            if request_left[r] == 0:
+                answered[n_answered] = response
+                n_answered += 1
             f = int(schedule.transfer[completion.tag])
             left[f] -= 1
             if left[f] == 0:
@@ -144,8 +151,10 @@ def execute_reference(
         if next_op == n_ops and all(t is not None for t in done):
             break
         arrival = None
-        if presented is not None:  # the request cap may hold it until a response
-            free = engines.request_free(offered, n_answered, answered, rules.requests)
+        if presented is not None:  # the request cap may hold a request's first transaction
+            opens = offered == 0 or request[offered] != request[offered - 1]
+            free = (engines.request_free(int(request[offered]), n_answered, answered,
+                                         rules.requests) if opens else 0)
             if free >= 0:
                 presented = max(presented, free)
                 arrival = ratio.to_dram(presented)

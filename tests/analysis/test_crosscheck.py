@@ -51,6 +51,9 @@ def test_the_default_set_covers_what_the_cross_check_needs():
     assert any(c.requests and c.channels for c in QUICK_CASES)
     assert {c.requests for c in cases} >= {0, 1, 2, 3} and {c.channels for c in cases} >= {
         0, 1, 2, 4}
+    sizes = {c.request_bytes for c in cases}
+    assert sizes >= {0, 256, 512}
+    assert any(c.request_bytes > 128 and c.requests and c.channels for c in cases)
 
 
 def test_case_files_and_their_errors(tmp_path):

@@ -48,9 +48,12 @@ def test_a_tiny_sensitivity_grid_writes_its_table(tmp_path) -> None:
      "`dma.requests_in_flight` must be non-negative, not -1"),
     (["--set", "dma.channels=1,7"],
      "`dma.channels` must be at most the DRAM's 6 channels (0: all), not 7"),
-    (["--set", "dma.request_bytes=128,256"],
-     "`dma.request_bytes` must be the DRAM's transaction size, 128 (0: the same; requests of "
-     "several transactions are not supported), not 256"),
+    (["--set", "dma.request_bytes=256,384"],
+     "`dma.request_bytes` must be the DRAM's 128-byte transaction times a power of two "
+     "dividing its 8192-byte row (0: one transaction), not 384"),
+    (["--set", "dma.request_bytes=16384"],
+     "`dma.request_bytes` must be the DRAM's 128-byte transaction times a power of two "
+     "dividing its 8192-byte row (0: one transaction), not 16384"),
 ])
 def test_bad_axes_are_one_line(tmp_path, capsys, argv, message) -> None:
     code = main(["sensitivity", "--models", "tiny-dit", "--size", "tiny", "--out",

@@ -65,11 +65,18 @@ def test_partial_file_keeps_reference_values(tmp_path):
     ("[dma]\nchannels = -2\n", "`dma.channels` must be non-negative, not -2"),
     ("[dma]\nchannels = 7\n",
      "`dma.channels` must be at most the DRAM's 6 channels (0: all), not 7"),
-    ("[dma]\nrequest_bytes = 256\n",
-     "`dma.request_bytes` must be the DRAM's transaction size, 128 (0: the same; requests of "
-     "several transactions are not supported), not 256"),
-    ('[dram]\npreset = "hbm2"\n[dma]\nrequest_bytes = 128\n',
-     "`dma.request_bytes` must be the DRAM's transaction size, 32"),
+    ("[dma]\nrequest_bytes = 64\n",
+     "`dma.request_bytes` must be the DRAM's 128-byte transaction times a power of two "
+     "dividing its 8192-byte row (0: one transaction), not 64"),
+    ("[dma]\nrequest_bytes = 768\n",
+     "`dma.request_bytes` must be the DRAM's 128-byte transaction times a power of two "
+     "dividing its 8192-byte row (0: one transaction), not 768"),
+    ("[dma]\nrequest_bytes = 16384\n",
+     "`dma.request_bytes` must be the DRAM's 128-byte transaction times a power of two "
+     "dividing its 8192-byte row (0: one transaction), not 16384"),
+    ('[dram]\npreset = "hbm2"\n[dma]\nrequest_bytes = 2048\n',
+     "`dma.request_bytes` must be the DRAM's 32-byte transaction times a power of two "
+     "dividing its 1024-byte row (0: one transaction), not 2048"),
     ('[dram]\npreset = "ddr9"\n', "unknown DRAM preset 'ddr9'"),
     ("[clock]\ncore_mhz = inf\n", "`clock.core_mhz` must be a finite number, not inf"),
     ("[clock]\ncore_mhz = nan\n", "`clock.core_mhz` must be a finite number, not nan"),
@@ -128,6 +135,13 @@ def test_memory_parallelism_defaults_keep_todays_dma():
     hw = reference_hardware().with_overrides(
         {"dma": {"requests_in_flight": 3, "channels": 2, "request_bytes": 128}})
     assert (hw.dma.requests_in_flight, hw.dma.used_channels(hw.dram_config)) == (3, 2)
+    assert dma.transactions_per_request(gddr6) == hw.dma.transactions_per_request(gddr6) == 1
+    for size, burst in ((256, 2), (1024, 8), (8192, 64)):
+        hw = reference_hardware().with_overrides({"dma": {"request_bytes": size}})
+        assert hw.dma.transactions_per_request(hw.dram_config) == burst
+    hbm2 = reference_hardware().with_overrides({"dram": {"preset": "hbm2"},
+                                                "dma": {"request_bytes": 128}})
+    assert hbm2.dma.transactions_per_request(hbm2.dram_config) == 4
 
 
 def test_tiny_configuration_and_its_overrides():

@@ -3,9 +3,10 @@ Amaranth RTL and Verilator, and the interleave function the fast model shares.
 
 Every case of :data:`~colsim.testbench.dma_port_cases.DMA_PORT_CASES` runs on each
 implementation (the ``implementation`` fixture of ``conftest.py``) under the case's seeded
-per-cycle stimulus; each must give the reference model's trace: the cycle every request
-passed, its DRAM address (the interleave of its address, on the used channels only) and tag,
-never more than ``cap`` requests unanswered.
+per-cycle stimulus; each must give the reference model's trace: the cycle every transaction
+passed, its DRAM address (the interleave of its address, on the used channels only, a block
+of ``dma.request_bytes`` to one channel) and tag (with the request's slot when requests span
+several transactions), never more than ``cap`` requests unanswered.
 """
 
 from __future__ import annotations
@@ -13,51 +14,67 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from amaranth.lib import data
+from amaranth.sim import Simulator
 
 from colsim.compat import silence_unused
 from colsim.config import reference_hardware
 from colsim.errors import ColsimError, ConfigError
-from colsim.hw.dma_port import dma_port_for
-from colsim.hw.dma_port_model import PortTrace, port_model
+from colsim.hw.dma_port import PORT_TAG_BITS, dma_port_for
+from colsim.hw.dma_port_model import PortTrace, port_model, request_starts
 from colsim.hw.interleave import ChannelInterleaver
 from colsim.hw.interleave_model import Interleave
+from colsim.hw.request_cap import request_slots
 from colsim.sim.dram import decode_array, load_dram_config
 from colsim.testbench.amaranth_streams import simulation
-from colsim.testbench.dma_port_cases import DMA_PORT_CASES, DmaPortCase
+from colsim.testbench.dma_port_cases import (
+    DMA_PORT_CASES,
+    DmaPortCase,
+    passed_request,
+    request_word,
+)
 from colsim.testbench.runner import run_bench
 
 
 def run_model(case: DmaPortCase, tmp_path) -> PortTrace:
     """Run the reference model on the case's stimulus."""
-    return port_model(case.cap, Interleave.from_hw(case.hardware()), case.requests(),
-                      case.draws())
+    hw = case.hardware()
+    return port_model(case.cap, Interleave.from_hw(hw), case.requests(), case.draws(),
+                      slots=request_slots(hw) > 0, tag_bits=PORT_TAG_BITS)
 
 
 def run_amaranth(case: DmaPortCase, tmp_path) -> PortTrace:
     """Run the hardware's DMA port in the Amaranth simulator, cycle by cycle."""
     dut = dma_port_for(case.hardware())
     requests, draws = case.requests(), case.draws()
+    request_layout, response_layout = case.layouts()
     trace = PortTrace([], [])
 
     async def bench(ctx):
         passed, responses = trace.requests, trace.responses
+        unanswered = []  # the tags of the transactions passed and not answered, in order
         offering, cycle = False, 0
         ctx.set(dut.o_resp.ready, 1)
-        while len(passed) < len(requests) or len(responses) < len(passed):
+        while len(passed) < len(requests) or unanswered:
             draw = next(draws)
             offering = offering or (draw.offer and len(passed) < len(requests))
             if offering:
-                address, tag = requests[len(passed)]
-                ctx.set(dut.i_req.payload, {"addr": address, "tag": tag})
+                ctx.set(dut.i_req.payload.as_value(),
+                        request_word(request_layout, *requests[len(passed)]))
             ctx.set(dut.i_req.valid, offering)
             ctx.set(dut.o_req.ready, draw.ready)
-            ctx.set(dut.i_resp.valid, draw.respond and len(passed) > len(responses))
+            answer = draw.respond and bool(unanswered)
+            ctx.set(dut.i_resp.valid, answer)
+            if answer:
+                tag = unanswered.pop(int(draw.pick * len(unanswered)))
+                ctx.set(dut.i_resp.payload.as_value(), tag << response_layout["tag"].offset)
             moved = bool(ctx.get(dut.o_req.valid)) and draw.ready
             if offering:
                 assert bool(ctx.get(dut.i_req.ready)) == moved, cycle
             if moved:
-                payload = ctx.get(dut.o_req.payload)
-                passed.append((cycle, int(payload.addr), int(payload.tag)))
+                address, tag = passed_request(request_layout,
+                                              ctx.get(dut.o_req.payload.as_value()))
+                passed.append((cycle, address, tag))
+                unanswered.append(tag)
                 offering = False
             if ctx.get(dut.o_resp.valid):
                 responses.append(cycle)
@@ -88,12 +105,22 @@ def test_port_caps_the_unanswered_requests_and_interleaves_them(run, case, tmp_p
     assert got == run_model(case, tmp_path)
     interleave = Interleave.from_hw(case.hardware())
     requests = case.requests()
-    assert [tag for _, _, tag in got.requests] == [tag for _, tag in requests]
+    tags = np.array([tag for _, _, tag in got.requests])
+    assert list(tags % (1 << PORT_TAG_BITS)) == [tag for _, tag, _ in requests]
     addresses = np.array([address for _, address, _ in got.requests])
-    assert list(addresses) == [interleave.physical(a) for a, _ in requests]
+    assert list(addresses) == [interleave.physical(a) for a, _, _ in requests]
     channel = decode_array(case.hardware().dram_config, addresses.astype(np.uint64))[:, 0]
     size = interleave.transaction_bytes
-    assert list(channel) == [a // size % case.used for a, _ in requests]  # RoBaRaCoCh
+    block = np.array([a // size // case.burst for a, _, _ in requests])
+    assert list(channel) == list(block % case.used)  # RoBaRaCoCh: a block to one channel
+    if case.burst > 1:  # a request's transactions share its slot, one of `cap`
+        starts = request_starts(np.array([a for a, _, _ in requests]),
+                                np.array([f for _, _, f in requests]), size * case.burst)
+        slot = tags >> PORT_TAG_BITS
+        assert slot.max() < case.cap
+        assert (slot == slot[np.flatnonzero(starts)[np.cumsum(starts) - 1]]).all()
+        assert (~starts).any() and (np.diff(np.flatnonzero(starts)) > 1).any()
+        return
     cycles = np.array([cycle for cycle, _, _ in got.requests])
     answered = np.array(got.responses)
     unanswered = np.arange(1, cycles.size + 1) - np.searchsorted(answered, cycles,
@@ -120,6 +147,58 @@ def test_interleave_is_a_bijection_onto_the_used_channels(preset, used):
     coordinates = decode_array(dram, first.astype(np.uint64))
     assert list(coordinates[:, 0]) == [t % used for t in range(2 * used)]
     assert list(coordinates[:, 4]) == [t // used for t in range(2 * used)]  # column
+
+
+@pytest.mark.parametrize("mapping", [
+    ("channel", "column", "bankgroup", "bank", "row"),  # RoBaRaCoCh
+    ("column", "channel", "bankgroup", "bank", "row"),  # the column below the channel
+    ("channel", "bank", "column", "bankgroup", "row"),  # a level between them
+])
+@pytest.mark.parametrize(("used", "burst"), [(6, 4), (4, 2), (3, 8), (1, 64)])
+def test_a_block_of_burst_transactions_is_one_row_of_one_channel(mapping, used, burst):
+    dram = load_dram_config("gddr6", mapping=list(mapping))
+    interleave = Interleave.of(dram, used, burst)
+    assert not interleave.identity
+    rng = np.random.default_rng(burst)
+    logical = np.r_[0, interleave.capacity - 1, rng.integers(0, interleave.capacity, 5000)]
+    physical = interleave.physical_array(logical)
+    assert (interleave.logical(physical) == logical).all()
+    assert (decode_array(dram, physical.astype(np.uint64))[:, 0] < used).all()
+    # Every block: one channel, bank group, bank and row; consecutive columns.
+    size = dram.organization.transaction_bytes
+    blocks = rng.integers(0, interleave.capacity // (size * burst), 50)
+    t = (blocks[:, None] * burst + np.arange(burst)).ravel()
+    coordinates = decode_array(dram, interleave.physical_array(t * size).astype(np.uint64))
+    coordinates = coordinates.reshape(blocks.size, burst, -1)
+    assert (coordinates[:, :, :4] == coordinates[:, :1, :4]).all()
+    assert (coordinates[:, :, 4] == coordinates[:, :1, 4] + np.arange(burst)).all()
+    if mapping[0] == "channel":  # RoBaRaCoCh: block r to channel r % used
+        assert (coordinates[:, 0, 0] == blocks % used).all()
+    with pytest.raises(ColsimError, match=r"`burst` must be a power of two dividing the 64 "
+                                          r"transactions of a row, not 3"):
+        Interleave.of(dram, used, 3)
+
+
+@pytest.mark.parametrize(("mapping", "used", "burst"), [
+    (("column", "channel", "bankgroup", "bank", "row"), 5, 4),
+    (("channel", "bank", "column", "bankgroup", "row"), 6, 8),
+    (("channel", "column", "bankgroup", "bank", "row"), 3, 1),
+])
+def test_the_interleaver_rtl_computes_the_model_on_any_mapping(mapping, used, burst):
+    interleave = Interleave.of(load_dram_config("gddr6", mapping=list(mapping)), used, burst)
+    dut = ChannelInterleaver(interleave, data.StructLayout({"addr": 40}))
+    rng = np.random.default_rng(used)
+    addresses = np.r_[0, interleave.capacity - 1, rng.integers(0, interleave.capacity, 200)]
+
+    async def bench(ctx):
+        for address in addresses.tolist():
+            ctx.set(dut.i_req.payload.addr, address)
+            await ctx.delay(1e-9)
+            assert ctx.get(dut.o_req.payload.addr) == interleave.physical(address), address
+
+    sim = Simulator(dut)  # combinational: no clock
+    sim.add_testbench(bench)
+    sim.run()
 
 
 def test_every_channel_is_the_identity_and_beyond_capacity_is_named():

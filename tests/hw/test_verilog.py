@@ -97,11 +97,22 @@ def test_dma_from_toml_sizes_the_dma_port(tmp_path):
     config.write_text("[dma]\nrequests_in_flight = 5\nchannels = 4\n")
     write_verilog(tmp_path / "v", load_hardware_config(config), blocks=["dma_port"])
     (entry,) = json.loads((tmp_path / "v" / "manifest.json").read_text())["files"]
-    assert entry["parameters"] == {"requests_in_flight": 5, "channels": 4, "address_bits": 40,
-                                   "dram": "gddr6"}
+    assert entry["parameters"] == {"requests_in_flight": 5, "channels": 4, "request_bytes": 0,
+                                   "address_bits": 40, "dram": "gddr6"}
     assert entry["lint"] == "clean"
     verilog = (tmp_path / "v" / "dma_port.v").read_text()
     assert "reg [2:0] \\cap.count " in verilog  # a counter of 0 .. 5 unanswered requests
+
+
+def test_requests_of_several_transactions_build_a_slot_table(tmp_path):
+    config = tmp_path / "hw.toml"
+    config.write_text("[dma]\nrequests_in_flight = 3\nrequest_bytes = 512\n")
+    write_verilog(tmp_path / "v", load_hardware_config(config), blocks=["dma_port"])
+    (entry,) = json.loads((tmp_path / "v" / "manifest.json").read_text())["files"]
+    assert entry["parameters"]["request_bytes"] == 512 and entry["lint"] == "clean"
+    verilog = (tmp_path / "v" / "dma_port.v").read_text()
+    for slot in range(3):  # each counts 0 .. 4 transactions of its request unanswered
+        assert f"reg [2:0] \\cap.pending_{slot} " in verilog
 
 
 def test_cli_names_a_bad_max_hidden(tmp_path, capsys):

@@ -248,3 +248,53 @@ def test_the_channels_used_take_every_transaction(used) -> None:
     assert one.stats.transactions == every.stats.transactions
     if used == 1:
         assert one.stats.cycles > every.stats.cycles
+
+
+@pytest.mark.parametrize(("burst", "cap", "used"), [(2, 0, 0), (4, 2, 0), (8, 1, 3),
+                                                    (4, 3, 2)])
+def test_requests_of_several_transactions(burst, cap, used) -> None:
+    # `dma.request_bytes` = burst·T: an aligned block of a transfer's transactions is one
+    # request, to one channel and consecutive columns there; the cap counts requests.
+    from colsim.hw.dma_port_model import request_starts
+    from colsim.sim.dram import decode_array
+    from colsim.sim.fast.engines import EngineRules
+
+    size = DRAM.organization.transaction_bytes
+    layer = FfnLayer("plain", 8, 16, 64, False)
+    hw = TINY_HW.with_overrides({"dma": {"request_bytes": burst * size,
+                                         "requests_in_flight": cap, "channels": used}})
+    for schedule in schedules(layer, hw, seed=7):
+        rules = EngineRules.from_hw(hw)
+        coordinates = decode_array(DRAM, rules.dram_addresses(schedule))
+        t = schedule.addr.astype(np.int64) // size
+        assert (coordinates[:, 0] == t // burst % (used or 6)).all()
+        assert (coordinates[:, 4] % burst == t % burst).all()  # consecutive columns
+        run = run_schedule(schedule, hw, MemorySystem(DRAM))
+        assert run.end == execute_reference(schedule, hw, DRAM)[0]
+        if not cap:
+            continue
+        transfer = schedule.transfer
+        starts = request_starts(schedule.addr, np.r_[True, transfer[1:] != transfer[:-1]],
+                                burst * size)
+        request = np.cumsum(starts) - 1
+        assert (rules.request_index(schedule) == request).all()
+        assert 1 < (np.bincount(request).max()) <= burst
+        # A request opens only once fewer than `cap` earlier ones await their last answer
+        # (the DRAM accepts a request's first transaction after that completion).
+        answered = np.full(request[-1] + 1, -1)
+        np.maximum.at(answered, request, run.completed)
+        opened = run.accepted[starts]
+        assert (opened[cap:] > np.sort(answered)[:-cap]).all()
+
+
+def test_one_transaction_per_request_keeps_todays_cycles() -> None:
+    layer = FfnLayer("gated", 10, 48, 40, True)
+    size = DRAM.organization.transaction_bytes
+    for extra in ({}, {"requests_in_flight": 2, "channels": 4}):
+        today = TINY_HW.with_overrides({"dma": extra})
+        hw = today.with_overrides({"dma": {"request_bytes": size}})
+        for schedule in schedules(layer, hw, seed=3):
+            one = run_schedule(schedule, hw, MemorySystem(DRAM))
+            before = run_schedule(schedule, today, MemorySystem(DRAM))
+            assert one.end == before.end
+            assert (one.accepted == before.accepted).all()
