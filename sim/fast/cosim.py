@@ -3,8 +3,8 @@
 The loop below implements the execution rules of :mod:`colsim.sim.schedule.model` with the
 timing of the FFN top's engines (:mod:`colsim.sim.fast.engines`, one rule per engine, each the
 rule the engine's RTL documents) on the core clock, and drives the DRAM model's compiled kernel
-through its public surface on the DRAM clock: :func:`~colsim.sim.dram.kernel.run` (the offer
-loop the batch path runs), one visited cycle at a time, and
+through its public surface on the DRAM clock: :func:`~colsim.sim.dram.kernel.step` (one
+cycle of the offer loop the batch path runs) for each visited cycle, and
 :func:`~colsim.sim.dram.kernel.next_cycle` to jump to the next cycle where something can
 happen. A request's completion cycle is known when its last command issues (before its data
 arrives), and every gate depends on completions plus compute time, so each request's issue
@@ -202,27 +202,47 @@ def _present(sc, dma, offered, answered, cur, tr_issue):
 
 
 @compiled
-def _prepare(dram, sc, mapping, work, n_free, r, arrival):
-    """Write request ``r`` into a free record row and point the kernel's stream at it.
+def _count_up(radices, coords):
+    """Advance ``coords[0]`` to the next transaction's coordinates (the mixed-radix count of
+    :func:`~colsim.sim.dram.mapping.decode_into` plus one); return False past the capacity."""
+    for j in range(radices.shape[0]):
+        level = radices[j, 0]
+        digit = coords[0, level] + 1
+        if digit < radices[j, 1]:
+            coords[0, level] = digit
+            return True
+        coords[0, level] = 0
+    return False
 
+
+@compiled
+def _prepare(dram, addr, is_write, mapping, coords, free, row_tx, n_free, r, arrival):
+    """Write request ``r`` (``addr[r]``, ``is_write[r]``) into a free record row (the last of
+    ``free[:n_free]``), note its transaction in ``row_tx`` and point the kernel's stream at it.
+
+    Requests are prepared in stream order; ``coords`` holds the last one's coordinates, so
+    the next transaction in memory (most of a transfer's) is counted up, not divided out.
     Return the row and the number of rows left free.
     """
     if n_free == 0:  # there is a row for every request the controller can hold
         raise RuntimeError("request records too few for the requests in flight")
-    row = work.free[n_free - 1]
+    row = free[n_free - 1]
     transaction_bytes, radices, banks_per_group = mapping
-    if decode_into(sc.addr[r:r + 1], transaction_bytes, radices, work.coords) >= 0:
+    following = r > 0 and addr[r] == addr[r - 1] + np.uint64(transaction_bytes)
+    if not (following and _count_up(radices, coords)) and decode_into(
+            addr[r:r + 1], transaction_bytes, radices, coords) >= 0:
         raise RuntimeError("address beyond the DRAM capacity")
     reqs = k.KernelArrays(*dram).reqs
-    k.set_request(reqs, row, work.coords, 0, banks_per_group, sc.is_write[r], arrival)
-    work.row_tx[row] = r
+    k.set_request(reqs, row, coords, 0, banks_per_group, is_write[r], arrival)
+    row_tx[row] = r
     k.start_stream(dram, row)
     return row, n_free - 1
 
 
 # Per-run arrays: the timeline returned (``acc`` is the result vector; ``tx_accept`` and
 # ``tx_done`` are each transaction's DRAM cycles of acceptance and completion, ``op_last`` the
-# cycle an op's last step ran), and the loop's bookkeeping.
+# cycle an op's last step ran), and the loop's bookkeeping (``answer``: a binary heap in
+# answer order, :func:`_push`).
 Timeline = namedtuple("Timeline", [
     "acc", "op_start", "op_end", "op_last", "tr_issue", "tr_done", "tx_accept", "tx_done",
 ])
@@ -299,12 +319,17 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
     answered_until = base  # the response port's next free core cycle
     c = max(k.clock(dram), _ceil_mul(base, dram_num, dram_den))
     finished_before = k.requests_finished(dram)
+    evaluated = (-1, -1)  # (transfers retired, cur) when the ops were last evaluated
     while True:
         # Requests that completed before cycle c are answered, in completion order.
-        n_ans, answered_until = _answer(sc, answer, n_ans, c, tx_done, work.tx_command,
-                                        tr_left, tr_done, retired, dma, work.answered,
-                                        answered_until, dram_num, dram_den)
-        next_op = _eval_ops(sc, next_op, out, unit_free, last_tile, tr_done, acc)
+        if n_ans > 0 and tx_done[answer[0]] < c:
+            n_ans, answered_until = _answer(sc.transfer, answer, n_ans, c, tx_done,
+                                            work.tx_command, tr_left, tr_done, retired, dma,
+                                            work.answered, answered_until, dram_num, dram_den)
+        # Ops wait only on transfers completing (answered, or without transactions).
+        if evaluated != (dma[DMA_RETIRED], cur):
+            evaluated = (dma[DMA_RETIRED], cur)
+            next_op = _eval_ops(sc, next_op, out, unit_free, last_tile, tr_done, acc)
         while done_prefix < n_tr and tr_done[done_prefix] >= 0:
             prefix_max = max(prefix_max, tr_done[done_prefix])
             done_prefix += 1
@@ -325,8 +350,9 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
         # Offer the next request at cycle c (not earlier: it is known from now on), then run
         # the controller through cycle c.
         if arrival >= 0 and row < 0:
-            row, n_free = _prepare(dram, sc, mapping, work, n_free, offered, max(arrival, c))
-        status = k.run(dram, row + 1 if arrival >= 0 else 0, c + 1)
+            row, n_free = _prepare(dram, sc.addr, sc.is_write, mapping, work.coords, free,
+                                   row_tx, n_free, offered, max(arrival, c))
+        status = k.step(dram, row + 1 if arrival >= 0 else 0, c)
         if status == k.RUN_STALLED:
             raise k.Stalled()
         if status != k.RUN_DONE:
@@ -365,8 +391,7 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
                     tx = row_tx[r]
                     tx_done[tx] = reqs[r, k.R_DONE]
                     work.tx_command[tx] = reqs[r, k.R_ISSUE]
-                    answer[n_ans] = tx
-                    n_ans += 1
+                    n_ans = _push(answer, n_ans, tx, tx_done, work.tx_command)
                     acc[X_DRAM_END] = max(acc[X_DRAM_END], tx_done[tx])
                 else:
                     outstanding[keep] = r
@@ -376,10 +401,11 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
         # next request may be offered, or a completion may be answered.
         arrival = _ceil_mul(cur_core, dram_num, dram_den) if cur_core >= 0 else UNKNOWN
         if arrival >= 0 and row < 0:
-            row, n_free = _prepare(dram, sc, mapping, work, n_free, offered, arrival)
+            row, n_free = _prepare(dram, sc.addr, sc.is_write, mapping, work.coords, free,
+                                   row_tx, n_free, offered, arrival)
         nxt = k.next_cycle(dram, c, row + 1 if arrival >= 0 else 0)
-        for j in range(n_ans):
-            nxt = min(nxt, max(c + 1, tx_done[answer[j]] + 1))
+        if n_ans > 0:  # the earliest completion waiting
+            nxt = min(nxt, max(c + 1, tx_done[answer[0]] + 1))
         c = nxt if nxt < k.INF else c + 1
     end = max(acc[X_END], dma[DMA_FREE])
     for f in range(n_tr):
@@ -398,34 +424,62 @@ def _earlier(tx, other, tx_done, tx_command):
 
 
 @compiled
-def _answer(sc, answer, n_ans, c, tx_done, tx_command, tr_left, tr_done, retired, dma,
+def _answer(transfer, answer, n_ans, c, tx_done, tx_command, tr_left, tr_done, retired, dma,
             answered, answered_until, dram_num, dram_den):
     """Answer the transactions that completed before DRAM cycle ``c`` (all are known), in
     completion order, ties by the cycle of their last command, then by stream order (the
     memory agent's order), one per core cycle, recording each response's cycle in
     ``answered``; retire finished transfers.
 
+    ``answer[:n_ans]`` is a heap (:func:`_push`); ``transfer``: each transaction's transfer.
     Return the transactions still waiting and the response port's next free cycle.
     """
-    while True:
-        best = -1
-        for j in range(n_ans):
-            tx = answer[j]
-            if tx_done[tx] < c and (best < 0 or _earlier(tx, answer[best], tx_done,
-                                                         tx_command)):
-                best = j
-        if best < 0:
-            return n_ans, answered_until
-        tx = answer[best]
-        n_ans -= 1
-        answer[best] = answer[n_ans]
+    while n_ans > 0 and tx_done[answer[0]] < c:
+        tx = answer[0]
+        n_ans = _pop(answer, n_ans, tx_done, tx_command)
         response = max(e.response_cycle(tx_done[tx], dram_num, dram_den), answered_until)
         answered_until = response + 1
         answered[dma[DMA_ANSWERED]] = response
         dma[DMA_ANSWERED] += 1
-        f = sc.transfer[tx]
+        f = transfer[tx]
         tr_left[f] -= 1
         if tr_left[f] == 0:
             tr_done[f] = e.retire_visible(response)
             retired[dma[DMA_RETIRED]] = tr_done[f]
             dma[DMA_RETIRED] += 1
+    return n_ans, answered_until
+
+
+@compiled
+def _push(heap, n, tx, tx_done, tx_command):
+    """Add ``tx`` to the binary heap ``heap[:n]`` (the earliest answer, :func:`_earlier`, at
+    ``heap[0]``); return its new size."""
+    j = n
+    while j > 0:
+        parent = (j - 1) // 2
+        if not _earlier(tx, heap[parent], tx_done, tx_command):
+            break
+        heap[j] = heap[parent]
+        j = parent
+    heap[j] = tx
+    return n + 1
+
+
+@compiled
+def _pop(heap, n, tx_done, tx_command):
+    """Remove ``heap[0]`` from the binary heap ``heap[:n]``; return its new size."""
+    n -= 1
+    last = heap[n]
+    j = 0
+    while True:
+        child = 2 * j + 1
+        if child >= n:
+            break
+        if child + 1 < n and _earlier(heap[child + 1], heap[child], tx_done, tx_command):
+            child += 1
+        if not _earlier(heap[child], last, tx_done, tx_command):
+            break
+        heap[j] = heap[child]
+        j = child
+    heap[j] = last
+    return n
