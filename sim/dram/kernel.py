@@ -44,6 +44,7 @@ from numba import njit
 from colsim.compat import NUMBA_WITHOUT_RUNTIME
 from colsim.errors import ColsimError
 from colsim.limits import check_memory
+from colsim.numba_cache import key_caches_on_sources
 from colsim.sim.dram.commands import (
     ACT,
     BANKGROUP,
@@ -65,7 +66,8 @@ from colsim.sim.dram.config import DramConfig
 # into its callers at numba's level (the same code, without a call passing ten arrays by
 # value per function), which more than halved the time per request again (460 -> 185 ns for a
 # sequential read stream, 1.6 -> 0.8 us for random addresses, measured); it also inlines the
-# public functions into compiled drivers. ``cache=True`` keeps the machine code on disk.
+# public functions into compiled drivers. ``cache=True`` keeps the machine code on disk, keyed
+# on the sources it is built from (:func:`~colsim.numba_cache.key_caches_on_sources`, last line).
 compiled = njit(cache=True, error_model="numpy", inline="always", **NUMBA_WITHOUT_RUNTIME)
 
 INF = np.int64(1 << 62)
@@ -740,3 +742,5 @@ def requests_finished(arrays):
     s = KernelArrays(*arrays)
     return s.g[G_READS] + s.g[G_WRITES]
 
+
+key_caches_on_sources(__name__)

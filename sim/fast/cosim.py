@@ -23,6 +23,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
+from colsim.numba_cache import key_caches_on_sources
 from colsim.sim.dram import kernel as k
 from colsim.sim.dram.mapping import decode_into
 from colsim.sim.fast import engines as e
@@ -483,3 +484,8 @@ def _pop(heap, n, tx_done, tx_command):
         j = child
     heap[j] = last
     return n
+
+
+# The machine code on disk holds the kernel's and the engines' functions too: keyed on their
+# sources as well as this file's, a change to any of them recompiles.
+key_caches_on_sources(__name__)
