@@ -243,13 +243,14 @@ def _prepare(dram, addr, is_write, mapping, coords, free, row_tx, n_free, r, arr
 # Per-run arrays: the timeline returned (``acc`` is the result vector; ``tx_accept`` and
 # ``tx_done`` are each transaction's DRAM cycles of acceptance and completion, ``op_last`` the
 # cycle an op's last step ran), and the loop's bookkeeping (``answer``: a binary heap in
-# answer order, :func:`_push`).
+# answer order, :func:`_push`; ``tr_known``: each transfer's completions known, ``tr_last``
+# the one of them answered last, ``due``: a heap of those of fully completed transfers).
 Timeline = namedtuple("Timeline", [
     "acc", "op_start", "op_end", "op_last", "tr_issue", "tr_done", "tx_accept", "tx_done",
 ])
 Scratch = namedtuple("Scratch", [
     "tr_left", "row_tx", "free", "coords", "unit_free", "last_tile", "outstanding", "answer",
-    "tx_command", "retired", "dma", "front", "answered",
+    "tx_command", "retired", "dma", "front", "answered", "tr_known", "tr_last", "due",
 ])
 # The DMA engine's state: the cycle it may gate its next transfer from, the first cycle the
 # DRAM port takes a request, transfers allocated an in-flight entry, transfers retired,
@@ -288,7 +289,9 @@ def cosimulate(dram, sc, transaction_bytes, radices, banks_per_group, dram_num, 
                    np.empty(rows, dtype=np.int64),
                    np.empty(n_tx, dtype=np.int64), np.empty(n_tx, dtype=np.int64),
                    np.empty(n_tr, dtype=np.int64), dma,
-                   e.new_front(base), np.empty(n_tx, dtype=np.int64))
+                   e.new_front(base), np.empty(n_tx, dtype=np.int64),
+                   np.zeros(n_tr, dtype=np.int64), np.empty(n_tr, dtype=np.int64),
+                   np.empty(n_tr, dtype=np.int64))
     _cosimulate(dram, sc, (transaction_bytes, radices, banks_per_group), dram_num, dram_den,
                 base, out, work)
     return out
@@ -317,16 +320,25 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
     prefix_max = base
     n_out = 0  # rows of the requests in flight: outstanding[:n_out]
     n_ans = 0  # transactions complete but not yet answered: answer[:n_ans]
+    # Answers are due (the loop must visit the cycle after their completion) only where they
+    # gate something: with a request cap every one, else a transfer's last (it retires the
+    # transfer). The others are answered with them, in the same order and response cycles.
+    capped = sc.rules[e.RULE_REQUESTS] > 0
+    tr_known, tr_last, due = work.tr_known, work.tr_last, work.due
+    n_due = 0  # the last answers of transfers whose transactions all completed: due[:n_due]
     answered_until = base  # the response port's next free core cycle
     c = max(k.clock(dram), _ceil_mul(base, dram_num, dram_den))
     finished_before = k.requests_finished(dram)
     evaluated = (-1, -1)  # (transfers retired, cur) when the ops were last evaluated
     while True:
         # Requests that completed before cycle c are answered, in completion order.
-        if n_ans > 0 and tx_done[answer[0]] < c:
+        waiting = n_ans if capped else n_due
+        if waiting > 0 and tx_done[answer[0] if capped else due[0]] < c:
             n_ans, answered_until = _answer(sc.transfer, answer, n_ans, c, tx_done,
                                             work.tx_command, tr_left, tr_done, retired, dma,
                                             work.answered, answered_until, dram_num, dram_den)
+            while n_due > 0 and tx_done[due[0]] < c:
+                n_due = _pop(due, n_due, tx_done, work.tx_command)
         # Ops wait only on transfers completing (answered, or without transactions).
         if evaluated != (dma[DMA_RETIRED], cur):
             evaluated = (dma[DMA_RETIRED], cur)
@@ -345,7 +357,7 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
             done_prefix += 1
         if next_op == n_ops and done_prefix == n_tr:
             break
-        if cur_core < 0 and n_out == 0 and n_ans == 0:
+        if cur_core < 0 and n_out == 0 and (n_ans if capped else n_due) == 0:
             raise RuntimeError("schedule deadlock: nothing in flight and no transfer can issue")
         arrival = _ceil_mul(cur_core, dram_num, dram_den) if cur_core >= 0 else UNKNOWN
         # Offer the next request at cycle c (not earlier: it is known from now on), then run
@@ -393,6 +405,12 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
                     tx_done[tx] = reqs[r, k.R_DONE]
                     work.tx_command[tx] = reqs[r, k.R_ISSUE]
                     n_ans = _push(answer, n_ans, tx, tx_done, work.tx_command)
+                    f = sc.transfer[tx]
+                    if tr_known[f] == 0 or _earlier(tr_last[f], tx, tx_done, work.tx_command):
+                        tr_last[f] = tx
+                    tr_known[f] += 1
+                    if tr_known[f] == sc.tr_count[f]:
+                        n_due = _push(due, n_due, tr_last[f], tx_done, work.tx_command)
                     acc[X_DRAM_END] = max(acc[X_DRAM_END], tx_done[tx])
                 else:
                     outstanding[keep] = r
@@ -405,8 +423,8 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
             row, n_free = _prepare(dram, sc.addr, sc.is_write, mapping, work.coords, free,
                                    row_tx, n_free, offered, arrival)
         nxt = k.next_cycle(dram, c, row + 1 if arrival >= 0 else 0)
-        if n_ans > 0:  # the earliest completion waiting
-            nxt = min(nxt, max(c + 1, tx_done[answer[0]] + 1))
+        if (n_ans if capped else n_due) > 0:  # the earliest answer due
+            nxt = min(nxt, max(c + 1, tx_done[answer[0] if capped else due[0]] + 1))
         c = nxt if nxt < k.INF else c + 1
     end = max(acc[X_END], dma[DMA_FREE])
     for f in range(n_tr):
