@@ -242,9 +242,9 @@ def _prepare(dram, addr, is_write, mapping, coords, free, row_tx, n_free, r, arr
 
 # Per-run arrays: the timeline returned (``acc`` is the result vector; ``tx_accept`` and
 # ``tx_done`` are each transaction's DRAM cycles of acceptance and completion, ``op_last`` the
-# cycle an op's last step ran), and the loop's bookkeeping (``answer``: a binary heap in
-# answer order, :func:`_push`; ``tr_known``: each transfer's completions known, ``tr_last``
-# the one of them answered last, ``due``: a heap of those of fully completed transfers).
+# cycle an op's last step ran), and the loop's bookkeeping (``answer`` and ``due``: queues in
+# answer order, :func:`_insert`; ``tr_known``: each transfer's completions known, ``tr_last``
+# the one of them answered last).
 Timeline = namedtuple("Timeline", [
     "acc", "op_start", "op_end", "op_last", "tr_issue", "tr_done", "tx_accept", "tx_done",
 ])
@@ -291,7 +291,7 @@ def cosimulate(dram, sc, transaction_bytes, radices, banks_per_group, dram_num, 
                    np.empty(n_tr, dtype=np.int64), dma,
                    e.new_front(base), np.empty(n_tx, dtype=np.int64),
                    np.zeros(n_tr, dtype=np.int64), np.empty(n_tr, dtype=np.int64),
-                   np.empty(n_tr, dtype=np.int64))
+                   np.empty(n_tx if sc.rules[e.RULE_REQUESTS] > 0 else n_tr, dtype=np.int64))
     _cosimulate(dram, sc, (transaction_bytes, radices, banks_per_group), dram_num, dram_den,
                 base, out, work)
     return out
@@ -319,26 +319,28 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
     done_prefix = 0  # transfers [0, done_prefix) have all completed
     prefix_max = base
     n_out = 0  # rows of the requests in flight: outstanding[:n_out]
-    n_ans = 0  # transactions complete but not yet answered: answer[:n_ans]
+    # Transactions complete but not yet answered: answer[ans_head:ans_tail], in answer order.
+    ans_head = ans_tail = 0
     # Answers are due (the loop must visit the cycle after their completion) only where they
     # gate something: with a request cap every one, else a transfer's last (it retires the
     # transfer). The others are answered with them, in the same order and response cycles.
+    # Those due and not yet answered: due[due_head:due_tail], in answer order.
     capped = sc.rules[e.RULE_REQUESTS] > 0
     tr_known, tr_last, due = work.tr_known, work.tr_last, work.due
-    n_due = 0  # the last answers of transfers whose transactions all completed: due[:n_due]
+    due_head = due_tail = 0
     answered_until = base  # the response port's next free core cycle
     c = max(k.clock(dram), _ceil_mul(base, dram_num, dram_den))
     finished_before = k.requests_finished(dram)
     evaluated = (-1, -1)  # (transfers retired, cur) when the ops were last evaluated
     while True:
         # Requests that completed before cycle c are answered, in completion order.
-        waiting = n_ans if capped else n_due
-        if waiting > 0 and tx_done[answer[0] if capped else due[0]] < c:
-            n_ans, answered_until = _answer(sc.transfer, answer, n_ans, c, tx_done,
-                                            work.tx_command, tr_left, tr_done, retired, dma,
-                                            work.answered, answered_until, dram_num, dram_den)
-            while n_due > 0 and tx_done[due[0]] < c:
-                n_due = _pop(due, n_due, tx_done, work.tx_command)
+        if due_head < due_tail and tx_done[due[due_head]] < c:
+            ans_head, answered_until = _answer(sc.transfer, answer, ans_head, ans_tail, c,
+                                               tx_done, tr_left, tr_done, retired, dma,
+                                               work.answered, answered_until, dram_num,
+                                               dram_den)
+            while due_head < due_tail and tx_done[due[due_head]] < c:
+                due_head += 1
         # Ops wait only on transfers completing (answered, or without transactions).
         if evaluated != (dma[DMA_RETIRED], cur):
             evaluated = (dma[DMA_RETIRED], cur)
@@ -357,7 +359,7 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
             done_prefix += 1
         if next_op == n_ops and done_prefix == n_tr:
             break
-        if cur_core < 0 and n_out == 0 and (n_ans if capped else n_due) == 0:
+        if cur_core < 0 and n_out == 0 and due_head == due_tail:
             raise RuntimeError("schedule deadlock: nothing in flight and no transfer can issue")
         arrival = _ceil_mul(cur_core, dram_num, dram_den) if cur_core >= 0 else UNKNOWN
         # Offer the next request at cycle c (not earlier: it is known from now on), then run
@@ -404,13 +406,14 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
                     tx = row_tx[r]
                     tx_done[tx] = reqs[r, k.R_DONE]
                     work.tx_command[tx] = reqs[r, k.R_ISSUE]
-                    n_ans = _push(answer, n_ans, tx, tx_done, work.tx_command)
+                    ans_tail = _insert(answer, ans_head, ans_tail, tx, tx_done, work.tx_command)
                     f = sc.transfer[tx]
                     if tr_known[f] == 0 or _earlier(tr_last[f], tx, tx_done, work.tx_command):
                         tr_last[f] = tx
                     tr_known[f] += 1
-                    if tr_known[f] == sc.tr_count[f]:
-                        n_due = _push(due, n_due, tr_last[f], tx_done, work.tx_command)
+                    if capped or tr_known[f] == sc.tr_count[f]:
+                        due_tail = _insert(due, due_head, due_tail, tx if capped else tr_last[f],
+                                           tx_done, work.tx_command)
                     acc[X_DRAM_END] = max(acc[X_DRAM_END], tx_done[tx])
                 else:
                     outstanding[keep] = r
@@ -423,8 +426,8 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
             row, n_free = _prepare(dram, sc.addr, sc.is_write, mapping, work.coords, free,
                                    row_tx, n_free, offered, arrival)
         nxt = k.next_cycle(dram, c, row + 1 if arrival >= 0 else 0)
-        if (n_ans if capped else n_due) > 0:  # the earliest answer due
-            nxt = min(nxt, max(c + 1, tx_done[answer[0] if capped else due[0]] + 1))
+        if due_head < due_tail:  # the earliest answer due
+            nxt = min(nxt, max(c + 1, tx_done[due[due_head]] + 1))
         c = nxt if nxt < k.INF else c + 1
     end = max(acc[X_END], dma[DMA_FREE])
     for f in range(n_tr):
@@ -443,19 +446,19 @@ def _earlier(tx, other, tx_done, tx_command):
 
 
 @compiled
-def _answer(transfer, answer, n_ans, c, tx_done, tx_command, tr_left, tr_done, retired, dma,
-            answered, answered_until, dram_num, dram_den):
-    """Answer the transactions that completed before DRAM cycle ``c`` (all are known), in
-    completion order, ties by the cycle of their last command, then by stream order (the
-    memory agent's order), one per core cycle, recording each response's cycle in
-    ``answered``; retire finished transfers.
+def _answer(transfer, answer, head, tail, c, tx_done, tr_left, tr_done, retired, dma, answered,
+            answered_until, dram_num, dram_den):
+    """Answer the transactions of ``answer[head:tail]`` (in answer order: completion order,
+    ties by the cycle of their last command, then by stream order, the memory agent's
+    order) that completed before DRAM cycle ``c`` (all are known), one per core cycle,
+    recording each response's cycle in ``answered``; retire finished transfers
+    (``transfer``: each transaction's).
 
-    ``answer[:n_ans]`` is a heap (:func:`_push`); ``transfer``: each transaction's transfer.
-    Return the transactions still waiting and the response port's next free cycle.
+    Return the new ``head`` and the response port's next free cycle.
     """
-    while n_ans > 0 and tx_done[answer[0]] < c:
-        tx = answer[0]
-        n_ans = _pop(answer, n_ans, tx_done, tx_command)
+    while head < tail and tx_done[answer[head]] < c:
+        tx = answer[head]
+        head += 1
         response = max(e.response_cycle(tx_done[tx], dram_num, dram_den), answered_until)
         answered_until = response + 1
         answered[dma[DMA_ANSWERED]] = response
@@ -466,42 +469,20 @@ def _answer(transfer, answer, n_ans, c, tx_done, tx_command, tr_left, tr_done, r
             tr_done[f] = e.retire_visible(response)
             retired[dma[DMA_RETIRED]] = tr_done[f]
             dma[DMA_RETIRED] += 1
-    return n_ans, answered_until
+    return head, answered_until
 
 
 @compiled
-def _push(heap, n, tx, tx_done, tx_command):
-    """Add ``tx`` to the binary heap ``heap[:n]`` (the earliest answer, :func:`_earlier`, at
-    ``heap[0]``); return its new size."""
-    j = n
-    while j > 0:
-        parent = (j - 1) // 2
-        if not _earlier(tx, heap[parent], tx_done, tx_command):
-            break
-        heap[j] = heap[parent]
-        j = parent
-    heap[j] = tx
-    return n + 1
-
-
-@compiled
-def _pop(heap, n, tx_done, tx_command):
-    """Remove ``heap[0]`` from the binary heap ``heap[:n]``; return its new size."""
-    n -= 1
-    last = heap[n]
-    j = 0
-    while True:
-        child = 2 * j + 1
-        if child >= n:
-            break
-        if child + 1 < n and _earlier(heap[child + 1], heap[child], tx_done, tx_command):
-            child += 1
-        if not _earlier(heap[child], last, tx_done, tx_command):
-            break
-        heap[j] = heap[child]
-        j = child
-    heap[j] = last
-    return n
+def _insert(queue, head, tail, tx, tx_done, tx_command):
+    """Insert ``tx`` into ``queue[head:tail]``, kept in answer order (:func:`_earlier`); return
+    the new tail. Completions become known nearly in that order (a write's completes when
+    it issues, a read's later), so an insertion moves few entries."""
+    j = tail
+    while j > head and _earlier(tx, queue[j - 1], tx_done, tx_command):
+        queue[j] = queue[j - 1]
+        j -= 1
+    queue[j] = tx
+    return tail + 1
 
 
 # The machine code on disk holds the kernel's and the engines' functions too: keyed on their
