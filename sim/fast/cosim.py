@@ -34,6 +34,7 @@ from colsim.sim.schedule import Schedule
 compiled = njit(cache=True, error_model="numpy", _nrt=False)
 
 UNKNOWN = np.int64(-1)
+COMPACT_FROM = 4096  # entries taken from a queue before it may move to the front (_compact)
 # Result vector fields.
 (X_END, X_ARRAY_BUSY, X_ARRAY_STALL, X_ARRAY_OVERHEAD, X_DRAM_END, X_SIMD_BUSY,
  X_ARRAY_RUN_STALL, X_SIZE) = range(8)
@@ -341,6 +342,8 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
                                                dram_den)
             while due_head < due_tail and tx_done[due[due_head]] < c:
                 due_head += 1
+            ans_head, ans_tail = _compact(answer, ans_head, ans_tail)
+            due_head, due_tail = _compact(due, due_head, due_tail)
         # Ops wait only on transfers completing (answered, or without transactions).
         if evaluated != (dma[DMA_RETIRED], cur):
             evaluated = (dma[DMA_RETIRED], cur)
@@ -470,6 +473,18 @@ def _answer(transfer, answer, head, tail, c, tx_done, tr_left, tr_done, retired,
             retired[dma[DMA_RETIRED]] = tr_done[f]
             dma[DMA_RETIRED] += 1
     return head, answered_until
+
+
+@compiled
+def _compact(queue, head, tail):
+    """Move ``queue[head:tail]`` to the front once at least as many entries were taken from
+    before it (amortised one move per entry), so a queue touches only the memory its most
+    waiting entries need; return the new ``(head, tail)``."""
+    if head < COMPACT_FROM or head < tail - head:
+        return head, tail
+    for j in range(tail - head):
+        queue[j] = queue[head + j]
+    return 0, tail - head
 
 
 @compiled
