@@ -3,10 +3,11 @@
 The digests below hash each case's whole timeline (:class:`~colsim.sim.fast.cosim.Timeline`:
 the result vector, every op's start, end and last step, every transfer's issue and
 completion, every transaction's acceptance and completion, in DRAM and core cycles) and the
-DRAM kernel's counters after it. They were recorded before the co-simulation loop and the
-kernel's offer loop were reworked for speed (answers kept in a heap, addresses counted up,
-one kernel cycle per visit), and equal the step-by-step executor's ends and completions
-(``test_fast.py``). A change that moves one cycle fails here with the case's name; if a
+DRAM kernel's counters after it. They were recorded before the co-simulation loop was
+reworked for speed (completions in queues kept in answer order and visited only when their
+answer gates something, the front end's remapper skipping its held spans, addresses counted
+up, one kernel cycle per visit); ``test_fast.py`` checks the loop against the step-by-step
+executor on other cases. A change that moves one cycle fails here with the case's name; if a
 timing rule changes on purpose, print the new digests (``timeline_digest``) and say why in
 the commit.
 """
@@ -110,8 +111,12 @@ def test_timelines_are_the_pinned_ones(config, model, size, index, monkeypatch) 
     hw, dram = CONFIGS[config]
     timelines = []
     simulate = cosim.cosimulate
-    monkeypatch.setattr(cosim, "cosimulate", lambda *a: timelines.append(simulate(*a))
-                        or timelines[-1])
+
+    def recorded(*args):
+        timelines.append(simulate(*args))
+        return timelines[-1]
+
+    monkeypatch.setattr(cosim, "cosimulate", recorded)
     got = []
     for schedule in schedules(model, size, index, hw):
         memory = MemorySystem(dram)
