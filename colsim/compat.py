@@ -111,3 +111,21 @@ def self_attention_block(layer: Any, x: Any) -> Any:
     2.13.0), without masks; a test recomputes the FFN input from it.
     """
     return layer._sa_block(x, None, None)
+
+
+def key_numba_cache(dispatcher: Any, stamp: str) -> None:
+    """Make the disk cache of the compiled function ``dispatcher`` (if it has one) valid only
+    while ``stamp`` stays the same, as well as its source file (call before its first use).
+
+    Private (numba 0.68.1): a dispatcher's disk cache is ``Dispatcher._cache``, a
+    ``numba.core.caching.Cache`` whose index file (``Cache._cache_file``, an
+    ``IndexDataCacheFile``) records the stamp it was written with (``_source_stamp``: the
+    source file's modification time and size) and is ignored, then overwritten, when that
+    differs.
+    """
+    from numba.core.caching import Cache
+
+    cache = dispatcher._cache
+    if isinstance(cache, Cache):
+        index = cache._cache_file
+        index._source_stamp = (index._source_stamp, stamp)

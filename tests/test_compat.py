@@ -87,3 +87,17 @@ def test_torch_hook_dicts_and_self_attention_block() -> None:
     with torch.no_grad():
         x = torch.randn(1, 3, 8)
         assert compat.self_attention_block(layer, x).shape == x.shape
+
+
+def test_numba_cache_keeps_its_index_stamp_where_key_numba_cache_sets_it(tmp_path) -> None:
+    from numba import njit
+
+    source = tmp_path / "cached.py"
+    source.write_text("def one():\n    return 1\n")
+    namespace: dict = {}
+    exec(compile(source.read_text(), str(source), "exec"), namespace)
+    cached = njit(cache=True)(namespace["one"])
+    stamp = cached._cache._cache_file._source_stamp
+    compat.key_numba_cache(cached, "sources")
+    assert cached._cache._cache_file._source_stamp == (stamp, "sources")
+    compat.key_numba_cache(njit(lambda: 1), "sources")  # no disk cache: nothing to key

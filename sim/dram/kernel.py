@@ -9,6 +9,8 @@ Every driver uses the same small public surface:
 * :func:`run` is the one offer loop: it offers the requests of a stream in order, at most one
   per cycle, and steps the channels to a cycle (the batch path runs a whole stream in one
   call, the fast model's co-simulation one cycle per call, the event path only steps);
+* :func:`step` simulates one cycle alone (a driver that visits only the cycles
+  :func:`next_cycle` names, as the co-simulation does);
 * :func:`next_cycle` says when anything can next happen; :attr:`KernelState.counters` (and
   :func:`clock`, :func:`next_row` and :func:`requests_finished` in compiled code) read the
   global counters; :func:`set_request` writes a request record, :func:`start_stream` points
@@ -42,6 +44,7 @@ from numba import njit
 from colsim.compat import NUMBA_WITHOUT_RUNTIME
 from colsim.errors import ColsimError
 from colsim.limits import check_memory
+from colsim.numba_cache import key_caches_on_sources
 from colsim.sim.dram.commands import (
     ACT,
     BANKGROUP,
@@ -63,7 +66,8 @@ from colsim.sim.dram.config import DramConfig
 # into its callers at numba's level (the same code, without a call passing ten arrays by
 # value per function), which more than halved the time per request again (460 -> 185 ns for a
 # sequential read stream, 1.6 -> 0.8 us for random addresses, measured); it also inlines the
-# public functions into compiled drivers. ``cache=True`` keeps the machine code on disk.
+# public functions into compiled drivers. ``cache=True`` keeps the machine code on disk, keyed
+# on the sources it is built from (:func:`~colsim.numba_cache.key_caches_on_sources`, last line).
 compiled = njit(cache=True, error_model="numpy", inline="always", **NUMBA_WITHOUT_RUNTIME)
 
 INF = np.int64(1 << 62)
@@ -645,20 +649,14 @@ def _run(params, table, counts, ready, chs, memo, queues, g, reqs, log, end, sto
     if drain and g[G_IN_FLIGHT] == 0 and g[G_NEXT] >= end:
         return RUN_DONE
     while c < stop:
-        if params[P_RECORD] and g[G_LOG_LEN] + params[P_CHANNELS] > log.shape[0]:
+        status, done = _cycle(params, table, counts, ready, chs, memo, queues, g, reqs, log, end,
+                              c)
+        if status != RUN_DONE:
             g[G_CLOCK] = c
-            return RUN_LOG_FULL
-        i = g[G_NEXT]
-        if i < end and _offer(params, ready, chs, queues, g, reqs, i, c):
-            g[G_NEXT] = i + 1
-        done = _tick_channels(params, table, counts, ready, chs, memo, queues, g, reqs, log, c)
+            return status
         if drain and done and g[G_IN_FLIGHT] == 0 and g[G_NEXT] >= end:
             g[G_CLOCK] = c + 1
             return RUN_DONE
-        if (g[G_IN_FLIGHT] > 0
-                and c - max(g[G_LAST_ACCEPT], g[G_LAST_DONE]) > params[P_STALL_BOUND]):
-            g[G_CLOCK] = c
-            return RUN_STALLED
         nxt = _next_cycle(params, chs, g, reqs, c, end)
         if nxt >= INF and drain:
             g[G_CLOCK] = c
@@ -666,6 +664,40 @@ def _run(params, table, counts, ready, chs, memo, queues, g, reqs, log, end, sto
         c = nxt
     g[G_CLOCK] = max(min(c, stop), g[G_CLOCK])
     return RUN_DONE
+
+
+@compiled
+def _cycle(params, table, counts, ready, chs, memo, queues, g, reqs, log, end, c):
+    """Run cycle ``c`` of the offer loop; return ``(status, requests finished in it)``.
+
+    ``RUN_LOG_FULL``: nothing ran (grow the log first); ``RUN_STALLED``: the cycle ran and
+    the controller has made no progress for too long; else ``RUN_DONE``.
+    """
+    if params[P_RECORD] and g[G_LOG_LEN] + params[P_CHANNELS] > log.shape[0]:
+        return RUN_LOG_FULL, 0
+    i = g[G_NEXT]
+    if i < end and _offer(params, ready, chs, queues, g, reqs, i, c):
+        g[G_NEXT] = i + 1
+    done = _tick_channels(params, table, counts, ready, chs, memo, queues, g, reqs, log, c)
+    if g[G_IN_FLIGHT] > 0 and c - max(g[G_LAST_ACCEPT], g[G_LAST_DONE]) > params[P_STALL_BOUND]:
+        return RUN_STALLED, done
+    return RUN_DONE, done
+
+
+@compiled
+def step(arrays, end, c):
+    """Simulate cycle ``c`` as :func:`run` would when it reaches it, offering rows below ``end``.
+
+    The cycles from :func:`clock` up to ``c`` are skipped: the caller guarantees that nothing
+    can happen in them (``c`` is at most :func:`next_cycle` of the last cycle simulated).
+    Return ``RUN_DONE`` (the clock is then ``c + 1``), ``RUN_LOG_FULL`` or ``RUN_STALLED``
+    (the clock is then ``c``), as :func:`run` does.
+    """
+    s = KernelArrays(*arrays)
+    status, _ = _cycle(s.params, s.table, s.counts, s.ready, s.chs, s.memo, s.queues, s.g,
+                       s.reqs, s.log, end, c)
+    s.g[G_CLOCK] = c + 1 if status == RUN_DONE else c
+    return status
 
 
 @compiled
@@ -710,3 +742,5 @@ def requests_finished(arrays):
     s = KernelArrays(*arrays)
     return s.g[G_READS] + s.g[G_WRITES]
 
+
+key_caches_on_sources(__name__)

@@ -3,8 +3,8 @@
 The loop below implements the execution rules of :mod:`colsim.sim.schedule.model` with the
 timing of the FFN top's engines (:mod:`colsim.sim.fast.engines`, one rule per engine, each the
 rule the engine's RTL documents) on the core clock, and drives the DRAM model's compiled kernel
-through its public surface on the DRAM clock: :func:`~colsim.sim.dram.kernel.run` (the offer
-loop the batch path runs), one visited cycle at a time, and
+through its public surface on the DRAM clock: :func:`~colsim.sim.dram.kernel.step` (one
+cycle of the offer loop the batch path runs) for each visited cycle, and
 :func:`~colsim.sim.dram.kernel.next_cycle` to jump to the next cycle where something can
 happen. A request's completion cycle is known when its last command issues (before its data
 arrives), and every gate depends on completions plus compute time, so each request's issue
@@ -23,6 +23,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
+from colsim.numba_cache import key_caches_on_sources
 from colsim.sim.dram import kernel as k
 from colsim.sim.dram.mapping import decode_into
 from colsim.sim.fast import engines as e
@@ -33,6 +34,7 @@ from colsim.sim.schedule import Schedule
 compiled = njit(cache=True, error_model="numpy", _nrt=False)
 
 UNKNOWN = np.int64(-1)
+COMPACT_FROM = 4096  # entries taken from a queue before it may move to the front (_compact)
 # Result vector fields.
 (X_END, X_ARRAY_BUSY, X_ARRAY_STALL, X_ARRAY_OVERHEAD, X_DRAM_END, X_SIMD_BUSY,
  X_ARRAY_RUN_STALL, X_SIZE) = range(8)
@@ -211,33 +213,55 @@ def _present(sc, dma, offered, answered, cur, tr_issue):
 
 
 @compiled
-def _prepare(dram, sc, mapping, work, n_free, r, arrival):
-    """Write request ``r`` into a free record row and point the kernel's stream at it.
+def _count_up(radices, coords):
+    """Advance ``coords[0]`` to the next transaction's coordinates (the mixed-radix count of
+    :func:`~colsim.sim.dram.mapping.decode_into` plus one); return False past the capacity."""
+    for j in range(radices.shape[0]):
+        level = radices[j, 0]
+        digit = coords[0, level] + 1
+        if digit < radices[j, 1]:
+            coords[0, level] = digit
+            return True
+        coords[0, level] = 0
+    return False
 
+
+@compiled
+def _prepare(dram, addr, is_write, mapping, coords, free, row_tx, n_free, r, arrival):
+    """Write request ``r`` (``addr[r]``, ``is_write[r]``) into a free record row (the last of
+    ``free[:n_free]``), note its transaction in ``row_tx`` and point the kernel's stream at it.
+
+    Requests are prepared in stream order; ``coords`` holds the last one's coordinates, so
+    the next transaction in memory (most of a transfer's) is counted up, not divided out.
     Return the row and the number of rows left free.
     """
     if n_free == 0:  # there is a row for every request the controller can hold
         raise RuntimeError("request records too few for the requests in flight")
-    row = work.free[n_free - 1]
+    row = free[n_free - 1]
     transaction_bytes, radices, banks_per_group = mapping
-    if decode_into(sc.addr[r:r + 1], transaction_bytes, radices, work.coords) >= 0:
+    following = r > 0 and addr[r] == addr[r - 1] + np.uint64(transaction_bytes)
+    if not (following and _count_up(radices, coords)) and decode_into(
+            addr[r:r + 1], transaction_bytes, radices, coords) >= 0:
         raise RuntimeError("address beyond the DRAM capacity")
     reqs = k.KernelArrays(*dram).reqs
-    k.set_request(reqs, row, work.coords, 0, banks_per_group, sc.is_write[r], arrival)
-    work.row_tx[row] = r
+    k.set_request(reqs, row, coords, 0, banks_per_group, is_write[r], arrival)
+    row_tx[row] = r
     k.start_stream(dram, row)
     return row, n_free - 1
 
 
 # Per-run arrays: the timeline returned (``acc`` is the result vector; ``tx_accept`` and
 # ``tx_done`` are each transaction's DRAM cycles of acceptance and completion, ``op_last`` the
-# cycle an op's last step ran), and the loop's bookkeeping.
+# cycle an op's last step ran), and the loop's bookkeeping (``answer`` and ``due``: queues in
+# answer order, :func:`_insert`; ``tr_known``: each transfer's completions known, ``tr_last``
+# the one of them answered last).
 Timeline = namedtuple("Timeline", [
     "acc", "op_start", "op_end", "op_last", "tr_issue", "tr_done", "tx_accept", "tx_done",
 ])
 Scratch = namedtuple("Scratch", [
     "tr_left", "row_tx", "free", "coords", "unit_free", "last_tile", "outstanding", "answer",
-    "tx_command", "retired", "dma", "front", "answered", "request_left",
+    "tx_command", "retired", "dma", "front", "answered", "tr_known", "tr_last", "due",
+    "request_left",
 ])
 # The DMA engine's state: the cycle it may gate its next transfer from, the first cycle the
 # DRAM port takes a request, transfers allocated an in-flight entry, transfers retired,
@@ -277,6 +301,8 @@ def cosimulate(dram, sc, transaction_bytes, radices, banks_per_group, dram_num, 
                    np.empty(n_tx, dtype=np.int64), np.empty(n_tx, dtype=np.int64),
                    np.empty(n_tr, dtype=np.int64), dma,
                    e.new_front(base), np.empty(n_tx, dtype=np.int64),
+                   np.zeros(n_tr, dtype=np.int64), np.empty(n_tr, dtype=np.int64),
+                   np.empty(n_tx if sc.rules[e.RULE_REQUESTS] > 0 else n_tr, dtype=np.int64),
                    _request_sizes(sc.tx_request))
     _cosimulate(dram, sc, (transaction_bytes, radices, banks_per_group), dram_num, dram_den,
                 base, out, work)
@@ -315,17 +341,34 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
     done_prefix = 0  # transfers [0, done_prefix) have all completed
     prefix_max = base
     n_out = 0  # rows of the requests in flight: outstanding[:n_out]
-    n_ans = 0  # transactions complete but not yet answered: answer[:n_ans]
+    # Transactions complete but not yet answered: answer[ans_head:ans_tail], in answer order.
+    ans_head = ans_tail = 0
+    # Answers are due (the loop must visit the cycle after their completion) only where they
+    # gate something: with a request cap every one, else a transfer's last (it retires the
+    # transfer). The others are answered with them, in the same order and response cycles.
+    # Those due and not yet answered: due[due_head:due_tail], in answer order.
+    capped = sc.rules[e.RULE_REQUESTS] > 0
+    tr_known, tr_last, due = work.tr_known, work.tr_last, work.due
+    due_head = due_tail = 0
     answered_until = base  # the response port's next free core cycle
     c = max(k.clock(dram), _ceil_mul(base, dram_num, dram_den))
     finished_before = k.requests_finished(dram)
+    evaluated = (-1, -1)  # (transfers retired, cur) when the ops were last evaluated
     while True:
         # Requests that completed before cycle c are answered, in completion order.
-        n_ans, answered_until = _answer(sc, answer, n_ans, c, tx_done, work.tx_command,
-                                        tr_left, tr_done, retired, dma, work.answered,
-                                        work.request_left, answered_until, dram_num,
-                                        dram_den)
-        next_op = _eval_ops(sc, next_op, out, unit_free, last_tile, tr_done, acc)
+        if due_head < due_tail and tx_done[due[due_head]] < c:
+            ans_head, answered_until = _answer(sc.transfer, sc.tx_request, answer, ans_head,
+                                               ans_tail, c, tx_done, tr_left, tr_done, retired,
+                                               dma, work.answered, work.request_left,
+                                               answered_until, dram_num, dram_den)
+            while due_head < due_tail and tx_done[due[due_head]] < c:
+                due_head += 1
+            ans_head, ans_tail = _compact(answer, ans_head, ans_tail)
+            due_head, due_tail = _compact(due, due_head, due_tail)
+        # Ops wait only on transfers completing (answered, or without transactions).
+        if evaluated != (dma[DMA_RETIRED], cur):
+            evaluated = (dma[DMA_RETIRED], cur)
+            next_op = _eval_ops(sc, next_op, out, unit_free, last_tile, tr_done, acc)
         while done_prefix < n_tr and tr_done[done_prefix] >= 0:
             prefix_max = max(prefix_max, tr_done[done_prefix])
             done_prefix += 1
@@ -340,14 +383,15 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
             done_prefix += 1
         if next_op == n_ops and done_prefix == n_tr:
             break
-        if cur_core < 0 and n_out == 0 and n_ans == 0:
+        if cur_core < 0 and n_out == 0 and due_head == due_tail:
             raise RuntimeError("schedule deadlock: nothing in flight and no transfer can issue")
         arrival = _ceil_mul(cur_core, dram_num, dram_den) if cur_core >= 0 else UNKNOWN
         # Offer the next request at cycle c (not earlier: it is known from now on), then run
         # the controller through cycle c.
         if arrival >= 0 and row < 0:
-            row, n_free = _prepare(dram, sc, mapping, work, n_free, offered, max(arrival, c))
-        status = k.run(dram, row + 1 if arrival >= 0 else 0, c + 1)
+            row, n_free = _prepare(dram, sc.addr, sc.is_write, mapping, work.coords, free,
+                                   row_tx, n_free, offered, max(arrival, c))
+        status = k.step(dram, row + 1 if arrival >= 0 else 0, c)
         if status == k.RUN_STALLED:
             raise k.Stalled()
         if status != k.RUN_DONE:
@@ -386,8 +430,14 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
                     tx = row_tx[r]
                     tx_done[tx] = reqs[r, k.R_DONE]
                     work.tx_command[tx] = reqs[r, k.R_ISSUE]
-                    answer[n_ans] = tx
-                    n_ans += 1
+                    ans_tail = _insert(answer, ans_head, ans_tail, tx, tx_done, work.tx_command)
+                    f = sc.transfer[tx]
+                    if tr_known[f] == 0 or _earlier(tr_last[f], tx, tx_done, work.tx_command):
+                        tr_last[f] = tx
+                    tr_known[f] += 1
+                    if capped or tr_known[f] == sc.tr_count[f]:
+                        due_tail = _insert(due, due_head, due_tail, tx if capped else tr_last[f],
+                                           tx_done, work.tx_command)
                     acc[X_DRAM_END] = max(acc[X_DRAM_END], tx_done[tx])
                 else:
                     outstanding[keep] = r
@@ -397,10 +447,11 @@ def _cosimulate(dram, sc, mapping, dram_num, dram_den, base, out, work):
         # next request may be offered, or a completion may be answered.
         arrival = _ceil_mul(cur_core, dram_num, dram_den) if cur_core >= 0 else UNKNOWN
         if arrival >= 0 and row < 0:
-            row, n_free = _prepare(dram, sc, mapping, work, n_free, offered, arrival)
+            row, n_free = _prepare(dram, sc.addr, sc.is_write, mapping, work.coords, free,
+                                   row_tx, n_free, offered, arrival)
         nxt = k.next_cycle(dram, c, row + 1 if arrival >= 0 else 0)
-        for j in range(n_ans):
-            nxt = min(nxt, max(c + 1, tx_done[answer[j]] + 1))
+        if due_head < due_tail:  # the earliest answer due
+            nxt = min(nxt, max(c + 1, tx_done[due[due_head]] + 1))
         c = nxt if nxt < k.INF else c + 1
     end = max(acc[X_END], dma[DMA_FREE])
     for f in range(n_tr):
@@ -419,41 +470,64 @@ def _earlier(tx, other, tx_done, tx_command):
 
 
 @compiled
-def _answer(sc, answer, n_ans, c, tx_done, tx_command, tr_left, tr_done, retired, dma,
-            answered, request_left, answered_until, dram_num, dram_den):
-    """Answer the transactions that completed before DRAM cycle ``c`` (all are known), in
-    completion order, ties by the cycle of their last command, then by stream order (the
-    memory agent's order), one per core cycle, recording in ``answered`` the cycle of each
-    response that answers its request in full (``request_left``: each request's transactions
-    unanswered, when ``sc.tx_request`` groups them); retire finished transfers.
+def _answer(transfer, tx_request, answer, head, tail, c, tx_done, tr_left, tr_done, retired,
+            dma, answered, request_left, answered_until, dram_num, dram_den):
+    """Answer the transactions of ``answer[head:tail]`` (in answer order: completion order,
+    ties by the cycle of their last command, then by stream order, the memory agent's
+    order) that completed before DRAM cycle ``c`` (all are known), one per core cycle,
+    recording in ``answered`` the cycle of each response that answers its request in full
+    (``request_left``: each request's transactions unanswered, when ``tx_request`` groups
+    them); retire finished transfers (``transfer``: each transaction's).
 
-    Return the transactions still waiting and the response port's next free cycle.
+    Return the new ``head`` and the response port's next free cycle.
     """
-    while True:
-        best = -1
-        for j in range(n_ans):
-            tx = answer[j]
-            if tx_done[tx] < c and (best < 0 or _earlier(tx, answer[best], tx_done,
-                                                         tx_command)):
-                best = j
-        if best < 0:
-            return n_ans, answered_until
-        tx = answer[best]
-        n_ans -= 1
-        answer[best] = answer[n_ans]
+    while head < tail and tx_done[answer[head]] < c:
+        tx = answer[head]
+        head += 1
         response = max(e.response_cycle(tx_done[tx], dram_num, dram_den), answered_until)
         answered_until = response + 1
         complete = True
-        if sc.tx_request.shape[0]:
-            r = sc.tx_request[tx]
+        if tx_request.shape[0]:
+            r = tx_request[tx]
             request_left[r] -= 1
             complete = request_left[r] == 0
         if complete:
             answered[dma[DMA_ANSWERED]] = response
             dma[DMA_ANSWERED] += 1
-        f = sc.transfer[tx]
+        f = transfer[tx]
         tr_left[f] -= 1
         if tr_left[f] == 0:
             tr_done[f] = e.retire_visible(response)
             retired[dma[DMA_RETIRED]] = tr_done[f]
             dma[DMA_RETIRED] += 1
+    return head, answered_until
+
+
+@compiled
+def _compact(queue, head, tail):
+    """Move ``queue[head:tail]`` to the front once at least as many entries were taken from
+    before it (amortised one move per entry), so a queue touches only the memory its most
+    waiting entries need; return the new ``(head, tail)``."""
+    if head < COMPACT_FROM or head < tail - head:
+        return head, tail
+    for j in range(tail - head):
+        queue[j] = queue[head + j]
+    return 0, tail - head
+
+
+@compiled
+def _insert(queue, head, tail, tx, tx_done, tx_command):
+    """Insert ``tx`` into ``queue[head:tail]``, kept in answer order (:func:`_earlier`); return
+    the new tail. Completions become known nearly in that order (a write's completes when
+    it issues, a read's later), so an insertion moves few entries."""
+    j = tail
+    while j > head and _earlier(tx, queue[j - 1], tx_done, tx_command):
+        queue[j] = queue[j - 1]
+        j -= 1
+    queue[j] = tx
+    return tail + 1
+
+
+# The machine code on disk holds the kernel's and the engines' functions too: keyed on their
+# sources as well as this file's, a change to any of them recompiles.
+key_caches_on_sources(__name__)

@@ -149,13 +149,18 @@ def new_front(base):
 
 
 @compiled
-def _remapper_stalled(front, t):
-    """Return whether the remapper holds still in cycle ``t`` (an untaken output)."""
-    for j in range(max(0, front[FRONT_RUNS] - RING), front[FRONT_RUNS]):
-        at = FRONT_RING + 2 * (j % RING)
-        if front[at] <= t < front[at + 1]:
-            return True
-    return False
+def _remapper_moves_from(front, t):
+    """Return the first cycle from ``t`` on in which the remapper moves: it holds still while
+    an output is untaken (from a run's delivery to its take), so skip each such span."""
+    held = True
+    while held:
+        held = False
+        for j in range(max(0, front[FRONT_RUNS] - RING), front[FRONT_RUNS]):
+            at = FRONT_RING + 2 * (j % RING)
+            if front[at] <= t < front[at + 1]:
+                t = front[at + 1]
+                held = True
+    return t
 
 
 @compiled
@@ -163,14 +168,10 @@ def front_deliver(front, wait):
     """Return the cycle the front end delivers the next run (accepted from ``wait`` on): the
     rule of :class:`colsim.hw.dma_front.DmaFront`."""
     accepted = max(front[FRONT_ACCEPTED] + 1, front[FRONT_HANDED], wait)
-    handed = accepted + 1
-    while _remapper_stalled(front, handed):
-        handed += 1
-    t, moves = handed, 0
-    while moves < REMAP_MOVES:
-        t += 1
-        if not _remapper_stalled(front, t):
-            moves += 1
+    handed = _remapper_moves_from(front, accepted + 1)
+    t = handed
+    for _ in range(REMAP_MOVES):
+        t = _remapper_moves_from(front, t + 1)
     front[FRONT_ACCEPTED], front[FRONT_HANDED] = accepted, handed
     return t + 1
 
