@@ -366,8 +366,9 @@ def simulate_sharing(
     for item in items:
         cut = cut_at_barrier(_schedule_of(item, hw, dram, compute))
         if checkpoint is None:
-            _prefix_run, checkpoint = run_prefix(cut.prefix, hw, MemorySystem(dram))
+            checkpoint = run_prefix(cut.prefix, hw, MemorySystem(dram))[1]
         results.append(run_suffix(cut, hw, checkpoint)[1])
+        del cut  # one schedule at a time: the next one is built after this one is freed
     return results
 
 
