@@ -12,7 +12,8 @@ Contracts:
 * the whole grid is validated before the first run (models, layouts, thresholds, profiles,
   the output folder), so a bad value never leaves a half-run folder;
 * the work runs on :func:`colsim.tasks.run_tasks` (Dask by default): the distinct
-  layer-iterations of all pending runs, largest first, each stored in
+  layer-iterations of all pending runs, largest first (one task per group sharing a
+  prefix: dense FFN-Reuse iterations of one shape run their up phase once), each stored in
   ``<out>/layer-iterations/`` (:class:`~colsim.sim.fast.store.LayerIterationStore`) as it
   arrives, so runs share them (e.g. hot-cold, per-layer and dynamic layouts of one mask set);
   then each run is assembled from the store in the calling process, which writes its JSON
@@ -47,12 +48,14 @@ from colsim.masks import MaskSet, check_rho, check_tau, parse_synthetic, resolve
 from colsim.models.registry import OPERATING_POINTS, SIZES, workload_names, workload_spec
 from colsim.provenance import package_versions
 from colsim.sim.fast.report import result_record, shares, write_json
+from colsim.sim.fast.run import IterationStats
 from colsim.sim.fast.store import LayerIterationStore
 from colsim.sim.fast.workload import (
     MASK_POLICIES,
     LayerIteration,
     WorkloadRun,
-    simulate_layer_iteration,
+    sharing_groups,
+    simulate_sharing,
     simulate_workload,
 )
 from colsim.sim.layout import LAYOUT_KINDS
@@ -262,8 +265,10 @@ def run_sweep(
     built, shared = _shared_layer_iterations(pending, grid, hw)
     total = done + len(shared) + len(pending)
     if announce is not None and pending:
-        announce(f"{len(pending)} runs to do ({done} finished): {len(shared)} distinct "
-                 f"layer-iterations first, then the runs ({total} tasks in all)")
+        announce(f"{len(pending)} runs to do ({done} finished): "
+                 f"{sum(len(group) for group in shared)} distinct layer-iterations first (as "
+                 f"{len(shared)} tasks, those sharing a prefix together), then the runs "
+                 f"({total} tasks in all)")
     _simulate_into_store(shared, grid, hw, jobs=jobs, executor=executor, scheduler=scheduler,
                          announce=announce, progress=None if progress is None else
                          (lambda finished, _total: progress(done + finished, total)))
@@ -326,9 +331,10 @@ def _store(grid: SweepGrid, hw: HardwareConfig) -> LayerIterationStore:
 def _shared_layer_iterations(
     cells: list[SweepCell], grid: SweepGrid, hw: HardwareConfig
 ) -> tuple[dict[str, tuple[WorkloadRun, dict[str, Any], str]],
-           list[tuple[tuple, LayerIteration]]]:
+           list[list[tuple[tuple, LayerIteration]]]]:
     """Return the runs of ``cells`` by run id (as :func:`_cell_run` builds them) and their
-    distinct layer-iterations not in the store, largest first.
+    distinct layer-iterations not in the store, grouped by shared prefix
+    (:func:`~colsim.sim.fast.workload.sharing_groups`), largest group first.
 
     A cell whose run cannot be built (e.g. an unreadable profile) is left out here; it fails
     with its own message, as a failure of that run alone, when it runs.
@@ -344,33 +350,49 @@ def _shared_layer_iterations(
         for key, item in built[cell.run_id][0].keyed_work():
             if key not in items and store.get(key) is None:
                 items[key] = item
-    return built, sorted(items.items(), key=lambda entry: -_work(entry[1]))
+    entries = list(items.items())
+    groups = [[entries[n] for n in group]
+              for group in sharing_groups([item for _key, item in entries])]
+    return built, sorted(groups, key=lambda group: -_work([item for _key, item in group]))
 
 
-def _work(item: LayerIteration) -> int:
-    """Return the multiply-accumulates of a layer-iteration (its cost, roughly)."""
-    layer = item.layer
-    computed = layer.hidden if item.hot is None or item.mode == "dense" else int(item.hot.sum())
-    return layer.tokens * layer.d_model * computed * (3 if layer.gated else 2)
+def _work(items: list[LayerIteration]) -> int:
+    """Return the multiply-accumulates of layer-iterations simulated together (their cost,
+    roughly): a shared prefix (the up phase) counts once."""
+    total = 0
+    for item in items:
+        layer = item.layer
+        computed = (layer.hidden if item.hot is None or item.mode == "dense"
+                    else int(item.hot.sum()))
+        total += layer.tokens * layer.d_model * computed * (3 if layer.gated else 2)
+    layer = items[0].layer
+    up = layer.tokens * layer.d_model * layer.hidden * (2 if layer.gated else 1)
+    return total - (len(items) - 1) * up
 
 
 def _simulate_into_store(
-    shared: list[tuple[tuple, LayerIteration]], grid: SweepGrid, hw: HardwareConfig, *,
+    shared: list[list[tuple[tuple, LayerIteration]]], grid: SweepGrid, hw: HardwareConfig, *,
     jobs: int, executor: str, scheduler: str | None,
     progress: Callable[[int, int], None] | None, announce: Callable[[str], None] | None,
 ) -> None:
-    """Simulate the ``shared`` layer-iterations as tasks; store each as it arrives.
+    """Simulate each group of ``shared`` layer-iterations as a task; store each as it
+    arrives.
 
     A failed one is not stored: the runs that need it simulate it again and fail with its
     message.
     """
     store = _store(grid, hw)
     compute = ComputeModel()
-    tasks = [Task(str(n), simulate_layer_iteration, (hw, hw.dram_config, compute, item))
-             for n, (_key, item) in enumerate(shared)]
-    run_tasks(tasks, on_result=lambda n, stats: store.put(shared[int(n)][0], stats),
-              jobs=jobs, executor=executor, scheduler=scheduler, announce=announce,
-              progress=progress)
+
+    def arrived(n: str, stats: list[IterationStats]) -> None:
+        for (key, _item), item_stats in zip(shared[int(n)], stats, strict=True):
+            store.put(key, item_stats)
+
+    tasks = [Task(str(n), simulate_sharing,
+                  (hw, hw.dram_config, compute, [item for _key, item in group]))
+             for n, group in enumerate(shared)]
+    run_tasks(tasks, on_result=arrived, jobs=jobs, executor=executor, scheduler=scheduler,
+              announce=announce, progress=progress)
 
 
 def run_cell(

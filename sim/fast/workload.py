@@ -18,7 +18,9 @@ refresh timer at its start, at cycle 0), with every layer's tensors at the same 
 system; the difference between the two is the error of that assumption (measured in
 ``sim/README.md``). A
 :class:`~colsim.sim.fast.store.LayerIterationStore` shares memoised layer-iterations between
-runs (exact: a key fixes the schedule).
+runs (exact: a key fixes the schedule). Dense FFN-Reuse iterations of one shape share their
+up phase whatever the mask (:meth:`LayerIteration.prefix_key`): it is simulated once and each
+mask's down phase resumed from it (:func:`simulate_sharing`, exact: :mod:`colsim.sim.fast.resume`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from colsim.limits import check_memory
 from colsim.masks import MaskSet
 from colsim.models.spec import FfnLayer, WorkloadSpec
 from colsim.sim.dram.config import DramConfig
+from colsim.sim.fast.resume import run_prefix, run_suffix
 from colsim.sim.fast.run import IterationStats, MemorySystem, run_schedule
 from colsim.sim.fast.store import LayerIterationStore
 from colsim.sim.layout import (
@@ -45,6 +48,7 @@ from colsim.sim.layout import (
     rowmajor_layout,
 )
 from colsim.sim.schedule import ComputeModel, build_schedule, plan_placement
+from colsim.sim.schedule.cut import cut_at_barrier
 from colsim.tasks import Task, run_tasks
 
 MASK_POLICIES = ("fixed", "per-iteration")
@@ -80,6 +84,22 @@ class LayerIteration:
             slots = np.packbits(placed).tobytes()
         return (layer.tokens, layer.d_model, layer.hidden, layer.gated, self.mode,
                 self.hot is not None, slots, self.layout.swaps.tobytes())
+
+    def prefix_key(self) -> tuple | None:
+        """Return the key of the schedule's prefix before the down phase's barrier
+        (:func:`~colsim.sim.schedule.cut.cut_at_barrier`) when layer-iterations with other
+        masks share it, else None.
+
+        A dense FFN-Reuse iteration computes every column in physical order whatever its
+        mask: its up phase (and a dynamic layout's re-layout) reads only shape and swaps,
+        and only its down phase reads the mask. (The baseline's up phase differs: it has no
+        threshold pass.)
+        """
+        if self.mode != "dense" or self.hot is None:
+            return None
+        layer = self.layer
+        return (layer.tokens, layer.d_model, layer.hidden, layer.gated, self.mode, True,
+                self.layout.swaps.tobytes())
 
 
 @dataclass(frozen=True)
@@ -246,8 +266,9 @@ def simulate_workload(
     unique ones (:func:`colsim.tasks.run_tasks`).
 
     With a ``store`` (memoised runs only), unique layer-iterations found there are read back
-    instead of simulated, and the others are added to it. ``progress(done, total)`` is
-    called as unique layer-iterations finish.
+    instead of simulated, and the others are added to it, those sharing a prefix
+    (:func:`sharing_groups`) simulated together. ``progress(done, total)`` is called as
+    unique layer-iterations finish.
     """
     if not isinstance(jobs, int) or jobs < 1:
         raise ColsimError(f"`jobs` must be a positive integer, not {jobs!r}")
@@ -265,41 +286,46 @@ def simulate_workload(
             if stats is not None:
                 results[key] = stats
     missing = [key for key in unique if key not in results]
-    args = [(run.hw, run.dram, run.compute, unique[key]) for key in missing]
+    groups = [[missing[n] for n in group]
+              for group in sharing_groups([unique[key] for key in missing])]
+    done = [0]
 
-    def finished(key: tuple, stats: IterationStats) -> None:
-        results[key] = stats
-        if store is not None:
-            store.put(key, stats)
+    def finished(group: list[tuple], stats: list[IterationStats]) -> None:
+        for key, item_stats in zip(group, stats, strict=True):
+            results[key] = item_stats
+            if store is not None:
+                store.put(key, item_stats)
+        done[0] += len(group)
+        if progress:
+            progress(done[0], len(missing))
 
+    args = [(run.hw, run.dram, run.compute, [unique[key] for key in group]) for group in groups]
     if jobs == 1 or len(args) <= 1:
-        for n, (key, task) in enumerate(zip(missing, args, strict=True)):
-            finished(key, simulate_layer_iteration(*task))
-            if progress:
-                progress(n + 1, len(args))
+        for group, task in zip(groups, args, strict=True):
+            finished(group, simulate_sharing(*task))
     else:
-        _simulate_on_workers(missing, args, finished, jobs=jobs, progress=progress)
+        _simulate_on_workers(groups, args, finished, jobs=jobs)
     rows = tuple(_row(item, results[key]) for key, item in zip(keys, work, strict=True))
     return WorkloadResult(run=run, rows=rows, unique=len(unique), memoised=True)
 
 
-def _simulate_on_workers(keys: list[tuple], args: list[tuple],
-                         finished: Callable[[tuple, IterationStats], None], *, jobs: int,
-                         progress: Callable[[int, int], None] | None) -> None:
-    """Simulate each ``args`` entry as a task on ``jobs`` Dask workers; hand each result to
-    ``finished(key, stats)``.
+def _simulate_on_workers(groups: list[list[tuple]], args: list[tuple],
+                         finished: Callable[[list[tuple], list[IterationStats]], None], *,
+                         jobs: int) -> None:
+    """Simulate each ``args`` entry (a group of layer-iterations sharing a prefix) as a task
+    on ``jobs`` Dask workers; hand each result to ``finished(group, stats)``.
 
     SIGINT / SIGTERM stop every worker at once (:func:`colsim.tasks.run_tasks`); the first
     failed layer-iteration stops the run with its own message.
     """
-    tasks = [Task(str(n), simulate_layer_iteration, task) for n, task in enumerate(args)]
+    tasks = [Task(str(n), simulate_sharing, task) for n, task in enumerate(args)]
     outcome = run_tasks(
-        tasks, on_result=lambda n, stats: finished(keys[int(n)], stats),
-        jobs=min(jobs, len(tasks), os.cpu_count() or 1), progress=progress,
+        tasks, on_result=lambda n, stats: finished(groups[int(n)], stats),
+        jobs=min(jobs, len(tasks), os.cpu_count() or 1),
     )
     if outcome.failures:
         failure = outcome.failures[0]
-        item = args[int(failure.key)][3]
+        item = args[int(failure.key)][3][0]
         raise ColsimError(f"layer {item.layer.name!r} at iteration {item.iteration} failed: "
                           f"{failure.message}")
 
@@ -320,6 +346,40 @@ def simulate_layer_iteration(
     """Simulate one layer-iteration on a fresh memory system."""
     schedule = _schedule_of(item, hw, dram, compute)
     return run_schedule(schedule, hw, MemorySystem(dram)).stats
+
+
+def simulate_sharing(
+    hw: HardwareConfig, dram: DramConfig, compute: ComputeModel, items: list[LayerIteration]
+) -> list[IterationStats]:
+    """Simulate ``items`` (one :meth:`LayerIteration.prefix_key`, or a single item) each on
+    a fresh memory system, running their shared prefix once; return their statistics.
+
+    Exact (:mod:`colsim.sim.fast.resume`): each equals :func:`simulate_layer_iteration`.
+    """
+    if len(items) == 1:
+        return [simulate_layer_iteration(hw, dram, compute, items[0])]
+    keys = {item.prefix_key() for item in items}
+    if None in keys or len(keys) > 1:
+        raise ColsimError("layer-iterations simulated together must share one prefix key")
+    checkpoint = None
+    results = []
+    for item in items:
+        cut = cut_at_barrier(_schedule_of(item, hw, dram, compute))
+        if checkpoint is None:
+            checkpoint = run_prefix(cut.prefix, hw, MemorySystem(dram))[1]
+        results.append(run_suffix(cut, hw, checkpoint)[1])
+        del cut  # one schedule at a time: the next one is built after this one is freed
+    return results
+
+
+def sharing_groups(items: list[LayerIteration]) -> list[list[int]]:
+    """Return the indices of ``items`` grouped by prefix key (:func:`simulate_sharing`'s
+    groups), in order of first appearance; an item without a prefix key is its own group."""
+    groups: dict[object, list[int]] = {}
+    for n, item in enumerate(items):
+        key = item.prefix_key()
+        groups.setdefault(("alone", n) if key is None else key, []).append(n)
+    return list(groups.values())
 
 
 def _simulate_continuous(

@@ -31,7 +31,8 @@ def test_a_dask_local_cluster_gives_the_local_paths_numbers(tmp_path) -> None:
     notes: list[str] = []
     on_dask = api.sweep(_grid(tmp_path / "dask"), jobs=2, announce=notes.append)
     local = api.sweep(_grid(tmp_path / "local"), executor="local")
-    assert notes[0].endswith("distinct layer-iterations first, then the runs (40 tasks in all)")
+    assert notes[0].endswith("30 distinct layer-iterations first (as 18 tasks, those sharing "
+                             "a prefix together), then the runs (28 tasks in all)")
     assert notes[1].startswith("Dask dashboard: http://127.0.0.1:")
     assert on_dask.failures == local.failures == ()
     dask_table = load_results(tmp_path / "dask", "results")
@@ -118,14 +119,14 @@ def test_runs_share_their_layer_iterations(tmp_path, monkeypatch) -> None:
     from colsim.sim.fast import workload
 
     simulated = []
-    simulate = workload.simulate_layer_iteration
+    simulate = workload.simulate_sharing
 
-    def counted(hw, dram, compute, item):
-        simulated.append(item.key())
-        return simulate(hw, dram, compute, item)
+    def counted(hw, dram, compute, items):
+        simulated.extend(item.key() for item in items)
+        return simulate(hw, dram, compute, items)
 
-    monkeypatch.setattr(workload, "simulate_layer_iteration", counted)
-    monkeypatch.setattr("colsim.analysis.sweep.simulate_layer_iteration", counted)
+    monkeypatch.setattr(workload, "simulate_sharing", counted)
+    monkeypatch.setattr("colsim.analysis.sweep.simulate_sharing", counted)
     grid = _grid(tmp_path, models=("tiny-dit",), layouts=("hotcold", "perlayer", "dynamic"),
                  rhos=(0.3,))
     table = api.sweep(grid, executor="local")

@@ -30,13 +30,13 @@ def tiny_workload(seed: int) -> tuple[WorkloadSpec, MaskSet]:
 def counting(monkeypatch) -> list[int]:
     """Count the layer-iterations simulated (not read from a store)."""
     calls = [0]
-    simulate_one = workload.simulate_layer_iteration
+    simulate = workload.simulate_sharing
 
-    def counted(*args):
-        calls[0] += 1
-        return simulate_one(*args)
+    def counted(hw, dram, compute, items):
+        calls[0] += len(items)
+        return simulate(hw, dram, compute, items)
 
-    monkeypatch.setattr(workload, "simulate_layer_iteration", counted)
+    monkeypatch.setattr(workload, "simulate_sharing", counted)
     return calls
 
 
