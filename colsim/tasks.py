@@ -239,11 +239,12 @@ def _run_dask(tasks: Sequence[Task], state: _Progress, stopper: _Stopper, *, job
             announce(f"Dask dashboard: {dashboard}")
         # Tasks travel as bytes, unpickled inside the task (see _call_pickled): a payload that
         # Dask itself fails to deserialize on a worker is dropped and its future never ends.
-        # The payloads go to the workers ahead of the graph (``scatter``): a graph that
-        # embeds tens of MiB of masks is slow to send, and Dask warns about it.
-        payloads = client.scatter([pickle.dumps(t) for t in tasks])
-        futures = client.map(_call_pickled, [t.key for t in tasks], payloads,
-                             key=[f"colsim-{t.key}" for t in tasks], pure=False)
+        # Each task is its own small graph (one graph of every payload, tens of MiB of masks,
+        # is slow to send and Dask warns about it), and the scheduler keeps its payload: a
+        # worker that dies (e.g. killed for memory) fails only the task it ran, which Dask
+        # retries elsewhere; payloads scattered to workers would die with it.
+        futures = [client.submit(_call_pickled, task.key, pickle.dumps(task),
+                                 key=f"colsim-{task.key}", pure=False) for task in tasks]
         try:
             keys = {future.key: task.key for future, task in zip(futures, tasks, strict=True)}
             for future in as_completed(futures):

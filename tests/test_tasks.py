@@ -15,7 +15,7 @@ import pytest
 
 from colsim.errors import ColsimError
 from colsim.tasks import Task, run_tasks
-from colsim.testing.tasks import fail_on_three, square
+from colsim.testing.tasks import exit_on_three, fail_on_three, square
 
 
 def only_in_this_process():
@@ -46,6 +46,15 @@ def test_dask_and_local_give_the_same_results_and_report_every_failure() -> None
         if executor == "dask":
             assert run.dashboard and notes == [f"Dask dashboard: {run.dashboard}"]
     assert outcomes["local"] == outcomes["dask"] == {f"t{i}": i for i in (0, 1, 2, 4, 5)}
+
+
+def test_a_worker_that_dies_fails_only_the_task_it_ran() -> None:
+    got: dict[str, int] = {}
+    run = run_tasks([Task(f"t{i}", exit_on_three, (i,)) for i in range(8)],
+                    on_result=got.__setitem__, jobs=2)
+    assert [f.key for f in run.failures] == ["t3"]
+    assert run.failures[0].message.startswith("KilledWorker: ")
+    assert got == {f"t{i}": i for i in range(8) if i != 3}
 
 
 def test_a_task_the_workers_cannot_load_fails_instead_of_hanging() -> None:

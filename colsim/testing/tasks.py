@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 
@@ -14,6 +15,15 @@ def fail_on_three(x: int) -> int:
     """Return ``x``; raise a two-line ValueError for 3."""
     if x == 3:
         raise ValueError(f"three is not allowed: {x}\nsecond line")
+    return x
+
+
+def exit_on_three(x: int) -> int:
+    """Return ``x`` after a short sleep; for 3, end the worker process at once (as the
+    system's out-of-memory killer would)."""
+    time.sleep(0.5)
+    if x == 3:
+        os._exit(9)
     return x
 
 
