@@ -21,9 +21,7 @@ from __future__ import annotations
 from amaranth.hdl import Module
 from amaranth.lib import data, wiring
 
-from colsim.compat import silence_unused
 from colsim.config import HardwareConfig
-from colsim.errors import ConfigError
 from colsim.hw.interleave import ChannelInterleaver, check_interleave
 from colsim.hw.interleave_model import Interleave
 from colsim.hw.request_cap import RequestCap, request_path, request_slots, slot_bits
@@ -39,11 +37,7 @@ class DmaPort(wiring.Component):
                  response: data.StructLayout) -> None:
         if not isinstance(cap, int) or isinstance(cap, bool) or cap < 0:
             raise TypeError(f"`cap` must be a non-negative integer, not {cap!r}")
-        try:
-            check_interleave(interleave)
-        except ConfigError:
-            silence_unused(self)  # never built, so never "unused"
-            raise
+        check_interleave(interleave, self)
         self._cap, self._interleave = cap, interleave
         super().__init__(request_path(request, response))
 

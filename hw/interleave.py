@@ -33,11 +33,7 @@ class ChannelInterleaver(wiring.Component):
             raise TypeError(f"`interleave` must be an Interleave, not {interleave!r}")
         if "addr" not in dict(layout.members):
             raise TypeError(f"`layout` must have an `addr` field, not {layout!r}")
-        try:
-            check_interleave(interleave)
-        except ConfigError:
-            silence_unused(self)  # never built, so never "unused"
-            raise
+        check_interleave(interleave, self)
         self._interleave = interleave
         super().__init__({"i_req": In(stream.Signature(layout)),
                           "o_req": Out(stream.Signature(layout))})
@@ -92,10 +88,12 @@ def _divmod(m: Module, value, divisor: int, name: str) -> tuple[Signal, Signal]:
     return quotient, remainder
 
 
-def check_interleave(interleave: Interleave) -> None:
+def check_interleave(interleave: Interleave, component: object) -> None:
     """Raise ``ConfigError`` unless the RTL computes ``interleave`` (its transaction size
-    must be a power of two: the offset is a bit field)."""
+    must be a power of two: the offset is a bit field); ``component``, the one being
+    constructed, is then never built, so Amaranth is told it is not "unused"."""
     size = interleave.transaction_bytes
     if size & (size - 1):
+        silence_unused(component)
         raise ConfigError(f"the DRAM's `transaction_bytes` must be a power of two for the "
                           f"channel interleaver, not {size}")
