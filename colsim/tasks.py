@@ -24,13 +24,14 @@ import pickle
 import signal
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 import psutil
 
 from colsim.errors import ColsimError
+from colsim.limits import format_bytes, memory_ceiling
 
 EXECUTORS = ("dask", "local")
 CONNECT_TIMEOUT_S = 10  # how long a remote scheduler may take to answer
@@ -151,7 +152,23 @@ def _call_pickled(key: str, payload: bytes) -> tuple[str, str, Any]:
         task = pickle.loads(payload)
     except Exception as exc:
         return "failed", key, _failure(key, exc)
-    return _call(task)
+    with _worker_ceiling():
+        return _call(task)
+
+
+def _worker_ceiling() -> AbstractContextManager:
+    """Return the memory ceiling of the Dask worker this runs on (:func:`memory_ceiling`):
+    the share of its memory limit above which its nanny ends it, so that a task too large for
+    the worker is refused with its estimate instead of killing the worker."""
+    import dask
+    from distributed import get_worker
+
+    limit = get_worker().memory_manager.memory_limit
+    fraction = dask.config.get("distributed.worker.memory.terminate")
+    if not limit or fraction is False:
+        return nullcontext()
+    return memory_ceiling(int(limit * fraction),
+                          f"the Dask worker's memory limit ({format_bytes(limit)} × {fraction})")
 
 
 def _failure(key: str, exc: Exception) -> TaskFailure:

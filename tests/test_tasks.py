@@ -15,7 +15,7 @@ import pytest
 
 from colsim.errors import ColsimError
 from colsim.tasks import Task, run_tasks
-from colsim.testing.tasks import exit_on_three, fail_on_three, square
+from colsim.testing.tasks import exit_on_three, fail_on_three, need_memory, square
 
 
 def only_in_this_process():
@@ -55,6 +55,26 @@ def test_a_worker_that_dies_fails_only_the_task_it_ran() -> None:
     assert [f.key for f in run.failures] == ["t3"]
     assert run.failures[0].message.startswith("KilledWorker: ")
     assert got == {f"t{i}": i for i in range(8) if i != 3}
+
+
+def test_a_task_larger_than_its_worker_s_memory_limit_is_refused_not_killed() -> None:
+    from distributed import LocalCluster
+
+    gib = 1 << 30
+    if psutil.virtual_memory().available < 3 * gib:
+        pytest.skip("needs 3 GiB available, so that only the worker's limit refuses")
+    with LocalCluster(n_workers=1, threads_per_worker=1, memory_limit="1GiB",
+                      dashboard_address="127.0.0.1:0", silence_logs=50) as cluster:
+        got: dict[str, int] = {}
+        run = run_tasks([Task("fits", need_memory, (gib // 4,)),
+                         Task("too-large", need_memory, (2 * gib,))],
+                        on_result=got.__setitem__, jobs=1, scheduler=cluster.scheduler_address)
+    assert got == {"fits": gib // 4}
+    assert [f.key for f in run.failures] == ["too-large"]
+    message = run.failures[0].message
+    assert message.startswith("ColsimError: a test task's 2,147,483,648 bytes needs about "
+                              "2 GiB of memory, more than the ")
+    assert message.endswith("left below the Dask worker's memory limit (1 GiB × 0.95)")
 
 
 def test_a_task_the_workers_cannot_load_fails_instead_of_hanging() -> None:

@@ -32,3 +32,11 @@ def spin(seconds: float) -> None:
     end = time.time() + seconds
     while time.time() < end:
         pass
+
+
+def need_memory(nbytes: int) -> int:
+    """Return ``nbytes`` once :func:`colsim.limits.check_memory` lets them be allocated."""
+    from colsim.limits import check_memory
+
+    check_memory(f"a test task's {nbytes:,} bytes", nbytes)
+    return nbytes

@@ -17,6 +17,22 @@ from colsim.sim.fast import cosim
 from colsim.sim.fast.engines import EngineRules
 from colsim.sim.schedule import Schedule
 
+# Resident bytes the fast model adds per DRAM transaction of a schedule at its peak: the
+# timeline's and the loop's per-transaction arrays (a request cap's queue stays within them),
+# and where the DMA port interleaves channels or groups transactions into requests, its
+# addresses and request numbers with their temporaries. Measured on full-size layers
+# (``tests/sim/fast/test_memory_estimate.py``).
+EXECUTION_BYTES_PER_TRANSACTION = 48
+INTERLEAVE_BYTES_PER_TRANSACTION = 56
+
+
+def execution_bytes(hw: HardwareConfig) -> int:
+    """Return the bytes per transaction :func:`run_schedule` adds to a schedule on ``hw``
+    (the ``executor_bytes`` of :func:`~colsim.sim.schedule.build_schedule`)."""
+    interleaved = EngineRules.from_hw(hw).interleave is not None
+    return EXECUTION_BYTES_PER_TRANSACTION + (INTERLEAVE_BYTES_PER_TRANSACTION if interleaved
+                                              else 0)
+
 
 @dataclass(frozen=True)
 class IterationStats:

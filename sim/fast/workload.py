@@ -38,7 +38,7 @@ from colsim.masks import MaskSet
 from colsim.models.spec import FfnLayer, WorkloadSpec
 from colsim.sim.dram.config import DramConfig
 from colsim.sim.fast.resume import run_prefix, run_suffix
-from colsim.sim.fast.run import IterationStats, MemorySystem, run_schedule
+from colsim.sim.fast.run import IterationStats, MemorySystem, execution_bytes, run_schedule
 from colsim.sim.fast.store import LayerIterationStore
 from colsim.sim.layout import (
     LAYOUT_KINDS,
@@ -335,9 +335,8 @@ def _schedule_of(item: LayerIteration, hw: HardwareConfig, dram: DramConfig,
     placement = plan_placement(
         item.layer, hw, transaction_bytes=dram.organization.transaction_bytes
     )
-    return build_schedule(
-        item.layer, hw, item.hot, item.layout, placement, mode=item.mode, compute=compute
-    )
+    return build_schedule(item.layer, hw, item.hot, item.layout, placement, mode=item.mode,
+                          compute=compute, executor_bytes=execution_bytes(hw))
 
 
 def simulate_layer_iteration(

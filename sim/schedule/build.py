@@ -28,6 +28,7 @@ import numpy as np
 
 from colsim.config import HardwareConfig
 from colsim.errors import ColsimError, ConfigError
+from colsim.limits import check_memory
 from colsim.models.spec import FfnLayer
 from colsim.sim.layout import Layout
 from colsim.sim.schedule.compute import (
@@ -36,7 +37,7 @@ from colsim.sim.schedule.compute import (
     result_latency,
     simd_cycles,
 )
-from colsim.sim.schedule.expand import transactions
+from colsim.sim.schedule.expand import touched_units, transactions
 from colsim.sim.schedule.model import (
     ARRAY,
     INPUT,
@@ -48,6 +49,13 @@ from colsim.sim.schedule.model import (
 from colsim.sim.schedule.placement import DramPlacement, ceil_div
 
 MODES = ("dense", "sparse")
+# Resident bytes a schedule holds at the peak of its assembly, per DRAM transaction (its
+# address, transfer and direction, with the expansion's temporaries) and per op or transfer
+# (their columns, with the assembly's); with the executor's own (``executor_bytes``) they
+# estimate a layer-iteration's peak memory before the expansion allocates it. Measured with
+# the fast model on full-size layers (``tests/sim/schedule/test_memory_estimate.py``).
+SCHEDULE_BYTES_PER_TRANSACTION = 24
+SCHEDULE_BYTES_PER_ENTRY = 400
 PHASES = ("relayout", "up", "down")
 # Order of transfers anchored at the same op: drains first (they free slots), then weights,
 # then input operands, then the cached cold contribution.
@@ -62,6 +70,14 @@ TRANSFER_DEFAULTS = {
     "buffer": INPUT, "write": False, "gate_op": -1, "cls": CLASS_INPUT, "anchor": 0,
     "phase": 0, "share_slot_of": -1, "out_op": -1,
 }
+
+
+def peak_bytes(transactions: int, entries: int, executor_bytes: int) -> int:
+    """Return the estimated peak memory of building and executing a schedule of
+    ``transactions`` DRAM transactions and ``entries`` ops and transfers, its executor adding
+    ``executor_bytes`` per transaction."""
+    return (transactions * (SCHEDULE_BYTES_PER_TRANSACTION + executor_bytes)
+            + entries * SCHEDULE_BYTES_PER_ENTRY)
 
 
 def _append(table: dict, count: int, defaults: dict, columns: dict) -> None:
@@ -130,8 +146,14 @@ class ScheduleBuilder:
         down_slots: np.ndarray,
         down_positions: np.ndarray,
         down_bounds: np.ndarray,
+        executor_bytes: int = 0,
     ) -> Schedule:
-        """Return the schedule of the collected ops, transfers and segments."""
+        """Return the schedule of the collected ops, transfers and segments.
+
+        Before the segments are expanded, the layer-iteration's memory (the schedule's and
+        ``executor_bytes`` per transaction, what its executor will add) is checked
+        (:func:`colsim.limits.check_memory`).
+        """
         ops = {k: np.concatenate(v) for k, v in self._ops.items()}
         trs = {k: np.concatenate(v) for k, v in self._transfers.items()}
         n_ops, n_tr = self.n_ops, self.n_transfers
@@ -172,8 +194,15 @@ class ScheduleBuilder:
         op_ids = np.repeat(np.arange(n_ops), 3)
         flat = needs.ravel()
         np.maximum.at(last_reader, flat[flat >= 0], op_ids[flat >= 0])
-        addr, transfer, first, count = _transactions(
-            self._segments, rank, n_tr, placement.transaction_bytes)
+        size = placement.transaction_bytes
+        segments = {key: np.concatenate(self._segments.get(key, [np.zeros(0, np.int64)]))
+                     for key in ("transfer", "start", "nbytes")}
+        units = touched_units(segments["start"], segments["nbytes"], size)
+        check_memory(f"layer {layer.name!r} ({units:,} DRAM transactions of {size} B, "
+                     f"{n_ops:,} ops, {n_tr:,} transfers)",
+                     peak_bytes(units, n_ops + n_tr, executor_bytes))
+        addr, transfer, first, count = transactions(
+            rank[segments["transfer"]], segments["start"], segments["nbytes"], n_tr, size)
         return Schedule(
             layer=layer,
             mode=mode,
@@ -242,8 +271,14 @@ def build_schedule(
     *,
     mode: str,
     compute: ComputeModel | None = None,
+    executor_bytes: int = 0,
 ) -> Schedule:
     """Return the schedule of one layer-iteration (a pure function of its arguments).
+
+    ``executor_bytes``: the bytes per DRAM transaction the caller's executor will allocate
+    beside the schedule, counted in the memory check before the transactions are expanded
+    (a one-line :class:`~colsim.errors.ColsimError` naming the layer and its sizes when the
+    estimate does not fit).
 
     ``mode="dense"`` computes every column; with ``hot`` given it is FFN-Reuse's dense
     iteration (the mask, derived at the end of ``up``, splits ``down`` into a cold and a hot
@@ -299,6 +334,7 @@ def build_schedule(
         weight_slots=geo.weight_slots,
         output_slots=geo.output_slots,
         n_computed=int(computed.size),
+        executor_bytes=executor_bytes,
     )
 
 
@@ -727,15 +763,3 @@ def _previous_in_group(group: np.ndarray) -> np.ndarray:
     same = group[order][1:] == group[order][:-1]
     prev[order[1:][same]] = order[:-1][same]
     return prev
-
-
-def _transactions(
-    segments: dict[str, list[np.ndarray]], rank: np.ndarray, n_transfers: int, size: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Expand byte segments into aligned transactions: per transfer, sorted and unique."""
-    if not segments:
-        empty = np.zeros(n_transfers, dtype=np.int64)
-        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64), empty, empty.copy()
-    return transactions(rank[np.concatenate(segments["transfer"])],
-                        np.concatenate(segments["start"]), np.concatenate(segments["nbytes"]),
-                        n_transfers, size)

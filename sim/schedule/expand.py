@@ -28,6 +28,14 @@ def transactions(
     return _expand(transfer, start, nbytes, n_transfers, size)
 
 
+def touched_units(start: np.ndarray, nbytes: np.ndarray, size: int) -> int:
+    """Return how many aligned ``size``-byte units the segments touch, a unit once per
+    segment: the transactions :func:`transactions` expands before it merges repeats."""
+    touched = nbytes > 0
+    first, last = start[touched] // size, (start[touched] + nbytes[touched] - 1) // size
+    return int((last - first + 1).sum())
+
+
 @njit(cache=True)
 def _expand(transfer, start, nbytes, n_transfers, size):
     """Return (address, transfer, first, count), grouped and deduplicated."""

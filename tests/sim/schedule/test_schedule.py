@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import psutil
 import pytest
 
 from colsim.config import reference_hardware
 from colsim.errors import ColsimError, ConfigError
+from colsim.limits import format_bytes, memory_ceiling
 from colsim.models.spec import FfnLayer
 from colsim.sim.layout import dynamic_layout, hotcold_layout, rowmajor_layout
 from colsim.sim.schedule import (
@@ -18,6 +20,7 @@ from colsim.sim.schedule import (
     build_schedule,
     plan_placement,
 )
+from colsim.sim.schedule.build import peak_bytes
 
 T = 128
 TINY_HW = reference_hardware().with_overrides({
@@ -212,6 +215,26 @@ def test_schedule_errors_name_the_bad_value() -> None:
         build_schedule(layer, small_out, None, layout, placement, mode="dense")
     with pytest.raises(ConfigError, match="`transaction_bytes` must be a positive even"):
         plan_placement(layer, TINY_HW, transaction_bytes=0)
+
+
+def test_a_layer_too_large_for_memory_is_refused_before_its_transactions_exist() -> None:
+    layer = FfnLayer("large", 1024, 256, 1024, False)
+    hw = reference_hardware()
+    placement = plan_placement(layer, hw, transaction_bytes=32)
+    layout = rowmajor_layout(layer.hidden)
+    fits = build_schedule(layer, hw, None, layout, placement, mode="dense")
+    entries = fits.op_unit.size + fits.tr_write.size
+    small, large = (peak_bytes(fits.n_transactions, entries, extra) for extra in (0, 400))
+    resident = psutil.Process().memory_info().rss  # units = transactions: no repeats here
+    with memory_ceiling(resident + (small + large) // 2, "the test's ceiling"):
+        build_schedule(layer, hw, None, layout, placement, mode="dense", executor_bytes=0)
+        with pytest.raises(ColsimError) as refused:
+            build_schedule(layer, hw, None, layout, placement, mode="dense",
+                           executor_bytes=400)
+    assert str(refused.value).startswith(
+        f"layer 'large' ({fits.n_transactions:,} DRAM transactions of 32 B, "
+        f"{fits.op_unit.size:,} ops, {fits.tr_write.size:,} transfers) needs about "
+        f"{format_bytes(large)} of memory, more than the ")
 
 
 def test_placement_regions_are_disjoint_and_aligned() -> None:
