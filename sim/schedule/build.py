@@ -49,13 +49,6 @@ from colsim.sim.schedule.model import (
 from colsim.sim.schedule.placement import DramPlacement, ceil_div
 
 MODES = ("dense", "sparse")
-# Resident bytes a schedule holds at the peak of its assembly, per DRAM transaction (its
-# address, transfer and direction, with the expansion's temporaries) and per op or transfer
-# (their columns, with the assembly's); with the executor's own (``executor_bytes``) they
-# estimate a layer-iteration's peak memory before the expansion allocates it. Measured with
-# the fast model on full-size layers (``tests/sim/schedule/test_memory_estimate.py``).
-SCHEDULE_BYTES_PER_TRANSACTION = 24
-SCHEDULE_BYTES_PER_ENTRY = 400
 PHASES = ("relayout", "up", "down")
 # Order of transfers anchored at the same op: drains first (they free slots), then weights,
 # then input operands, then the cached cold contribution.
@@ -70,6 +63,13 @@ TRANSFER_DEFAULTS = {
     "buffer": INPUT, "write": False, "gate_op": -1, "cls": CLASS_INPUT, "anchor": 0,
     "phase": 0, "share_slot_of": -1, "out_op": -1,
 }
+# Resident bytes a schedule holds at the peak of its assembly, per DRAM transaction (its
+# address, transfer and direction, with the expansion's temporaries) and per op or transfer
+# (their columns, with the assembly's); with the executor's own (``executor_bytes``) they
+# estimate a layer-iteration's peak memory before the expansion allocates it. Measured with
+# the fast model on full-size layers (``tests/sim/fast/test_memory_estimate.py``).
+SCHEDULE_BYTES_PER_TRANSACTION = 24
+SCHEDULE_BYTES_PER_ENTRY = 400
 
 
 def peak_bytes(transactions: int, entries: int, executor_bytes: int) -> int:
