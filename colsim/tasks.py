@@ -278,6 +278,7 @@ def _run_dask(tasks: Sequence[Task], state: _Progress, stopper: _Stopper, *, job
         if client is not None:
             client.close()
         if cluster is not None:
-            stopper.kill_workers()
+            # Close first: workers killed under a running scheduler make it log a traceback.
             with suppress(Exception):  # a cluster whose workers were killed may complain
                 cluster.close(timeout=5)
+            stopper.kill_workers()  # any the close left behind
