@@ -64,7 +64,7 @@ def _with(**dma: int) -> dict:
     pytest.param({**ARRAY_16, "dram": {"preset": "hbm2"}}, id="hbm2", marks=pytest.mark.slow),
     pytest.param(_with(requests_in_flight=8), id="request-cap", marks=pytest.mark.slow),
     pytest.param(_with(channels=2), id="two-channels", marks=pytest.mark.slow),
-    pytest.param(_with(request_bytes=128, requests_in_flight=8, channels=3),
+    pytest.param(_with(request_bytes=256, requests_in_flight=8, channels=3),
                  id="requests-of-two", marks=pytest.mark.slow),
 ])
 def test_the_estimate_covers_a_full_size_layer_iteration(overrides):
