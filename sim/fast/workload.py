@@ -82,8 +82,7 @@ class LayerIteration:
             placed = np.zeros(layer.hidden, dtype=bool)
             placed[self.layout.physical_order(self.hot)] = True
             slots = np.packbits(placed).tobytes()
-        return (layer.tokens, layer.d_model, layer.hidden, layer.gated, self.mode,
-                self.hot is not None, slots, self.layout.swaps.tobytes())
+        return (*self._shape_key(), self.hot is not None, slots, self.layout.swaps.tobytes())
 
     def prefix_key(self) -> tuple | None:
         """Return the key of the schedule's prefix before the down phase's barrier
@@ -97,9 +96,12 @@ class LayerIteration:
         """
         if self.mode != "dense" or self.hot is None:
             return None
+        return (*self._shape_key(), True, self.layout.swaps.tobytes())
+
+    def _shape_key(self) -> tuple:
+        """Return the part of both keys that the layer's shape and the mode decide."""
         layer = self.layer
-        return (layer.tokens, layer.d_model, layer.hidden, layer.gated, self.mode, True,
-                self.layout.swaps.tobytes())
+        return layer.tokens, layer.d_model, layer.hidden, layer.gated, self.mode
 
 
 @dataclass(frozen=True)
